@@ -1,0 +1,78 @@
+// Package token stores the Slack bot token the OAuth install produced. It
+// owns the token file's format and permissions; it never logs a token.
+package token
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/auditfwd/auditfwd/internal/fsutil"
+)
+
+// EnvVar, when set, overrides the token file (SPEC §2).
+const EnvVar = "SLACK_BOT_TOKEN"
+
+// Token is what the OAuth install returns and delivery needs.
+type Token struct {
+	AccessToken string    `json:"access_token"`
+	TeamID      string    `json:"team_id,omitempty"`
+	TeamName    string    `json:"team_name,omitempty"`
+	BotUserID   string    `json:"bot_user_id,omitempty"`
+	AppID       string    `json:"app_id,omitempty"`
+	Scope       string    `json:"scope,omitempty"`
+	InstalledAt time.Time `json:"installed_at,omitempty"`
+}
+
+// String redacts the secret so a token never reaches a log by accident.
+func (t Token) String() string {
+	return fmt.Sprintf("slack token for team %q (bot %s)", t.TeamName, t.BotUserID)
+}
+
+// GoString redacts for %#v too.
+func (t Token) GoString() string { return t.String() }
+
+// Load reads the token file. A missing file gives an error matching os.ErrNotExist.
+func Load(path string) (Token, error) {
+	var t Token
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return t, fmt.Errorf("read token %s: %w", path, err)
+	}
+	if err := json.Unmarshal(data, &t); err != nil {
+		// The parse error could quote file content: keep it out of the message.
+		return Token{}, fmt.Errorf("read token %s: not valid JSON", path)
+	}
+	if t.AccessToken == "" {
+		return Token{}, fmt.Errorf("read token %s: no access_token", path)
+	}
+	return t, nil
+}
+
+// Resolve returns the token delivery should use: SLACK_BOT_TOKEN wins over the file.
+// ok is false when neither exists.
+func Resolve(path string) (t Token, ok bool, err error) {
+	if v := strings.TrimSpace(os.Getenv(EnvVar)); v != "" {
+		return Token{AccessToken: v}, true, nil
+	}
+	t, err = Load(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Token{}, false, nil
+	}
+	if err != nil {
+		return Token{}, false, err
+	}
+	return t, true, nil
+}
+
+// Save writes the token atomically with mode 0600.
+func Save(path string, t Token) error {
+	data, err := json.MarshalIndent(t, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save token: %w", err)
+	}
+	return fsutil.WriteFileAtomic(path, append(data, '\n'), 0o600)
+}
