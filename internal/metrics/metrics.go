@@ -1,0 +1,125 @@
+// Package metrics defines auditfwd's Prometheus metrics (SPEC §8). Every
+// package gets the one *Metrics it needs injected; nothing here is global.
+package metrics
+
+import (
+	"runtime"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds every collector auditfwd exports.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	LogLines          *prometheus.CounterVec // kind
+	EventsRouted      *prometheus.CounterVec // channel
+	EventsUnrouted    prometheus.Counter
+	EventsDelivered   *prometheus.CounterVec // channel
+	SlackMessages     *prometheus.CounterVec // channel
+	DeliveryFailures  *prometheus.CounterVec // channel, reason
+	DeadLettered      *prometheus.CounterVec // channel, reason
+	SlackRequestTime  *prometheus.HistogramVec
+	DeliveryLag       *prometheus.HistogramVec
+	QueueEvents       *prometheus.GaugeVec // channel
+	LogLagBytes       prometheus.Gauge
+	SlackConnected    prometheus.Gauge
+	ReloadSuccessful  prometheus.Gauge
+	ReloadSuccessTime prometheus.Gauge
+	BuildInfo         *prometheus.GaugeVec
+}
+
+// LineKinds are the values of auditfwd_log_lines_total's kind label.
+var LineKinds = []string{"event", "not_audit", "malformed", "oversized"}
+
+// New creates the metrics on a fresh registry with the Go and process collectors.
+func New(version string) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		LogLines: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfwd_log_lines_total",
+			Help: "Lines read from the audit log, by kind (event, not_audit, malformed, oversized).",
+		}, []string{"kind"}),
+		EventsRouted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfwd_events_routed_total",
+			Help: "Audit events routed to a channel.",
+		}, []string{"channel"}),
+		EventsUnrouted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "auditfwd_events_unrouted_total",
+			Help: "Audit events no rule routed anywhere.",
+		}),
+		EventsDelivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfwd_events_delivered_total",
+			Help: "Audit events Slack accepted, by channel.",
+		}, []string{"channel"}),
+		SlackMessages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfwd_slack_messages_total",
+			Help: "Slack messages posted, by channel (fewer than events when digested).",
+		}, []string{"channel"}),
+		DeliveryFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfwd_delivery_failures_total",
+			Help: "Failed Slack delivery attempts, by channel and reason.",
+		}, []string{"channel", "reason"}),
+		DeadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfwd_events_dead_lettered_total",
+			Help: "Audit events Slack rejected for good, written to dead-letter.jsonl.",
+		}, []string{"channel", "reason"}),
+		SlackRequestTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "auditfwd_slack_request_duration_seconds",
+			Help:    "Duration of Slack Web API requests, by method.",
+			Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
+		}, []string{"method"}),
+		DeliveryLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "auditfwd_delivery_lag_seconds",
+			Help:    "Time from an event's timestamp to Slack accepting it, by channel.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400},
+		}, []string{"channel"}),
+		QueueEvents: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "auditfwd_queue_events",
+			Help: "Events waiting for delivery, by channel.",
+		}, []string{"channel"}),
+		LogLagBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditfwd_log_lag_bytes",
+			Help: "Bytes of the audit log not read yet.",
+		}),
+		SlackConnected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditfwd_slack_connected",
+			Help: "1 when a valid Slack token is in use, else 0.",
+		}),
+		ReloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditfwd_config_last_reload_successful",
+			Help: "Whether the last configuration reload succeeded.",
+		}),
+		ReloadSuccessTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditfwd_config_last_reload_success_timestamp_seconds",
+			Help: "Timestamp of the last successful configuration load or reload.",
+		}),
+		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "auditfwd_build_info",
+			Help: "Build information; the value is always 1.",
+		}, []string{"version", "goversion"}),
+	}
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.LogLines, m.EventsRouted, m.EventsUnrouted, m.EventsDelivered, m.SlackMessages,
+		m.DeliveryFailures, m.DeadLettered, m.SlackRequestTime, m.DeliveryLag, m.QueueEvents,
+		m.LogLagBytes, m.SlackConnected, m.ReloadSuccessful, m.ReloadSuccessTime, m.BuildInfo,
+	)
+	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+	for _, k := range LineKinds {
+		m.LogLines.WithLabelValues(k)
+	}
+	return m
+}
+
+// InitChannel gives every per-channel series a sample from start-up, so a
+// dashboard or an alert sees 0 rather than nothing.
+func (m *Metrics) InitChannel(name string) {
+	m.EventsRouted.WithLabelValues(name)
+	m.EventsDelivered.WithLabelValues(name)
+	m.SlackMessages.WithLabelValues(name)
+	m.QueueEvents.WithLabelValues(name)
+}

@@ -1,0 +1,195 @@
+package spool
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/auditfwd/auditfwd/internal/tailer"
+)
+
+func rec(i int) Record {
+	return Record{
+		Pos:    tailer.Position{Gen: 1, Offset: int64(i+1) * 100},
+		Target: "#security",
+		Event:  json.RawMessage(fmt.Sprintf(`{"action":"login.complete","n":%d}`, i)),
+	}
+}
+
+func n(t *testing.T, r Record) int {
+	t.Helper()
+	var v struct{ N int }
+	if err := json.Unmarshal(r.Event, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v.N
+}
+
+func appendAll(t *testing.T, q *Queue, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		if _, err := q.Append(rec(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// drainAll peeks and acks everything, returning the event numbers in order.
+func drainAll(t *testing.T, q *Queue, batch int) []int {
+	t.Helper()
+	var got []int
+	for {
+		recs, err := q.Peek(batch, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 0 {
+			return got
+		}
+		for _, r := range recs {
+			got = append(got, n(t, r))
+		}
+		if err := q.Ack(len(recs)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func wantSeq(t *testing.T, got []int, from, to int) {
+	t.Helper()
+	if len(got) != to-from {
+		t.Fatalf("got %d records, want %d: %v", len(got), to-from, got)
+	}
+	for i, v := range got {
+		if v != from+i {
+			t.Fatalf("record %d is %d, want %d", i, v, from+i)
+		}
+	}
+}
+
+func TestUnsyncedRecordsAreInvisible(t *testing.T) {
+	q, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	q.Append(rec(0))
+	if recs, _ := q.Peek(10, 1<<20); len(recs) != 0 || q.Len() != 0 {
+		t.Fatalf("unsynced record visible: %d, len %d", len(recs), q.Len())
+	}
+	q.Sync()
+	select {
+	case <-q.Ready():
+	default:
+		t.Fatal("Sync did not signal Ready")
+	}
+	if q.Len() != 1 {
+		t.Fatalf("len %d", q.Len())
+	}
+}
+
+func TestAckSurvivesRestartAndDuplicatesAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	q, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, q, 0, 10)
+	recs, _ := q.Peek(4, 1<<20)
+	if err := q.Ack(4); err != nil || len(recs) != 4 {
+		t.Fatal(err)
+	}
+	q.Close()
+
+	q, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if q.Len() != 6 {
+		t.Fatalf("len after restart %d, want 6", q.Len())
+	}
+	// The tailer reads lines 5..12 again after a crash: 5..9 are held already.
+	for i := 5; i < 12; i++ {
+		added, err := q.Append(rec(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if added != (i >= 10) {
+			t.Fatalf("record %d added=%v", i, added)
+		}
+	}
+	q.Sync()
+	wantSeq(t, drainAll(t, q, 3), 4, 12)
+}
+
+func TestTornRecordIsCut(t *testing.T) {
+	dir := t.TempDir()
+	q, _ := Open(dir)
+	appendAll(t, q, 0, 3)
+	q.Close()
+	f, _ := os.OpenFile(filepath.Join(dir, fmt.Sprintf("%016d.jsonl", 1)), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"pos":{"gen":1,"offset":400},"target":"#se`)
+	f.Close()
+	q, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if added, _ := q.Append(rec(3)); !added {
+		t.Fatal("record after a torn one was refused")
+	}
+	q.Sync()
+	wantSeq(t, drainAll(t, q, 10), 0, 4)
+}
+
+func TestSegmentsRollAndDeliveredOnesAreDeleted(t *testing.T) {
+	dir := t.TempDir()
+	q, err := open(dir, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, q, 0, 100)
+	segs, _ := q.segments()
+	if len(segs) < 5 {
+		t.Fatalf("only %d segments", len(segs))
+	}
+	wantSeq(t, drainAll(t, q, 7), 0, 100)
+	segs, _ = q.segments()
+	if len(segs) != 1 {
+		t.Fatalf("%d segments left after everything was delivered", len(segs))
+	}
+	q.Close()
+	// The last position survives the deletion of old segments.
+	q, err = open(dir, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if added, _ := q.Append(rec(50)); added {
+		t.Fatal("an old position was queued again after segments were deleted")
+	}
+	if q.Len() != 0 {
+		t.Fatalf("len %d", q.Len())
+	}
+}
+
+func TestPeekBoundsBytesButReturnsOneLargeRecord(t *testing.T) {
+	q, _ := Open(t.TempDir())
+	defer q.Close()
+	big := rec(0)
+	big.Event = json.RawMessage(fmt.Sprintf(`{"n":0,"pad":%q}`, strings.Repeat("a", 5000)))
+	q.Append(big)
+	q.Append(rec(1))
+	q.Sync()
+	recs, err := q.Peek(10, 1000)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("got %d records, %v", len(recs), err)
+	}
+}
