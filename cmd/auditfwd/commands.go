@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/delivery"
+	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/oauthsrv"
+	"github.com/auditfwd/auditfwd/internal/rules"
+	"github.com/auditfwd/auditfwd/internal/slack"
+	"github.com/auditfwd/auditfwd/internal/token"
+)
+
+func cmdCheck(env *cliEnv, args []string) error {
+	fs, path := flags(env, "check")
+	strict := fs.Bool("strict", false, "exit 1 on warnings too (for CI and git hooks)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		// Already one "file:line: message" per line.
+		fmt.Fprintln(env.stderr, err)
+		return &exitError{code: 1}
+	}
+	if _, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts); err != nil {
+		return err
+	}
+	warnings := rules.Lint(cfg)
+	for _, w := range warnings {
+		fmt.Fprintln(env.stderr, w.String())
+	}
+	if len(warnings) > 0 && *strict {
+		return &exitError{code: 1, msg: fmt.Sprintf("%d warning(s) and --strict", len(warnings))}
+	}
+	fmt.Fprintf(env.stdout, "%s: ok (%d channels, %d warnings)\n", cfg.Path, len(cfg.Channels), len(warnings))
+	return nil
+}
+
+func cmdRoute(env *cliEnv, args []string) error {
+	fs, path := flags(env, "route")
+	diff := fs.String("diff", "", "compare with the rules in this older config file")
+	actions, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	cfg, r, err := loadRules(*path)
+	if err != nil {
+		return err
+	}
+	out := bufio.NewWriter(env.stdout)
+	defer out.Flush()
+	if *diff != "" {
+		_, old, err := loadRules(*diff)
+		if err != nil {
+			return err
+		}
+		changes := rules.Diff(old, r, append(rules.Catalog(), actions...))
+		for _, c := range changes {
+			fmt.Fprintf(out, "%s: %s -> %s\n", c.Action, namesOrNone(c.Old), namesOrNone(c.New))
+		}
+		if len(changes) == 0 {
+			fmt.Fprintf(out, "no known action changes destination between %s and %s\n", *diff, cfg.Path)
+		}
+		return nil
+	}
+	if len(actions) > 0 {
+		for _, a := range actions {
+			fmt.Fprintf(out, "%s %s\n", a, destinations(r, a))
+		}
+		return nil
+	}
+	format, err := event.ParseFormat(cfg.AuditLog.Format)
+	if err != nil {
+		return err
+	}
+	unwrap := event.NewUnwrapper(format, cfg.AuditLog.MaxLineBytes)
+	sc := bufio.NewScanner(env.stdin)
+	sc.Buffer(make([]byte, 64<<10), cfg.AuditLog.MaxLineBytes+1)
+	for sc.Scan() {
+		line, done, oversized := unwrap.Unwrap(sc.Bytes())
+		if !done || oversized {
+			continue
+		}
+		kind, action := event.Classify(line)
+		if kind != event.KindEvent {
+			continue
+		}
+		fmt.Fprintf(out, "%s %s\n", action, destinations(r, string(action)))
+	}
+	return nil // a line too long for the scanner ends the input; like the daemon, it is skipped
+}
+
+func loadRules(path string) (*config.Config, *rules.Rules, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, r, nil
+}
+
+func destinations(r *rules.Rules, action string) string {
+	var names []string
+	for _, d := range r.Route(action) {
+		names = append(names, d.Channel)
+	}
+	return namesOrNone(names)
+}
+
+func namesOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, " ")
+}
+
+// slackClient builds a client from the configured token for one-shot commands.
+func slackClient(cfg *config.Config) (*slack.Client, error) {
+	t, ok, err := token.Resolve(cfg.BotTokenFile())
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("not connected to Slack: no token in %s or SLACK_BOT_TOKEN; connect on the admin page", cfg.BotTokenFile())
+	}
+	return slack.New(slack.Options{APIURL: cfg.Slack.APIURL, Token: t.AccessToken}), nil
+}
+
+func cmdTest(env *cliEnv, args []string) error {
+	fs, path := flags(env, "test")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return &exitError{code: 2, msg: "usage: auditfwd test NAME (a channel name from the config, or deploy_approval_alerts)"}
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	var target *delivery.Target
+	for _, t := range targets(cfg) {
+		if t.Name == pos[0] {
+			target = &t
+		}
+	}
+	if target == nil {
+		return fmt.Errorf("no channel named %q in %s", pos[0], cfg.Path)
+	}
+	client, err := slackClient(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resolver := slack.NewResolver(client.ListChannels, time.Minute)
+	id, err := resolver.Resolve(ctx, target.SlackChannel)
+	if err == nil {
+		err = client.Post(ctx, id, slack.TestMessage(target.Name, target.SlackChannel, time.Now()))
+	}
+	if err != nil {
+		_, reason, _ := slack.Classify(err)
+		return fmt.Errorf("%s: %s (%s)", target.SlackChannel, reason, slack.Hint(reason, target.SlackChannel))
+	}
+	fmt.Fprintf(env.stdout, "test message sent to %s (%s)\n", target.SlackChannel, target.Name)
+	return nil
+}
+
+func cmdRedeliver(env *cliEnv, args []string) error {
+	fs, path := flags(env, "redeliver")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	client, err := slackClient(cfg)
+	if err != nil {
+		return err
+	}
+	// The channel may have been fixed in the config since: use its current target.
+	current := map[string]delivery.Target{}
+	for _, t := range targets(cfg) {
+		current[t.Name] = t
+	}
+	resolver := slack.NewResolver(client.ListChannels, time.Minute)
+	authFailed := false
+	sent, kept, err := delivery.Redeliver(filepath.Join(cfg.StateDir, "dead-letter.jsonl"), func(dl delivery.DeadLetter) error {
+		if authFailed {
+			return errors.New("token rejected")
+		}
+		target := dl.SlackChannel
+		if t, ok := current[dl.Channel]; ok {
+			target = t.SlackChannel
+		}
+		ev, err := event.Parse(dl.Event)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		id, err := resolver.Resolve(ctx, target)
+		if err == nil {
+			msg, _ := slack.Pack([]event.Event{ev}, dl.Alert)
+			err = client.Post(ctx, id, msg)
+		}
+		if err != nil {
+			class, reason, _ := slack.Classify(err)
+			authFailed = class == slack.Auth
+			fmt.Fprintf(env.stderr, "kept %s event %s for %s: %s (%s)\n", dl.Channel, ev.Action, target, reason, slack.Hint(reason, target))
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "redelivered %d, kept %d\n", sent, kept)
+	if kept > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("%d dead letter(s) still fail; fix the cause and run redeliver again", kept)}
+	}
+	return nil
+}
+
+func cmdChannels(env *cliEnv, args []string) error {
+	fs, path := flags(env, "channels")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	client, err := slackClient(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	chans, err := client.ListChannels(ctx)
+	if err != nil {
+		_, reason, _ := slack.Classify(err)
+		return fmt.Errorf("conversations.list: %s (%s)", reason, slack.Hint(reason, ""))
+	}
+	configured := map[string][]string{}
+	for _, t := range targets(cfg) {
+		key := strings.TrimPrefix(t.SlackChannel, "#")
+		configured[key] = append(configured[key], t.Name)
+	}
+	sort.Slice(chans, func(i, j int) bool { return chans[i].Name < chans[j].Name })
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tCHANNEL\tBOT MEMBER\tCONFIGURED AS")
+	for _, c := range chans {
+		names := append(configured[c.Name], configured[c.ID]...)
+		member := "no"
+		if c.IsMember {
+			member = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t#%s\t%s\t%s\n", c.ID, c.Name, member, strings.Join(names, ","))
+	}
+	return tw.Flush()
+}
+
+func cmdManifest(env *cliEnv, args []string) error {
+	fs, path := flags(env, "manifest")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	publicURL := "https://your-gateway-domain.com"
+	if cfg, err := config.Load(*path); err == nil {
+		publicURL = cfg.Admin.PublicURL
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	fmt.Fprint(env.stdout, oauthsrv.Manifest(publicURL))
+	return nil
+}

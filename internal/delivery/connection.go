@@ -1,0 +1,164 @@
+package delivery
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/auditfwd/auditfwd/internal/metrics"
+	"github.com/auditfwd/auditfwd/internal/slack"
+	"github.com/auditfwd/auditfwd/internal/token"
+)
+
+// AuthRecheck is how often a rejected token is tried again with auth.test (SPEC §5).
+const AuthRecheck = 30 * time.Second
+
+// Connection holds the Slack token in use and whether Slack accepts it.
+// Senders wait on it; the OAuth callback and the token file update it.
+type Connection struct {
+	base      slack.Options // API URL, timeout, observer; Token set per token
+	tokenPath string
+	log       *slog.Logger
+	m         *metrics.Metrics
+
+	mu       sync.Mutex
+	tok      token.Token
+	has      bool
+	client   *slack.Client
+	invalid  string // Slack's reason when it rejected the token
+	gen      uint64
+	changed  chan struct{}
+	lastTest time.Time
+}
+
+// NewConnection loads the token from SLACK_BOT_TOKEN or tokenPath if there is one.
+func NewConnection(base slack.Options, tokenPath string, log *slog.Logger, m *metrics.Metrics) *Connection {
+	c := &Connection{base: base, tokenPath: tokenPath, log: log, m: m, changed: make(chan struct{})}
+	if t, ok, err := token.Resolve(tokenPath); err != nil {
+		log.Error("cannot read the Slack token", "err", err)
+	} else if ok {
+		c.setLocked(t)
+	}
+	c.publishLocked()
+	return c
+}
+
+// Current returns the client to use, the token generation it belongs to,
+// whether delivery may proceed, and a channel closed at the next change.
+func (c *Connection) Current() (*slack.Client, uint64, bool, <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.client, c.gen, c.has && c.invalid == "", c.changed
+}
+
+// Client returns a client for the current token even when Slack rejected it
+// (for commands and the Test button, which report Slack's answer).
+func (c *Connection) Client() (*slack.Client, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.client, c.has
+}
+
+// Set installs a new token (OAuth callback, or a changed token file).
+func (c *Connection) Set(t token.Token) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.setLocked(t)
+	c.log.Info("Slack token installed; delivering", "team", t.TeamName, "bot_user", t.BotUserID)
+	c.broadcastLocked()
+}
+
+func (c *Connection) setLocked(t token.Token) {
+	o := c.base
+	o.Token = t.AccessToken
+	c.tok, c.has, c.invalid = t, true, ""
+	c.client = slack.New(o)
+	c.gen++
+}
+
+// Invalid records that Slack rejected the token of generation gen.
+func (c *Connection) Invalid(gen uint64, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen || c.invalid != "" {
+		return
+	}
+	c.invalid = reason
+	c.lastTest = time.Now()
+	c.log.Error("Slack rejected the bot token; delivery is paused, nothing is dropped",
+		"reason", reason, "fix", slack.Hint(reason, ""))
+	c.broadcastLocked()
+}
+
+// State describes the connection for the admin page.
+func (c *Connection) State() (connected bool, t token.Token, problem string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case !c.has:
+		problem = "not connected"
+	case c.invalid != "":
+		problem = "Slack rejected the token (" + c.invalid + "): reconnect"
+	}
+	return c.has && c.invalid == "", c.tok, problem
+}
+
+func (c *Connection) broadcastLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.publishLocked()
+}
+
+func (c *Connection) publishLocked() {
+	if c.has && c.invalid == "" {
+		c.m.SlackConnected.Set(1)
+	} else {
+		c.m.SlackConnected.Set(0)
+	}
+}
+
+// Run watches for a new token (file or environment) and re-tests a rejected
+// one with auth.test at most every AuthRecheck, until ctx is done.
+func (c *Connection) Run(ctx context.Context) {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		t, ok, err := token.Resolve(c.tokenPath)
+		if err != nil {
+			continue
+		}
+		c.mu.Lock()
+		switch {
+		case ok && (!c.has || t.AccessToken != c.tok.AccessToken):
+			c.setLocked(t)
+			c.log.Info("new Slack token found; delivering", "team", t.TeamName)
+			c.broadcastLocked()
+			c.mu.Unlock()
+			continue
+		case c.has && c.invalid != "" && time.Since(c.lastTest) >= AuthRecheck:
+			client, gen := c.client, c.gen
+			c.lastTest = time.Now()
+			c.mu.Unlock()
+			tctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			_, err := client.AuthTest(tctx)
+			cancel()
+			if err == nil {
+				c.mu.Lock()
+				if c.gen == gen && c.invalid != "" {
+					c.invalid = ""
+					c.log.Info("Slack accepts the token again; delivering")
+					c.broadcastLocked()
+				}
+				c.mu.Unlock()
+			}
+			continue
+		}
+		c.mu.Unlock()
+	}
+}

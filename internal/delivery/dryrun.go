@@ -1,0 +1,48 @@
+package delivery
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/rules"
+	"github.com/auditfwd/auditfwd/internal/slack"
+	"github.com/auditfwd/auditfwd/internal/tailer"
+)
+
+// Printer is the dry-run Sink: it prints each message it would post as one
+// JSON object per line instead of calling Slack.
+type Printer struct {
+	w *bufio.Writer
+}
+
+// NewPrinter writes to w.
+func NewPrinter(w io.Writer) *Printer { return &Printer{w: bufio.NewWriter(w)} }
+
+// DryRunMessage is one printed line.
+type DryRunMessage struct {
+	Channel      string        `json:"channel"`
+	SlackChannel string        `json:"slack_channel"`
+	Alert        bool          `json:"alert,omitempty"`
+	Message      slack.Message `json:"message"`
+}
+
+// Enqueue implements pipeline.Sink.
+func (p *Printer) Enqueue(d rules.Destination, line []byte, _ tailer.Position) error {
+	ev, err := event.Parse(line)
+	if err != nil {
+		return fmt.Errorf("dry run: %w", err)
+	}
+	msg, _ := slack.Pack([]event.Event{ev}, d.Alert)
+	enc := json.NewEncoder(p.w)
+	enc.SetEscapeHTML(false) // keep Slack's <!date^…> readable
+	if err := enc.Encode(DryRunMessage{Channel: d.Channel, SlackChannel: d.SlackChannel, Alert: d.Alert, Message: msg}); err != nil {
+		return fmt.Errorf("dry run: %w", err)
+	}
+	return nil
+}
+
+// Sync implements pipeline.Sink.
+func (p *Printer) Sync() error { return p.w.Flush() }
