@@ -1,0 +1,218 @@
+// Package config owns auditfwd's configuration file: its YAML schema, the
+// defaults of SPEC §2, strict validation with file:line errors, and where
+// secrets come from (files, environment, systemd credentials). It reads files
+// and environment variables; it never opens a network connection, never
+// writes a file and never puts a secret's value into an error or a log.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+// DefaultPath is the configuration file used when neither --config nor
+// AUDITFWD_CONFIG names one.
+const DefaultPath = "/etc/auditfwd/config.yaml"
+
+// AlertsChannelName is the name deploy approval alerts go by wherever a
+// channel name is shown: metrics labels, `auditfwd test`, `auditfwd route`.
+// No configured channel may take it.
+const AlertsChannelName = "deploy_approval_alerts"
+
+// Defaults of SPEC §2.
+const (
+	DefaultAuditLogPath  = "/var/log/rack-gateway/audit.log"
+	DefaultFormat        = "auto"
+	DefaultStartAt       = "end"
+	DefaultMaxLineBytes  = 1 << 20
+	DefaultStateDir      = "/var/lib/auditfwd"
+	DefaultAPIURL        = "https://slack.com/api/"
+	DefaultAuthorizeURL  = "https://slack.com/oauth/v2/authorize"
+	DefaultMetricsListen = "127.0.0.1:9464"
+	DefaultAdminListen   = "127.0.0.1:8089"
+	DefaultLogLevel      = "info"
+	DefaultAlertsChannel = "#deploy-approvals"
+)
+
+// Config is a loaded, validated configuration file with every default filled in.
+type Config struct {
+	Path     string   `yaml:"-"` // file it was loaded from
+	AuditLog AuditLog `yaml:"audit_log"`
+	StateDir string   `yaml:"state_dir"`
+	Slack    Slack    `yaml:"slack"`
+	Metrics  Metrics  `yaml:"metrics"`
+	Admin    Admin    `yaml:"admin"`
+	LogLevel string   `yaml:"log_level"` // debug | info | warn | error
+	// Channels holds the routing rules in file order: the two SPEC defaults
+	// when the key is absent, empty (route nothing) for `channels: []`.
+	Channels             []Channel            `yaml:"channels"`
+	DeployApprovalAlerts DeployApprovalAlerts `yaml:"deploy_approval_alerts"`
+}
+
+// AuditLog says which file to tail and how to read it.
+type AuditLog struct {
+	Path         string `yaml:"path"`
+	Format       string `yaml:"format"`   // auto | json | docker | cri
+	StartAt      string `yaml:"start_at"` // end | beginning
+	MaxLineBytes int    `yaml:"max_line_bytes"`
+}
+
+// Slack holds the Web API endpoints and where the app's credentials live.
+// The secrets themselves are never in the file; see ClientSecret and BotTokenFile.
+type Slack struct {
+	APIURL           string `yaml:"api_url"` // always ends with "/"
+	AuthorizeURL     string `yaml:"authorize_url"`
+	ClientID         string `yaml:"client_id"`
+	ClientSecretFile string `yaml:"client_secret_file"`
+	BotTokenFile     string `yaml:"bot_token_file"`
+}
+
+// Metrics is the Prometheus listener.
+type Metrics struct {
+	Listen string `yaml:"listen"`
+}
+
+// Admin is the admin page and OAuth listener.
+type Admin struct {
+	Listen       string `yaml:"listen"`
+	PublicURL    string `yaml:"public_url"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// Channel is one routing rule: events whose action matches one of Actions
+// (path.Match patterns) go to SlackChannel.
+type Channel struct {
+	Name         string   `yaml:"name"`
+	SlackChannel string   `yaml:"slack_channel"` // "#name", "name" or an ID like C0123ABCD
+	Actions      []string `yaml:"actions"`
+	Line         int      `yaml:"-"` // line of the list item; 0 for the built-in defaults
+	ActionLines  []int    `yaml:"-"` // ActionLines[i] is the line of Actions[i]; 0 for defaults
+}
+
+// DeployApprovalAlerts sends matching events to one more channel, formatted
+// as an alert, whatever the channel rules say.
+type DeployApprovalAlerts struct {
+	Enabled      bool     `yaml:"enabled"`
+	SlackChannel string   `yaml:"slack_channel"`
+	Actions      []string `yaml:"actions"`
+	Line         int      `yaml:"-"` // line of the deploy_approval_alerts key; 0 when absent
+	ActionLines  []int    `yaml:"-"` // ActionLines[i] is the line of Actions[i]; 0 for defaults
+}
+
+// Error is one problem at a place in the file.
+type Error struct {
+	File string
+	Line int // 0 when the problem has no single line
+	Msg  string
+}
+
+// Error returns "file:line: message", leaving out what is unknown.
+func (e *Error) Error() string {
+	switch {
+	case e.File != "" && e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	case e.File != "":
+		return e.File + ": " + e.Msg
+	case e.Line > 0:
+		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+	default:
+		return e.Msg
+	}
+}
+
+// Errors is every problem found in one file, in line order. errors.As finds
+// each *Error through Unwrap.
+type Errors []*Error
+
+// Error returns one "file:line: message" per line.
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap lets errors.As and errors.Is see each problem.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// Load reads and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse validates data as a configuration file; filename is used in messages
+// and becomes Config.Path. On invalid input the error is an Errors listing
+// every problem found.
+func Parse(data []byte, filename string) (*Config, error) {
+	cfg := defaults()
+	cfg.Path = filename
+	d := &decoder{file: filename}
+	root := d.parse(data)
+	channelsSet := false
+	if root != nil {
+		channelsSet = d.config(root, cfg)
+	}
+	if !channelsSet {
+		cfg.Channels = DefaultChannels()
+	}
+	if len(d.errs) > 0 {
+		d.sort()
+		return nil, d.errs
+	}
+	return cfg, nil
+}
+
+func defaults() *Config {
+	return &Config{
+		AuditLog: AuditLog{
+			Path:         DefaultAuditLogPath,
+			Format:       DefaultFormat,
+			StartAt:      DefaultStartAt,
+			MaxLineBytes: DefaultMaxLineBytes,
+		},
+		StateDir: DefaultStateDir,
+		Slack: Slack{
+			APIURL:       DefaultAPIURL,
+			AuthorizeURL: DefaultAuthorizeURL,
+		},
+		Metrics:              Metrics{Listen: DefaultMetricsListen},
+		Admin:                Admin{Listen: DefaultAdminListen},
+		LogLevel:             DefaultLogLevel,
+		DeployApprovalAlerts: defaultAlerts(),
+	}
+}
+
+// DefaultChannels returns the rules used when the file has no channels key
+// (SPEC §2). Each call returns fresh slices.
+func DefaultChannels() []Channel {
+	mk := func(name, slack string, actions ...string) Channel {
+		return Channel{Name: name, SlackChannel: slack, Actions: actions, ActionLines: make([]int, len(actions))}
+	}
+	return []Channel{
+		mk("security", "#security",
+			"login.complete", "login.*_failed", "login.user_not_authorized", "mfa_method.*", "user.update_roles", "api_token.*"),
+		mk("infrastructure", "#infrastructure",
+			"deploy_approval_request.*", "release.promote"),
+	}
+}
+
+func defaultAlerts() DeployApprovalAlerts {
+	actions := []string{"deploy_approval_request.create", "deploy_approval_request.created"}
+	return DeployApprovalAlerts{
+		SlackChannel: DefaultAlertsChannel,
+		Actions:      actions,
+		ActionLines:  make([]int, len(actions)),
+	}
+}

@@ -1,0 +1,530 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// decoder walks the YAML node tree itself, rather than letting yaml.v3 fill
+// structs, so that every unknown key, duplicate key and bad value is reported
+// at once, each with its line.
+type decoder struct {
+	file string
+	errs Errors
+}
+
+func (d *decoder) errorf(line int, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: d.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (d *decoder) sort() {
+	slices.SortStableFunc(d.errs, func(a, b *Error) int { return a.Line - b.Line })
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parse returns the document's root node, or nil for an empty document
+// (nothing, comments only, or a lone null), which means "all defaults".
+func (d *decoder) parse(data []byte) *yaml.Node {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if !errors.Is(err, io.EOF) {
+			d.yamlError(err, data)
+		}
+		return nil
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		if root := docRoot(&extra); root != nil {
+			d.errorf(extra.Line, "a second YAML document (after ---) is not allowed; the configuration is one document")
+		}
+	} else if !errors.Is(err, io.EOF) {
+		d.yamlError(err, data)
+	}
+	return docRoot(&doc)
+}
+
+func docRoot(doc *yaml.Node) *yaml.Node {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil
+	}
+	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return nil
+	}
+	return root
+}
+
+// yamlError turns a yaml.v3 syntax error into file:line form.
+func (d *decoder) yamlError(err error, data []byte) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	if strings.Contains(msg, "cannot start any token") {
+		// Almost always a tab in the indentation, which YAML forbids.
+		for i, l := range strings.Split(string(data), "\n") {
+			indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+			if strings.Contains(indent, "\t") && (line == 0 || line == i+1) {
+				line = i + 1
+				msg += " (tabs are not allowed for indentation)"
+				break
+			}
+		}
+	}
+	d.errorf(line, "invalid YAML: %s", msg)
+}
+
+// field handles the value of one known key.
+type field func(key, val *yaml.Node)
+
+// mapping reports n's unknown and duplicate keys and calls the handler of
+// each known one. where is the dotted path of n, "" for the top level.
+// It reports false when n is not a mapping.
+func (d *decoder) mapping(n *yaml.Node, where string, fields map[string]field) bool {
+	n = deref(n)
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n.Line, "%s must be a mapping of keys to values, not %s", orTop(where), describe(n))
+		return false
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k.Line, "%s: keys must be plain strings", orTop(where))
+			continue
+		}
+		if k.Tag == "!!merge" {
+			d.errorf(k.Line, "%s: merge keys (<<) are not supported", orTop(where))
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			d.errorf(k.Line, "%s is set twice (first at line %d)", join(where, k.Value), first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		h, ok := fields[k.Value]
+		if !ok {
+			d.unknownKey(k, where, fields)
+			continue
+		}
+		h(k, deref(v))
+	}
+	return true
+}
+
+func (d *decoder) unknownKey(k *yaml.Node, where string, fields map[string]field) {
+	msg := fmt.Sprintf("unknown key %q", k.Value)
+	if where != "" {
+		msg += " in " + where
+	}
+	best, bestDist := "", len(k.Value)/3+1
+	for name := range fields {
+		dist := editDistance(k.Value, name)
+		if len(k.Value) >= 3 && (strings.HasPrefix(name, k.Value) || strings.HasPrefix(k.Value, name)) {
+			dist = min(dist, 1) // "password" for "password_file"
+		}
+		if dist < bestDist || (dist == bestDist && best != "" && name < best) {
+			best, bestDist = name, dist
+		}
+	}
+	if best != "" {
+		msg += fmt.Sprintf("; did you mean %q?", best)
+	} else {
+		known := make([]string, 0, len(fields))
+		for name := range fields {
+			known = append(known, name)
+		}
+		slices.Sort(known)
+		msg += " (known keys: " + strings.Join(known, ", ") + ")"
+	}
+	d.errorf(k.Line, "%s", msg)
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if isNull(n) {
+			return "empty"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "this"
+}
+
+func join(where, key string) string {
+	if where == "" {
+		return key
+	}
+	return where + "." + key
+}
+
+func orTop(where string) string {
+	if where == "" {
+		return "the configuration"
+	}
+	return where
+}
+
+// str returns a scalar's text; ok is false (and an error reported) for lists
+// and mappings. A null value is "".
+func (d *decoder) str(n *yaml.Node, name string) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n.Line, "%s must be a string, not %s", name, describe(n))
+		return "", false
+	}
+	if isNull(n) {
+		return "", true
+	}
+	return n.Value, true
+}
+
+// setStr stores a string value; an empty one keeps the default.
+func (d *decoder) setStr(dst *string, name string) field {
+	return func(_, v *yaml.Node) {
+		if s, ok := d.str(v, name); ok && strings.TrimSpace(s) != "" {
+			*dst = strings.TrimSpace(s)
+		}
+	}
+}
+
+// oneOf is setStr restricted to a few values.
+func (d *decoder) oneOf(dst *string, name string, allowed ...string) field {
+	return func(_, v *yaml.Node) {
+		s, ok := d.str(v, name)
+		s = strings.TrimSpace(s)
+		if !ok || s == "" {
+			return
+		}
+		if !slices.Contains(allowed, s) {
+			d.errorf(v.Line, "%s: %q is not one of %s", name, s, strings.Join(allowed, ", "))
+			return
+		}
+		*dst = s
+	}
+}
+
+func (d *decoder) listenAddr(dst *string, name string) field {
+	return func(_, v *yaml.Node) {
+		s, ok := d.str(v, name)
+		s = strings.TrimSpace(s)
+		if !ok || s == "" {
+			return
+		}
+		if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+			d.errorf(v.Line, "%s: %q is not a host:port address (e.g. 127.0.0.1:9464)", name, s)
+			return
+		}
+		*dst = s
+	}
+}
+
+func (d *decoder) httpURL(dst *string, name string) field {
+	return func(_, v *yaml.Node) {
+		s, ok := d.str(v, name)
+		s = strings.TrimSpace(s)
+		if !ok || s == "" {
+			return
+		}
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			d.errorf(v.Line, "%s: %q is not an http(s) URL", name, s)
+			return
+		}
+		*dst = s
+	}
+}
+
+// config fills cfg from the top-level mapping. It reports whether the file
+// has a channels key.
+func (d *decoder) config(root *yaml.Node, cfg *Config) (channelsSet bool) {
+	d.mapping(root, "", map[string]field{
+		"audit_log": func(_, v *yaml.Node) { d.auditLog(v, &cfg.AuditLog) },
+		"state_dir": d.setStr(&cfg.StateDir, "state_dir"),
+		"slack":     func(_, v *yaml.Node) { d.slack(v, &cfg.Slack) },
+		"metrics": func(_, v *yaml.Node) {
+			if isNull(v) {
+				return
+			}
+			d.mapping(v, "metrics", map[string]field{
+				"listen": d.listenAddr(&cfg.Metrics.Listen, "metrics.listen"),
+			})
+		},
+		"admin": func(_, v *yaml.Node) {
+			if isNull(v) {
+				return
+			}
+			d.mapping(v, "admin", map[string]field{
+				"listen":        d.listenAddr(&cfg.Admin.Listen, "admin.listen"),
+				"public_url":    d.httpURL(&cfg.Admin.PublicURL, "admin.public_url"),
+				"password_file": d.setStr(&cfg.Admin.PasswordFile, "admin.password_file"),
+			})
+		},
+		"log_level": d.oneOf(&cfg.LogLevel, "log_level", "debug", "info", "warn", "error"),
+		"channels": func(k, v *yaml.Node) {
+			channelsSet = true
+			cfg.Channels = d.channels(k, v)
+		},
+		"deploy_approval_alerts": func(k, v *yaml.Node) { d.alerts(k, v, &cfg.DeployApprovalAlerts) },
+	})
+	return channelsSet
+}
+
+func (d *decoder) auditLog(v *yaml.Node, a *AuditLog) {
+	if isNull(v) {
+		return
+	}
+	d.mapping(v, "audit_log", map[string]field{
+		"path":     d.setStr(&a.Path, "audit_log.path"),
+		"format":   d.oneOf(&a.Format, "audit_log.format", "auto", "json", "docker", "cri"),
+		"start_at": d.oneOf(&a.StartAt, "audit_log.start_at", "end", "beginning"),
+		"max_line_bytes": func(_, v *yaml.Node) {
+			if isNull(v) {
+				return
+			}
+			var n int
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || v.Decode(&n) != nil {
+				d.errorf(v.Line, "audit_log.max_line_bytes must be a whole number of bytes, not %s", describe(v))
+				return
+			}
+			if n <= 0 {
+				d.errorf(v.Line, "audit_log.max_line_bytes must be positive, not %d", n)
+				return
+			}
+			a.MaxLineBytes = n
+		},
+	})
+}
+
+func (d *decoder) slack(v *yaml.Node, s *Slack) {
+	if isNull(v) {
+		return
+	}
+	d.mapping(v, "slack", map[string]field{
+		"api_url":            d.httpURL(&s.APIURL, "slack.api_url"),
+		"authorize_url":      d.httpURL(&s.AuthorizeURL, "slack.authorize_url"),
+		"client_id":          d.setStr(&s.ClientID, "slack.client_id"),
+		"client_secret_file": d.setStr(&s.ClientSecretFile, "slack.client_secret_file"),
+		"bot_token_file":     d.setStr(&s.BotTokenFile, "slack.bot_token_file"),
+	})
+	if !strings.HasSuffix(s.APIURL, "/") {
+		s.APIURL += "/"
+	}
+}
+
+var channelNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// channels decodes the channels list. The result is never nil, so that
+// `channels: []` (route nothing) differs from an absent key (the defaults).
+func (d *decoder) channels(k, v *yaml.Node) []Channel {
+	out := []Channel{}
+	if isNull(v) {
+		d.errorf(k.Line, "channels is empty: write `channels: []` to route nothing, or remove the key for the default channels")
+		return out
+	}
+	if v.Kind != yaml.SequenceNode {
+		d.errorf(v.Line, "channels must be a list of channels, not %s", describe(v))
+		return out
+	}
+	names := map[string]int{}
+	for i, item := range v.Content {
+		item = deref(item)
+		where := fmt.Sprintf("channels[%d]", i)
+		ch := Channel{Line: item.Line}
+		nameLine, slackLine, actionsLine, actionsSet := item.Line, item.Line, item.Line, false
+		ok := d.mapping(item, where, map[string]field{
+			"name": func(_, v *yaml.Node) {
+				ch.Name, _ = d.str(v, where+".name")
+				ch.Name = strings.TrimSpace(ch.Name)
+				nameLine = v.Line
+			},
+			"slack_channel": func(_, v *yaml.Node) {
+				ch.SlackChannel, _ = d.str(v, where+".slack_channel")
+				ch.SlackChannel = strings.TrimSpace(ch.SlackChannel)
+				slackLine = v.Line
+			},
+			"actions": func(k, v *yaml.Node) {
+				actionsSet, actionsLine = true, k.Line
+				ch.Actions, ch.ActionLines = d.patterns(k, v, where+".actions")
+			},
+		})
+		if !ok {
+			continue
+		}
+		label := where
+		switch {
+		case ch.Name == "":
+			d.errorf(nameLine, "%s has no name", where)
+		case ch.Name == AlertsChannelName:
+			d.errorf(nameLine, "%s: the name %q is reserved for the deploy_approval_alerts section", where, ch.Name)
+		case !channelNameRE.MatchString(ch.Name):
+			d.errorf(nameLine, "%s: name %q must be lowercase letters, digits, '_' and '-', starting with a letter or digit (it is a metrics label and a command argument)", where, ch.Name)
+		default:
+			label = fmt.Sprintf("channel %q", ch.Name)
+			if first, dup := names[ch.Name]; dup {
+				d.errorf(nameLine, "duplicate channel name %q (first at line %d)", ch.Name, first)
+			} else {
+				names[ch.Name] = nameLine
+			}
+		}
+		if ch.SlackChannel == "" {
+			d.errorf(slackLine, "%s has no slack_channel (a name like \"#security\", quoted because of the #, or an ID like C0123ABCD)", label)
+		}
+		if len(ch.Actions) == 0 && actionsSet {
+			d.errorf(actionsLine, "%s has no actions; remove the channel or add patterns", label)
+		} else if !actionsSet {
+			d.errorf(item.Line, "%s has no actions key; list the action patterns it receives", label)
+		}
+		d.checkPatterns(label, ch.Actions, ch.ActionLines)
+		out = append(out, ch)
+	}
+	return out
+}
+
+// patterns decodes a list of action patterns with the line of each.
+func (d *decoder) patterns(k, v *yaml.Node, name string) ([]string, []int) {
+	if isNull(v) {
+		return nil, nil
+	}
+	if v.Kind != yaml.SequenceNode {
+		d.errorf(v.Line, "%s must be a list of action patterns, not %s", name, describe(v))
+		return nil, nil
+	}
+	acts := make([]string, 0, len(v.Content))
+	lines := make([]int, 0, len(v.Content))
+	for _, item := range v.Content {
+		item = deref(item)
+		if item.Kind != yaml.ScalarNode || isNull(item) {
+			d.errorf(item.Line, "%s: each pattern must be a string, not %s", name, describe(item))
+			continue
+		}
+		acts = append(acts, item.Value)
+		lines = append(lines, item.Line)
+	}
+	return acts, lines
+}
+
+// checkPatterns reports empty and malformed patterns: a malformed pattern is
+// a config error, never a silent no-match (SPEC §3).
+func (d *decoder) checkPatterns(label string, acts []string, lines []int) {
+	for i, p := range acts {
+		switch {
+		case strings.TrimSpace(p) == "":
+			d.errorf(lines[i], "%s: empty action pattern", label)
+		case p != strings.TrimSpace(p):
+			d.errorf(lines[i], "%s: pattern %q has leading or trailing spaces and would never match", label, p)
+		default:
+			if err := ValidatePattern(p); err != nil {
+				d.errorf(lines[i], "%s: %v", label, err)
+			}
+		}
+	}
+}
+
+// ValidatePattern reports whether p is a well-formed path.Match pattern.
+func ValidatePattern(p string) error {
+	if _, err := path.Match(p, ""); err != nil {
+		return fmt.Errorf("malformed pattern %q (path.Match syntax: * any run, ? one character, [a-z] a class): %w", p, err)
+	}
+	return nil
+}
+
+func (d *decoder) alerts(k, v *yaml.Node, a *DeployApprovalAlerts) {
+	a.Line = k.Line
+	if isNull(v) {
+		return
+	}
+	const where = AlertsChannelName
+	slackLine, actionsLine := k.Line, k.Line
+	ok := d.mapping(v, where, map[string]field{
+		"enabled": func(_, v *yaml.Node) {
+			if isNull(v) {
+				return
+			}
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" || v.Decode(&a.Enabled) != nil {
+				d.errorf(v.Line, "%s.enabled must be true or false, not %s", where, describe(v))
+			}
+		},
+		"slack_channel": func(_, v *yaml.Node) {
+			s, _ := d.str(v, where+".slack_channel")
+			a.SlackChannel = strings.TrimSpace(s)
+			slackLine = v.Line
+		},
+		"actions": func(k, v *yaml.Node) {
+			a.Actions, a.ActionLines = d.patterns(k, v, where+".actions")
+			if a.Actions == nil {
+				a.Actions, a.ActionLines = []string{}, []int{}
+			}
+			actionsLine = k.Line
+		},
+	})
+	if !ok {
+		return
+	}
+	d.checkPatterns(where, a.Actions, a.ActionLines)
+	if a.Enabled {
+		if a.SlackChannel == "" {
+			d.errorf(slackLine, "%s is enabled but has no slack_channel", where)
+		}
+		if len(a.Actions) == 0 {
+			d.errorf(actionsLine, "%s is enabled but has no actions", where)
+		}
+	}
+}
+
+// editDistance is the optimal string alignment distance between a and b
+// (insertions, deletions, substitutions and adjacent transpositions).
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev2 := make([]int, len(rb)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(rb)]
+}

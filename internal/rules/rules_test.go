@@ -1,0 +1,264 @@
+package rules
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/auditfwd/auditfwd/internal/config"
+)
+
+func ch(name, slack string, actions ...string) config.Channel {
+	return config.Channel{Name: name, SlackChannel: slack, Actions: actions}
+}
+
+func alertsOn(slack string, actions ...string) config.DeployApprovalAlerts {
+	return config.DeployApprovalAlerts{Enabled: true, SlackChannel: slack, Actions: actions}
+}
+
+func mustCompile(t testing.TB, chs []config.Channel, a config.DeployApprovalAlerts) *Rules {
+	t.Helper()
+	r, err := Compile(chs, a)
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	return r
+}
+
+func defaultRules(t testing.TB, alertsEnabled bool) *Rules {
+	t.Helper()
+	cfg, err := config.Parse(nil, "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DeployApprovalAlerts.Enabled = alertsEnabled
+	return mustCompile(t, cfg.Channels, cfg.DeployApprovalAlerts)
+}
+
+func dest(channel, slack string) Destination {
+	return Destination{Channel: channel, SlackChannel: slack}
+}
+
+func alert(slack string) Destination {
+	return Destination{Channel: config.AlertsChannelName, SlackChannel: slack, Alert: true}
+}
+
+func TestRoute(t *testing.T) {
+	sec := dest("security", "#security")
+	infra := dest("infrastructure", "#infrastructure")
+	tests := []struct {
+		name     string
+		channels []config.Channel
+		alerts   config.DeployApprovalAlerts
+		action   string
+		want     []Destination
+	}{
+		// SPEC defaults.
+		{"default literal", nil, config.DeployApprovalAlerts{}, "login.complete", []Destination{sec}},
+		{"default star", nil, config.DeployApprovalAlerts{}, "login.oauth_failed", []Destination{sec}},
+		{"default release", nil, config.DeployApprovalAlerts{}, "release.promote", []Destination{infra}},
+		{"default unrouted", nil, config.DeployApprovalAlerts{}, "app.list", nil},
+		{"default alerts disabled", nil, config.DeployApprovalAlerts{}, "deploy_approval_request.create", []Destination{infra}},
+		{"default alerts enabled", nil, alertsOn("#deploy-approvals", "deploy_approval_request.create", "deploy_approval_request.created"),
+			"deploy_approval_request.create", []Destination{infra, alert("#deploy-approvals")}},
+		{"alert pattern not matching", nil, alertsOn("#deploy-approvals", "deploy_approval_request.create"),
+			"deploy_approval_request.approve", []Destination{infra}},
+		{"alert alone", []config.Channel{}, alertsOn("#deploy-approvals", "deploy_approval_request.create"),
+			"deploy_approval_request.create", []Destination{alert("#deploy-approvals")}},
+
+		// path.Match semantics.
+		{"star crosses dots", []config.Channel{ch("u", "#u", "user.*")}, config.DeployApprovalAlerts{}, "user.sessions.revoke_all", []Destination{dest("u", "#u")}},
+		{"star alone", []config.Channel{ch("all", "#all", "*")}, config.DeployApprovalAlerts{}, "logout", []Destination{dest("all", "#all")}},
+		{"star needs whole match", []config.Channel{ch("u", "#u", "user.*")}, config.DeployApprovalAlerts{}, "api_user.create", nil},
+		{"pattern is anchored", []config.Channel{ch("u", "#u", "user.update")}, config.DeployApprovalAlerts{}, "user.update_name", nil},
+		{"question mark one char", []config.Channel{ch("q", "#q", "env.?et")}, config.DeployApprovalAlerts{}, "env.set", []Destination{dest("q", "#q")}},
+		{"question mark not two", []config.Channel{ch("q", "#q", "env.?et")}, config.DeployApprovalAlerts{}, "env.unset", nil},
+		{"class", []config.Channel{ch("c", "#c", "app.[cd]*")}, config.DeployApprovalAlerts{}, "app.delete", []Destination{dest("c", "#c")}},
+		{"class miss", []config.Channel{ch("c", "#c", "app.[cd]*")}, config.DeployApprovalAlerts{}, "app.restart", nil},
+		{"negated class", []config.Channel{ch("c", "#c", "app.[^r]*")}, config.DeployApprovalAlerts{}, "app.restart", nil},
+		{"range", []config.Channel{ch("c", "#c", "[a-c]*.list")}, config.DeployApprovalAlerts{}, "build.list", []Destination{dest("c", "#c")}},
+		{"case sensitive", []config.Channel{ch("c", "#c", "login.*")}, config.DeployApprovalAlerts{}, "Login.complete", nil},
+		{"case sensitive literal", []config.Channel{ch("c", "#c", "Logout")}, config.DeployApprovalAlerts{}, "logout", nil},
+		{"escaped star is literal", []config.Channel{ch("c", "#c", `odd.\*`)}, config.DeployApprovalAlerts{}, "odd.*", []Destination{dest("c", "#c")}},
+		{"escaped star not a wildcard", []config.Channel{ch("c", "#c", `odd.\*`)}, config.DeployApprovalAlerts{}, "odd.x", nil},
+
+		// Fan-out and de-duplication.
+		{"fan out in config order", []config.Channel{ch("b", "#b", "login.*"), ch("a", "#a", "*.complete")}, config.DeployApprovalAlerts{},
+			"login.complete", []Destination{dest("b", "#b"), dest("a", "#a")}},
+		{"same slack channel once, first rule wins", []config.Channel{ch("a", "#sec", "login.*"), ch("b", "#sec", "login.complete")}, config.DeployApprovalAlerts{},
+			"login.complete", []Destination{dest("a", "#sec")}},
+		{"# and no # are one channel", []config.Channel{ch("a", "#sec", "login.*"), ch("b", " sec ", "login.*"), ch("c", "#other", "*")}, config.DeployApprovalAlerts{},
+			"login.start", []Destination{dest("a", "#sec"), dest("c", "#other")}},
+		{"IDs compared as given", []config.Channel{ch("a", "C0123ABCD", "*"), ch("b", "C0123ABCD", "*"), ch("c", "C0999", "*")}, config.DeployApprovalAlerts{},
+			"logout", []Destination{dest("a", "C0123ABCD"), dest("c", "C0999")}},
+		{"alert merges with a rule naming its channel", []config.Channel{ch("a", "#a", "*"), ch("dep", "deploys", "deploy_*"), ch("z", "#z", "*")},
+			alertsOn("#deploys", "deploy_approval_request.create"),
+			"deploy_approval_request.create", []Destination{dest("a", "#a"), alert("#deploys"), dest("z", "#z")}},
+		{"merged alert absorbs every rule with that channel", []config.Channel{ch("x", "#d", "deploy_*"), ch("y", "d", "*.create")},
+			alertsOn("#d", "deploy_approval_request.create"),
+			"deploy_approval_request.create", []Destination{alert("#d")}},
+		{"rule for alert channel without alert match", []config.Channel{ch("dep", "#deploys", "deploy_*")},
+			alertsOn("#deploys", "deploy_approval_request.create"),
+			"deploy_approval_request.approve", []Destination{dest("dep", "#deploys")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			chs := tt.channels
+			if chs == nil {
+				cfg, _ := config.Parse(nil, "")
+				chs = cfg.Channels
+			}
+			r := mustCompile(t, chs, tt.alerts)
+			for i := range 2 { // computed, then cached
+				if got := r.Route(tt.action); !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("Route(%q) #%d = %+v, want %+v", tt.action, i, got, tt.want)
+				}
+				if got := r.RouteBytes([]byte(tt.action)); !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("RouteBytes(%q) #%d = %+v, want %+v", tt.action, i, got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestRouteResultIsNotShared(t *testing.T) {
+	r := mustCompile(t, []config.Channel{ch("a", "#a", "*")}, config.DeployApprovalAlerts{})
+	got := r.Route("logout")
+	_ = append(got, dest("x", "#x")) // a careless caller
+	if again := r.Route("logout"); len(again) != 1 {
+		t.Fatalf("append by a caller changed the cached route: %+v", again)
+	}
+}
+
+func TestNames(t *testing.T) {
+	if got, want := defaultRules(t, false).Names(), []string{"security", "infrastructure"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Names() = %v, want %v", got, want)
+	}
+	if got, want := defaultRules(t, true).Names(), []string{"security", "infrastructure", "deploy_approval_alerts"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Names() = %v, want %v", got, want)
+	}
+	r := mustCompile(t, []config.Channel{}, config.DeployApprovalAlerts{})
+	if got := r.Names(); len(got) != 0 {
+		t.Errorf("Names() for no channels = %v", got)
+	}
+	if got := r.Route("logout"); got != nil {
+		t.Errorf("channels: [] routed logout to %v", got)
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		channels []config.Channel
+		alerts   config.DeployApprovalAlerts
+		want     string
+	}{
+		{"malformed", []config.Channel{ch("a", "#a", "logout", "login.[")}, config.DeployApprovalAlerts{}, `channel "a": malformed pattern "login.["`},
+		{"empty pattern", []config.Channel{ch("a", "#a", "")}, config.DeployApprovalAlerts{}, `channel "a": empty action pattern`},
+		{"no patterns", []config.Channel{ch("a", "#a")}, config.DeployApprovalAlerts{}, `channel "a" has no action patterns`},
+		{"no slack channel", []config.Channel{ch("a", " ", "*")}, config.DeployApprovalAlerts{}, `channel "a" has no Slack channel`},
+		{"duplicate", []config.Channel{ch("a", "#a", "*"), ch("a", "#b", "*")}, config.DeployApprovalAlerts{}, `duplicate channel name "a"`},
+		{"reserved", []config.Channel{ch("deploy_approval_alerts", "#a", "*")}, config.DeployApprovalAlerts{}, `reserved`},
+		{"no name", []config.Channel{ch("", "#a", "*")}, config.DeployApprovalAlerts{}, `no name`},
+		{"bad alert pattern", nil, alertsOn("#d", "[z-a"), `channel "deploy_approval_alerts": malformed pattern`},
+		{"alert without actions", nil, alertsOn("#d"), `channel "deploy_approval_alerts" has no action patterns`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Compile(tt.channels, tt.alerts)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "compile rules: ") {
+				t.Errorf("Compile = %v, %v; want error containing %q", r, err, tt.want)
+			}
+		})
+	}
+	// A disabled alert section is not compiled.
+	if _, err := Compile(nil, config.DeployApprovalAlerts{Actions: []string{"["}}); err != nil {
+		t.Errorf("disabled alerts: %v", err)
+	}
+}
+
+func TestCacheIsBounded(t *testing.T) {
+	r := mustCompile(t, []config.Channel{ch("a", "#a", "x.*")}, config.DeployApprovalAlerts{})
+	for i := range maxCache + 500 {
+		action := fmt.Sprintf("x.%d", i)
+		if got := r.RouteBytes([]byte(action)); len(got) != 1 || got[0].Channel != "a" {
+			t.Fatalf("RouteBytes(%q) = %v", action, got)
+		}
+	}
+	r.mu.RLock()
+	n := len(r.cache)
+	r.mu.RUnlock()
+	if n > maxCache {
+		t.Errorf("cache grew to %d entries, bound is %d", n, maxCache)
+	}
+	if got := r.Route("y.1"); got != nil { // beyond the bound: computed, still right
+		t.Errorf("Route(y.1) = %v", got)
+	}
+}
+
+func TestRouteBytesDoesNotAllocateWhenCached(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	r := defaultRules(t, true)
+	actions := [][]byte{[]byte("login.complete"), []byte("deploy_approval_request.create"), []byte("app.list")}
+	for _, a := range actions {
+		r.RouteBytes(a)
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		for _, a := range actions {
+			r.RouteBytes(a)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("RouteBytes allocated %v times per run for cached actions", allocs)
+	}
+}
+
+func TestConcurrentRoute(t *testing.T) {
+	r := defaultRules(t, true)
+	cat := Catalog()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				a := cat[(g*7+i)%len(cat)]
+				got := r.RouteBytes([]byte(a))
+				if want := r.compute(a); !reflect.DeepEqual(got, want) {
+					t.Errorf("RouteBytes(%q) = %v, want %v", a, got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func BenchmarkRouteBytes(b *testing.B) {
+	r := defaultRules(b, true)
+	actions := [][]byte{
+		[]byte("login.complete"),
+		[]byte("deploy_approval_request.create"),
+		[]byte("app.list"),
+		[]byte("api_token.delete"),
+	}
+	for _, a := range actions {
+		r.RouteBytes(a)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		r.RouteBytes(actions[i%len(actions)])
+	}
+}
+
+func BenchmarkRouteBytesUncached(b *testing.B) {
+	r := defaultRules(b, true)
+	a := "deploy_approval_request.create"
+	b.ReportAllocs()
+	for b.Loop() {
+		r.compute(a)
+	}
+}
