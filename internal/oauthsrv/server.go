@@ -1,0 +1,199 @@
+package oauthsrv
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/auditfwd/auditfwd/internal/token"
+)
+
+// ChannelStatus is what the page shows for one configured channel or for the
+// deploy approval alert (Alert true).
+type ChannelStatus struct {
+	Name         string // config name: "security", "deploy_approval_alerts"
+	SlackChannel string // "#security" or "C0123ABCD"
+	Patterns     []string
+	Alert        bool
+	LastResult   string // "ok", a Slack reason such as "not_in_channel", or "" (nothing sent yet)
+	LastTime     time.Time
+	LastHint     string // plain-words advice for LastResult
+	DeadLetters  int    // messages in dead-letter.jsonl waiting for `auditfwd redeliver`
+	Queue        int    // events waiting to be delivered
+}
+
+// Connection is the Slack connection as the delivery side sees it.
+type Connection struct {
+	Connected bool
+	Team      string
+	BotUser   string
+	Problem   string // why it is disconnected, e.g. "token revoked — reconnect"
+}
+
+// Daemon is what the admin server needs from the running daemon.
+type Daemon interface {
+	// Channels lists the configured channels, and the deploy approval alert
+	// (Alert true) when it is enabled, in config order.
+	Channels() []ChannelStatus
+	Connection() Connection
+	// SendTest posts the test message to the config channel name (or
+	// deploy_approval_alerts). An unknown name gives an error wrapping
+	// ErrUnknownChannel.
+	SendTest(ctx context.Context, name string) error
+	// Connected hands over a token that was just saved, so delivery starts
+	// (and held events flow) without a restart. It must not block for long.
+	Connected(t token.Token)
+}
+
+// ErrUnknownChannel is wrapped by Daemon.SendTest for a name that is not configured.
+var ErrUnknownChannel = errors.New("unknown channel")
+
+// Options are the server's dependencies. Everything is injected: the server
+// reads no environment and no config file.
+type Options struct {
+	// PublicURL is admin.public_url, e.g. https://gw.example.com. The OAuth
+	// redirect_uri is PublicURL + RedirectPath(); cookies are Secure when it is https.
+	PublicURL    string
+	AuthorizeURL string // slack.authorize_url
+	ClientID     string
+	// ClientSecret is only used to refuse to start an install without one and
+	// to scrub it from any error text; the Exchange func holds its own copy.
+	ClientSecret string
+	// Password is the admin password; "" disables every route but the
+	// callback (503).
+	Password  string
+	TokenPath string // where the OAuth token is saved (mode 0600)
+	// Exchange trades an OAuth code for a token (oauth.v2.access).
+	Exchange func(ctx context.Context, code, redirectURI string) (token.Token, error)
+	Daemon   Daemon
+	// Explain turns a SendTest error into Slack's reason code and advice in
+	// plain words for slackChannel. nil: slack.Classify and slack.Hint.
+	Explain func(err error, slackChannel string) (reason, hint string)
+	Logger  *slog.Logger     // nil: discard
+	Now     func() time.Time // nil: time.Now
+}
+
+// Server serves the admin page and the OAuth flow. Build it with New.
+type Server struct {
+	o        Options
+	log      *slog.Logger
+	now      func() time.Time
+	key      []byte // per-process HMAC key for the CSRF token and the flash cookie
+	secure   bool   // cookies get Secure
+	states   *stateStore
+	failures *failLimiter
+	cop      *http.CrossOriginProtection
+	mux      *http.ServeMux
+}
+
+const (
+	callbackPath = "/api/v1/integrations/slack/oauth/callback"
+	startPath    = "/api/v1/integrations/slack/oauth/start"
+	testPattern  = "POST /api/v1/integrations/slack/channels/{name}/test"
+	// OAuthScopes are the bot scopes the app asks for.
+	OAuthScopes = "channels:read,chat:write"
+
+	testTimeout     = 30 * time.Second
+	exchangeTimeout = 30 * time.Second
+)
+
+// RedirectPath is the OAuth callback path, appended to admin.public_url.
+func RedirectPath() string { return callbackPath }
+
+// RedirectURL is the exact redirect URL to register with Slack.
+func RedirectURL(publicURL string) string {
+	return strings.TrimRight(publicURL, "/") + callbackPath
+}
+
+// New builds a server from o.
+func New(o Options) *Server {
+	s := &Server{
+		o:        o,
+		log:      o.Logger,
+		now:      o.Now,
+		key:      make([]byte, 32),
+		states:   newStateStore(),
+		failures: newFailLimiter(),
+		cop:      http.NewCrossOriginProtection(),
+		mux:      http.NewServeMux(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.o.Explain == nil {
+		s.o.Explain = slackExplain
+	}
+	if _, err := rand.Read(s.key); err != nil {
+		panic("oauthsrv: no randomness: " + err.Error()) // crypto/rand never fails on Linux
+	}
+	if u, err := url.Parse(o.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
+		s.secure = strings.EqualFold(u.Scheme, "https")
+		// Behind a proxy that rewrites Host, the browser's Origin is the public one.
+		if err := s.cop.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
+			s.log.Warn("admin.public_url is not a usable origin", "public_url", o.PublicURL, "err", err)
+		}
+	}
+	s.cop.SetDenyHandler(http.HandlerFunc(s.crossOriginRefused))
+
+	s.mux.HandleFunc("GET /{$}", s.page)
+	s.mux.HandleFunc("GET "+startPath, s.start)
+	s.mux.HandleFunc("GET "+callbackPath, s.callback)
+	s.mux.Handle(testPattern, s.cop.Handler(http.HandlerFunc(s.test)))
+	return s
+}
+
+// Handler returns the admin handler: every route but the OAuth callback
+// requires the admin password.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w.Header())
+		if r.URL.Path == callbackPath {
+			// Slack's redirect carries no credentials; the state and its cookie
+			// authenticate the browser instead.
+			s.mux.ServeHTTP(w, r)
+			return
+		}
+		if s.o.Password == "" {
+			s.message(w, http.StatusServiceUnavailable, "Admin page disabled",
+				"No admin password is configured, so the admin page is switched off. "+
+					"Set AUDITFWD_ADMIN_PASSWORD or admin.password_file and restart auditfwd.")
+			return
+		}
+		if !s.authorize(w, r) {
+			return
+		}
+		s.mux.ServeHTTP(w, r)
+	})
+}
+
+func securityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'self'; style-src "+styleHash+"; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+}
+
+// slackToken matches Slack tokens (xoxb-, xoxp-, xoxe-…, xapp-).
+var slackToken = regexp.MustCompile(`\b(xox[a-z]|xapp)-[A-Za-z0-9-]+`)
+
+// redact removes the client secret, tok and anything shaped like a Slack
+// token from text bound for a log or a page.
+func (s *Server) redact(text string, tok string) string {
+	for _, secret := range []string{s.o.ClientSecret, tok} {
+		if len(secret) >= 4 {
+			text = strings.ReplaceAll(text, secret, "[redacted]")
+		}
+	}
+	return slackToken.ReplaceAllString(text, "$1-[redacted]")
+}
