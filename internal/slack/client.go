@@ -1,0 +1,178 @@
+package slack
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+)
+
+// DefaultTimeout bounds one HTTP attempt when Options.Timeout is zero.
+const DefaultTimeout = 15 * time.Second
+
+// Options configures a Client and Exchange.
+type Options struct {
+	APIURL  string        // Web API base URL, e.g. https://slack.com/api/ (a missing trailing "/" is added)
+	Token   string        // bot token (xoxb-…); unused by Exchange
+	Timeout time.Duration // per HTTP attempt; DefaultTimeout when zero
+	// Observe, when set, is called once for every Web API request with the
+	// method name taken from the URL ("chat.postMessage", "conversations.list",
+	// "auth.test", "oauth.v2.access") and how long the request took, failed
+	// requests included.
+	Observe func(method string, d time.Duration)
+}
+
+func (o Options) apiURL() string {
+	u := o.APIURL
+	if u == "" {
+		u = slackapi.APIURL
+	}
+	if !strings.HasSuffix(u, "/") {
+		u += "/"
+	}
+	return u
+}
+
+func (o Options) httpClient() *http.Client {
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	var rt http.RoundTripper = http.DefaultTransport
+	if o.Observe != nil {
+		rt = observer{base: rt, observe: o.Observe}
+	}
+	return &http.Client{Timeout: timeout, Transport: rt}
+}
+
+// observer reports every request's Web API method and duration.
+type observer struct {
+	base    http.RoundTripper
+	observe func(method string, d time.Duration)
+}
+
+func (o observer) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := o.base.RoundTrip(req)
+	o.observe(path.Base(req.URL.Path), time.Since(start))
+	return resp, err
+}
+
+// Client posts messages and reads channels with one bot token. It never
+// retries: Classify tells the caller what to do with an error. Safe for
+// concurrent use.
+type Client struct {
+	api *slackapi.Client
+}
+
+// New returns a Client for o.Token. slack-go's own retries stay off.
+func New(o Options) *Client {
+	return &Client{api: slackapi.New(o.Token,
+		slackapi.OptionHTTPClient(o.httpClient()),
+		slackapi.OptionAPIURL(o.apiURL()),
+	)}
+}
+
+// Post sends m to a channel ID with chat.postMessage, link and media
+// unfurls off. m must already be escaped (Pack, TestMessage and TextOnly
+// build such messages).
+func (c *Client) Post(ctx context.Context, channelID string, m Message) error {
+	opts := []slackapi.MsgOption{
+		slackapi.MsgOptionText(m.Text, false),
+		slackapi.MsgOptionDisableLinkUnfurl(),
+		slackapi.MsgOptionDisableMediaUnfurl(),
+	}
+	if len(m.Blocks) > 0 {
+		opts = append(opts, slackapi.MsgOptionBlocks(m.Blocks...))
+	}
+	if _, _, err := c.api.PostMessageContext(ctx, channelID, opts...); err != nil {
+		return fmt.Errorf("chat.postMessage: %w", err)
+	}
+	return nil
+}
+
+// Channel is a public channel the bot can see.
+type Channel struct {
+	ID       string
+	Name     string
+	IsMember bool // the bot was invited (needed to post with chat:write alone)
+}
+
+// ListChannels returns every unarchived public channel (conversations.list,
+// all pages).
+func (c *Client) ListChannels(ctx context.Context) ([]Channel, error) {
+	var out []Channel
+	seen := map[string]bool{}
+	params := slackapi.GetConversationsParameters{
+		Types:           []string{"public_channel"},
+		ExcludeArchived: true,
+		Limit:           200,
+	}
+	for {
+		chans, next, err := c.api.GetConversationsContext(ctx, &params)
+		if err != nil {
+			return nil, fmt.Errorf("conversations.list: %w", err)
+		}
+		for _, ch := range chans {
+			out = append(out, Channel{ID: ch.ID, Name: ch.Name, IsMember: ch.IsMember})
+		}
+		if next == "" || seen[next] {
+			return out, nil
+		}
+		seen[next] = true
+		params.Cursor = next
+	}
+}
+
+// Identity is who the token belongs to (auth.test).
+type Identity struct {
+	TeamID, Team string
+	UserID, User string
+	BotID        string
+}
+
+// AuthTest checks the token with auth.test.
+func (c *Client) AuthTest(ctx context.Context) (Identity, error) {
+	r, err := c.api.AuthTestContext(ctx)
+	if err != nil {
+		return Identity{}, fmt.Errorf("auth.test: %w", err)
+	}
+	return Identity{TeamID: r.TeamID, Team: r.Team, UserID: r.UserID, User: r.User, BotID: r.BotID}, nil
+}
+
+// Install is the result of an OAuth v2 installation.
+type Install struct {
+	AccessToken string
+	TokenType   string // "bot"
+	Scope       string
+	BotUserID   string
+	AppID       string
+	TeamID      string
+	TeamName    string
+}
+
+// Exchange trades an OAuth code for a bot token with oauth.v2.access.
+// redirectURI must equal the one sent to Slack's authorize page.
+func Exchange(ctx context.Context, o Options, clientID, clientSecret, code, redirectURI string) (Install, error) {
+	r, err := slackapi.GetOAuthV2ResponseContext(ctx, o.httpClient(), clientID, clientSecret, code, redirectURI,
+		slackapi.OAuthOptionAPIURL(o.apiURL()))
+	if err != nil {
+		return Install{}, fmt.Errorf("oauth.v2.access: %w", err)
+	}
+	if r.AccessToken == "" {
+		return Install{}, fmt.Errorf("oauth.v2.access: %w", slackapi.SlackErrorResponse{Err: "no_access_token"})
+	}
+	return Install{
+		AccessToken: r.AccessToken,
+		TokenType:   r.TokenType,
+		Scope:       r.Scope,
+		BotUserID:   r.BotUserID,
+		AppID:       r.AppID,
+		TeamID:      r.Team.ID,
+		TeamName:    r.Team.Name,
+	}, nil
+}

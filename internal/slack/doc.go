@@ -1,0 +1,11 @@
+// Package slack owns Slack's wire format and the layout of auditfwd's
+// messages: it turns events into Block Kit messages that fit Slack's limits,
+// escapes every event value for mrkdwn, talks to the Web API through
+// slack-go (chat.postMessage, conversations.list, auth.test,
+// oauth.v2.access), resolves channel names to IDs and classifies Slack's
+// errors so that the caller knows whether to retry, shrink, dead-letter or
+// hold.
+//
+// It never retries on its own and knows nothing about files, checkpoints,
+// routing rules or queues: the caller owns scheduling, backoff and metrics.
+package slack

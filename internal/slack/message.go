@@ -1,0 +1,389 @@
+package slack
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/auditfwd/auditfwd/internal/event"
+)
+
+// Slack's limits, with a margin where Slack's own counting is undocumented.
+// Lengths are counted in UTF-16 code units, which is never less than the
+// number of characters Slack counts, so a text that fits here fits there.
+const (
+	maxBlocks       = 50
+	maxSectionText  = 3000
+	maxContextText  = 2000 // per context element (Slack allows 3,000; keep a margin)
+	maxContextElems = 10
+	maxText         = 40000
+	// maxBlocksText bounds the sum of all block text in one message, to stay
+	// clear of Slack's undocumented msg_blocks_too_long.
+	maxBlocksText = 12000
+)
+
+// Caps for one escaped value. The main section's caps add up to well under
+// maxSectionText, so it is never cut as a whole (which could split the
+// <!date^…> token).
+const (
+	capAction   = 300
+	capUser     = 300 // name and email each
+	capStatus   = 100
+	capTime     = 100
+	capResource = 400
+	capResType  = 100
+	capKey      = 100
+	capValue    = maxContextText - capKey - 2
+	capChannel  = 200
+)
+
+// Message is one chat.postMessage payload: Block Kit blocks and the plain
+// fallback text that notifications (and mobile) show. Both are already
+// escaped for mrkdwn.
+type Message struct {
+	Text   string           `json:"text"`
+	Blocks []slackapi.Block `json:"blocks,omitempty"`
+}
+
+// Pack builds one message from the first n events that fit Slack's limits.
+// n >= 1 whenever events is not empty: a single event that is too large is
+// cut, never rejected. One event gives a single-event message; n > 1 gives a
+// digest (a "N audit events" heading, then each event fully shown, in
+// order). alert formats the message as a deploy approval alert. Pack of no
+// events returns an empty Message and 0.
+func Pack(events []event.Event, alert bool) (Message, int) {
+	if len(events) == 0 {
+		return Message{}, 0
+	}
+	if len(events) == 1 {
+		return single(&events[0], alert), 1
+	}
+
+	// Reserve room for the heading, whatever n turns out to be.
+	const headingReserve = 64
+	usedBlocks, usedText, usedFallback := 1, headingReserve, headingReserve
+	parts := make([]eventParts, 0, min(len(events), maxBlocks/2))
+	for i := range events {
+		p := buildParts(&events[i])
+		// No divider between events: each starts with a bold emoji heading,
+		// and two blocks per event let a digest carry ~24 ordinary events.
+		needBlocks := 1 + ceilDiv(len(p.ctx), maxContextElems) // section + context blocks
+		needText := p.size
+		needFallback := units(p.text) + 2
+		if usedBlocks+needBlocks > maxBlocks || usedText+needText > maxBlocksText || usedFallback+needFallback > maxText {
+			break
+		}
+		usedBlocks += needBlocks
+		usedText += needText
+		usedFallback += needFallback
+		parts = append(parts, p)
+	}
+	if len(parts) <= 1 {
+		return single(&events[0], alert), 1
+	}
+
+	n := len(parts)
+	var heading string
+	if alert {
+		heading = fmt.Sprintf("🚀 %d deploy approval requests", n)
+	} else {
+		heading = fmt.Sprintf("%d audit events", n)
+	}
+	blocks := make([]slackapi.Block, 0, usedBlocks)
+	blocks = append(blocks, section("*"+heading+"*"))
+	var text strings.Builder
+	text.WriteString(heading)
+	for i := range parts {
+		blocks = append(blocks, parts[i].blocks(len(parts[i].ctx))...)
+		text.WriteString("\n\n")
+		text.WriteString(parts[i].text)
+	}
+	return Message{Text: clip(text.String(), maxText), Blocks: blocks}, n
+}
+
+// single lays out one event, cutting what does not fit.
+func single(ev *event.Event, alert bool) Message {
+	p := buildParts(ev)
+	var blocks []slackapi.Block
+	var text strings.Builder
+	budgetBlocks, budgetText := maxBlocks, maxBlocksText
+	if alert {
+		const heading = "🚀 Deploy approval requested"
+		blocks = append(blocks, section("*"+heading+"*"))
+		text.WriteString(heading + "\n")
+		budgetBlocks--
+		budgetText -= units(heading) + 2
+	}
+	k := p.fit(budgetBlocks, budgetText)
+	blocks = append(blocks, p.blocks(k)...)
+	text.WriteString(p.text)
+	return Message{Text: clip(text.String(), maxText), Blocks: blocks}
+}
+
+// eventParts is one event rendered: the main section, one context element
+// per remaining field, and the fallback text.
+type eventParts struct {
+	main string   // mrkdwn: heading, User, Status, Time, Resource
+	ctx  []string // mrkdwn "key: value", one per remaining field
+	text string   // fallback lines, escaped
+	size int      // units(main) + units of every ctx element
+}
+
+func buildParts(ev *event.Event) eventParts {
+	var main, text strings.Builder
+	action := escClip(ev.Action, capAction)
+	emo := emoji(ev)
+	main.WriteString("*" + emo + " " + action + "*")
+	text.WriteString(emo + " " + action)
+
+	shown := map[string]bool{}
+	line := func(label, mrkdwnValue, textValue string) {
+		main.WriteString("\n*" + label + ":* " + mrkdwnValue)
+		text.WriteString("\n" + label + ": " + textValue)
+	}
+
+	if u := userLine(ev, shown); u != "" {
+		line("User", u, u)
+	}
+	if st := ev.Get("status"); st != "" {
+		v := escClip(st, capStatus)
+		line("Status", v, v)
+		shown["status"] = true
+	}
+	switch {
+	case !ev.Time.IsZero():
+		rfc := ev.Time.UTC().Format(time.RFC3339)
+		line("Time", slackDate(ev.Time, rfc), rfc)
+	case ev.TimeRaw != "":
+		v := escClip(ev.TimeRaw, capTime)
+		line("Time", v, v)
+	}
+	if res := ev.Get("resource"); res != "" {
+		v := escClip(res, capResource)
+		shown["resource"] = true
+		if rt := ev.Get("resource_type"); rt != "" {
+			v += " (" + escClip(rt, capResType) + ")"
+			shown["resource_type"] = true
+		}
+		line("Resource", v, v)
+	}
+
+	p := eventParts{}
+	for _, f := range ev.Fields {
+		if f.Value == "" || shown[f.Key] {
+			continue
+		}
+		kv := escClip(f.Key, capKey) + ": " + escClip(f.Value, capValue)
+		p.ctx = append(p.ctx, kv)
+		p.size += units(kv)
+		text.WriteString("\n" + kv)
+	}
+	p.main = main.String()
+	p.size += units(p.main)
+	p.text = text.String()
+	return p
+}
+
+// userLine renders the User value and marks the fields it shows.
+func userLine(ev *event.Event, shown map[string]bool) string {
+	if tok := ev.Get("api_token_name"); tok != "" {
+		// The token's owner (user_email, user_name) stays in the context.
+		shown["api_token_name"] = true
+		return "API token: " + escClip(tok, capUser)
+	}
+	name, email := ev.Get("user_name"), ev.Get("user_email")
+	switch {
+	case name != "" && email != "":
+		shown["user_name"], shown["user_email"] = true, true
+		return escClip(name, capUser) + " (" + escClip(email, capUser) + ")"
+	case email != "":
+		shown["user_email"] = true
+		return escClip(email, capUser)
+	case name != "":
+		shown["user_name"] = true
+		return escClip(name, capUser)
+	}
+	return ""
+}
+
+// fit returns how many context elements fit in maxBlocks blocks and
+// maxText units of block text, leaving room for a "more fields" note when
+// not all of them fit.
+func (p *eventParts) fit(maxBlocks, maxText int) int {
+	total := units(p.main)
+	k := 0
+	for k < len(p.ctx) {
+		if 1+ceilDiv(k+1, maxContextElems) > maxBlocks || total+units(p.ctx[k]) > maxText {
+			break
+		}
+		total += units(p.ctx[k])
+		k++
+	}
+	if k == len(p.ctx) {
+		return k
+	}
+	const noteReserve = 80
+	for k > 0 && (1+ceilDiv(k+1, maxContextElems) > maxBlocks || total+noteReserve > maxText) {
+		k--
+		total -= units(p.ctx[k])
+	}
+	return k
+}
+
+// blocks lays out the main section and the first k context elements; when
+// k < len(ctx) the last element says how many fields were left out.
+func (p *eventParts) blocks(k int) []slackapi.Block {
+	elems := p.ctx[:k]
+	if k < len(p.ctx) {
+		elems = append(elems[:k:k], fmt.Sprintf("… %d more fields not shown (Slack message size limit)", len(p.ctx)-k))
+	}
+	out := make([]slackapi.Block, 0, 1+ceilDiv(len(elems), maxContextElems))
+	out = append(out, section(p.main))
+	for len(elems) > 0 {
+		m := min(len(elems), maxContextElems)
+		mixed := make([]slackapi.MixedElement, m)
+		for i, e := range elems[:m] {
+			mixed[i] = mrkdwn(e)
+		}
+		out = append(out, slackapi.NewContextBlock("", mixed...))
+		elems = elems[m:]
+	}
+	return out
+}
+
+// TestMessage is the test notification for a configured channel: it names
+// the config channel and the Slack channel and says it is a test.
+func TestMessage(channelName, slackChannel string, now time.Time) Message {
+	name := escClip(channelName, capChannel)
+	sc := escClip(slackChannel, capChannel)
+	rfc := now.UTC().Format(time.RFC3339)
+	const heading = "🧪 Test message from auditfwd"
+	main := fmt.Sprintf("*%s*\nThis is a test notification for the auditfwd channel *%s* (Slack channel %s). "+
+		"If you can read this, auditfwd can post here.\n*Time:* %s", heading, name, sc, slackDate(now, rfc))
+	text := fmt.Sprintf("%s\nThis is a test notification for the auditfwd channel %s (Slack channel %s).\nTime: %s",
+		heading, name, sc, rfc)
+	return Message{Text: text, Blocks: []slackapi.Block{section(main)}}
+}
+
+// TextOnly is the fallback for a message whose blocks Slack rejected
+// (msg_blocks_too_long, invalid_blocks): the text alone, cut to Slack's limit.
+func TextOnly(m Message) Message {
+	t := clip(m.Text, maxText)
+	if t == "" {
+		t = "auditfwd: (empty message)"
+	}
+	return Message{Text: t}
+}
+
+// emoji returns the emoji that leads an event's heading. A login or MFA
+// event that did not succeed is 🚨; any other failed, denied or error event
+// is ❌; otherwise the action's family decides: 🚀 deploy approvals, 🔐 MFA,
+// 🔑 login, logout and tokens, 📝 the rest.
+func emoji(ev *event.Event) string {
+	a, st := ev.Action, ev.Get("status")
+	switch {
+	case (strings.HasPrefix(a, "login") || strings.HasPrefix(a, "mfa")) && st != "" && st != "success":
+		return "🚨"
+	case st == "failed" || st == "denied" || st == "error":
+		return "❌"
+	case strings.HasPrefix(a, "deploy_approval_request."):
+		return "🚀"
+	case strings.HasPrefix(a, "mfa"):
+		return "🔐"
+	case strings.HasPrefix(a, "login"), a == "logout", strings.HasPrefix(a, "logout."),
+		strings.HasPrefix(a, "api_token."), strings.HasPrefix(a, "token."):
+		return "🔑"
+	}
+	return "📝"
+}
+
+func slackDate(t time.Time, fallback string) string {
+	return "<!date^" + strconv.FormatInt(t.Unix(), 10) + "^{date_short_pretty} {time_secs}|" + fallback + ">"
+}
+
+func section(text string) *slackapi.SectionBlock {
+	return slackapi.NewSectionBlock(mrkdwn(text), nil, nil)
+}
+
+func mrkdwn(text string) *slackapi.TextBlockObject {
+	return slackapi.NewTextBlockObject(slackapi.MarkdownType, text, false, false)
+}
+
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// escape escapes s for Slack mrkdwn: & then < and >, so that no event value
+// can form a mention (<!channel>, <@U1>), a channel link or a spoofed URL.
+func escape(s string) string { return escaper.Replace(s) }
+
+// escClip escapes s and cuts the result to max units. Line breaks and other
+// control characters become spaces, so a value cannot start a line of its
+// own and pass for another field ("Bob\nStatus: success").
+func escClip(s string, max int) string {
+	if strings.IndexFunc(s, isControl) >= 0 {
+		s = strings.Map(func(r rune) rune {
+			if isControl(r) {
+				return ' '
+			}
+			return r
+		}, s)
+	}
+	// Escaping never shortens, so max+1 runes of s are enough to decide.
+	if len(s) > max+1 {
+		n := 0
+		for i := range s {
+			if n == max+1 {
+				s = s[:i]
+				break
+			}
+			n++
+		}
+	}
+	return clip(escape(s), max)
+}
+
+// clip cuts an escaped text to at most max UTF-16 units, on a rune boundary
+// and never inside an escape entity, ending it with "…" when cut.
+func clip(s string, max int) string {
+	if len(s) <= max || units(s) <= max {
+		return s
+	}
+	n, cut := 0, len(s)
+	for i, r := range s {
+		w := 1
+		if r >= 0x10000 {
+			w = 2
+		}
+		if n+w > max-1 {
+			cut = i
+			break
+		}
+		n += w
+	}
+	t := s[:cut]
+	if amp := strings.LastIndexByte(t, '&'); amp >= 0 && !strings.Contains(t[amp:], ";") {
+		t = t[:amp]
+	}
+	return t + "…"
+}
+
+// units is the length of s in UTF-16 code units.
+func units(s string) int {
+	n := 0
+	for _, r := range s {
+		if r >= 0x10000 {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+func isControl(r rune) bool {
+	return r < 0x20 || r == 0x7f || r == 0x2028 || r == 0x2029
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
