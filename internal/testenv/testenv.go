@@ -1,0 +1,484 @@
+// Package testenv runs the real auditfwd binary for integration tests: it
+// builds it once, writes a config with free loopback ports, starts, signals
+// and restarts the process, appends audit events to real files and reads
+// /metrics. It is only imported by tests.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds cmd/auditfwd once per test process and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		out, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		root := filepath.Dir(strings.TrimSpace(string(out)))
+		dir, err := os.MkdirTemp("", "auditfwd-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "auditfwd")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/auditfwd")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// FreeAddr returns a loopback address nobody listens on right now.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// Daemon is one auditfwd process and its files.
+type Daemon struct {
+	t          testing.TB
+	Bin        string
+	Dir        string
+	ConfigPath string
+	LogPath    string
+	StateDir   string
+	Metrics    string // host:port
+	Admin      string // host:port
+	Env        []string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	output *syncBuffer
+	runs   int
+}
+
+// Options describe the daemon's config; Channels is YAML for the channels
+// key (omitted when empty, so the defaults apply) and Extra is appended as is.
+type Options struct {
+	APIURL   string
+	Channels string
+	Extra    string
+	StartAt  string // default beginning
+	Format   string
+	Env      []string
+}
+
+// New writes the config into a temp dir; Start runs the process.
+func New(t testing.TB, o Options) *Daemon {
+	t.Helper()
+	dir := t.TempDir()
+	d := &Daemon{
+		t: t, Bin: Binary(t), Dir: dir,
+		ConfigPath: filepath.Join(dir, "config.yaml"),
+		LogPath:    filepath.Join(dir, "log", "audit.log"),
+		StateDir:   filepath.Join(dir, "state"),
+		Metrics:    FreeAddr(t),
+		Admin:      FreeAddr(t),
+		Env:        o.Env,
+		output:     &syncBuffer{},
+	}
+	if err := os.MkdirAll(filepath.Dir(d.LogPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if o.StartAt == "" {
+		o.StartAt = "beginning"
+	}
+	if o.Format == "" {
+		o.Format = "auto"
+	}
+	cfg := fmt.Sprintf(`audit_log:
+  path: %s
+  format: %s
+  start_at: %s
+state_dir: %s
+log_level: debug
+slack:
+  api_url: %s
+metrics:
+  listen: %s
+admin:
+  listen: %s
+  public_url: http://%s
+`, d.LogPath, o.Format, o.StartAt, d.StateDir, o.APIURL, d.Metrics, d.Admin, d.Admin)
+	if o.Channels != "" {
+		cfg += "channels:\n" + o.Channels
+	}
+	cfg += o.Extra
+	d.WriteConfig(cfg)
+	t.Cleanup(func() {
+		d.Kill()
+		if t.Failed() {
+			t.Logf("auditfwd output:\n%s", d.Output())
+		}
+	})
+	return d
+}
+
+// WriteConfig replaces the config file (in place).
+func (d *Daemon) WriteConfig(yaml string) {
+	if err := os.WriteFile(d.ConfigPath, []byte(yaml), 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// Start runs `auditfwd run` and waits until /readyz answers 200.
+func (d *Daemon) Start(args ...string) {
+	d.t.Helper()
+	d.mu.Lock()
+	cmd := exec.Command(d.Bin, append([]string{"run", "--config", d.ConfigPath}, args...)...)
+	cmd.Env = append(os.Environ(), d.Env...)
+	d.runs++
+	fmt.Fprintf(d.output, "----- start %d -----\n", d.runs)
+	cmd.Stdout = d.output
+	cmd.Stderr = d.output
+	if err := cmd.Start(); err != nil {
+		d.mu.Unlock()
+		d.t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	d.cmd, d.exited = cmd, exited
+	d.mu.Unlock()
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	d.WaitReady()
+}
+
+// WaitReady polls /readyz.
+func (d *Daemon) WaitReady() {
+	d.t.Helper()
+	Eventually(d.t, 20*time.Second, "auditfwd /readyz", func() bool {
+		select {
+		case <-d.exited:
+			d.t.Fatalf("auditfwd exited before ready:\n%s", d.Output())
+		default:
+		}
+		resp, err := http.Get("http://" + d.Metrics + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}
+
+// Signal sends sig and, for SIGTERM/SIGINT, waits for the exit and returns its code.
+func (d *Daemon) Signal(sig syscall.Signal) int {
+	d.t.Helper()
+	d.mu.Lock()
+	cmd, exited := d.cmd, d.exited
+	d.mu.Unlock()
+	if cmd == nil {
+		return -1
+	}
+	cmd.Process.Signal(sig)
+	if sig == syscall.SIGHUP {
+		return 0
+	}
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		d.t.Fatalf("auditfwd did not exit within 15 s of %v", sig)
+	}
+	d.mu.Lock()
+	d.cmd = nil
+	d.mu.Unlock()
+	return cmd.ProcessState.ExitCode()
+}
+
+// Kill sends SIGKILL (a crash) and waits for the process to be gone.
+func (d *Daemon) Kill() {
+	d.mu.Lock()
+	cmd, exited := d.cmd, d.exited
+	d.cmd = nil
+	d.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Kill()
+	<-exited
+}
+
+// Pid is the running process's id (0 when stopped).
+func (d *Daemon) Pid() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cmd == nil {
+		return 0
+	}
+	return d.cmd.Process.Pid
+}
+
+// Output is everything the process printed so far.
+func (d *Daemon) Output() string { return d.output.String() }
+
+// Run runs another auditfwd command with this daemon's config.
+func (d *Daemon) Run(args ...string) (stdout, stderr string, code int) {
+	cmd := exec.Command(d.Bin, append(args[:1:1], append([]string{"--config", d.ConfigPath}, args[1:]...)...)...)
+	cmd.Env = append(os.Environ(), d.Env...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code = 0
+	if err != nil {
+		code = -1
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+	}
+	return o.String(), e.String(), code
+}
+
+// Append writes lines (each gets a newline) to the audit log in one write.
+func (d *Daemon) Append(lines ...string) {
+	d.t.Helper()
+	AppendFile(d.t, d.LogPath, lines...)
+}
+
+// AppendFile appends lines to path, creating it.
+func AppendFile(t testing.TB, path string, lines ...string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	if _, err := io.WriteString(f, b.String()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Scrape reads /metrics.
+func (d *Daemon) Scrape() (map[string]*familyValues, error) {
+	resp, err := http.Get("http://" + d.Metrics + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*familyValues{}
+	for name, f := range fams {
+		fv := &familyValues{}
+		for _, m := range f.Metric {
+			labels := map[string]string{}
+			for _, l := range m.Label {
+				labels[l.GetName()] = l.GetValue()
+			}
+			var v float64
+			switch {
+			case m.Counter != nil:
+				v = m.Counter.GetValue()
+			case m.Gauge != nil:
+				v = m.Gauge.GetValue()
+			case m.Histogram != nil:
+				v = float64(m.Histogram.GetSampleCount())
+			}
+			fv.samples = append(fv.samples, sample{labels, v})
+		}
+		out[name] = fv
+	}
+	return out, nil
+}
+
+type sample struct {
+	labels map[string]string
+	value  float64
+}
+
+type familyValues struct{ samples []sample }
+
+// Metric returns the value of name with exactly matching labels given as
+// "k=v" pairs (histograms: their sample count); ok false when absent.
+func (d *Daemon) Metric(name string, labels ...string) (float64, bool) {
+	fams, err := d.Scrape()
+	if err != nil {
+		return 0, false
+	}
+	f, ok := fams[name]
+	if !ok {
+		return 0, false
+	}
+next:
+	for _, s := range f.samples {
+		for _, kv := range labels {
+			k, v, _ := strings.Cut(kv, "=")
+			if s.labels[k] != v {
+				continue next
+			}
+		}
+		return s.value, true
+	}
+	return 0, false
+}
+
+// MustMetric is Metric that fails the test when the series is absent.
+func (d *Daemon) MustMetric(name string, labels ...string) float64 {
+	d.t.Helper()
+	v, ok := d.Metric(name, labels...)
+	if !ok {
+		d.t.Fatalf("metric %s%v not found", name, labels)
+	}
+	return v
+}
+
+// RSSBytes is the process's resident set (VmRSS) and peak (VmHWM).
+func (d *Daemon) RSSBytes() (rss, peak int64) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.Pid()))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			rss = kb * 1024
+		case "VmHWM:":
+			peak = kb * 1024
+		}
+	}
+	return rss, peak
+}
+
+// Eventually polls cond every 25 ms until it holds, failing after timeout.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if cond() {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		case <-tick.C:
+		}
+	}
+}
+
+// Event is a JSON audit line with a unique marker in its resource field.
+func Event(action string, n int, extra ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `{"action":%q,"action_type":"auth","resource":"%s","resource_type":"test","status":"success","ts":%q,"user_email":"tester@example.com"`,
+		action, Marker(n), time.Now().UTC().Format(time.RFC3339Nano))
+	for i := 0; i+1 < len(extra); i += 2 {
+		fmt.Fprintf(&b, `,%q:%q`, extra[i], extra[i+1])
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// Marker is the unique text Event puts into an event.
+func Marker(n int) string { return fmt.Sprintf("evt-%07d", n) }
+
+var markerRE = regexp.MustCompile(`evt-(\d{7})`)
+
+// Count tallies markers: how often each event number reached Slack (once
+// per message, however often the message repeats it in text and blocks).
+type Count map[int]int
+
+// CountMarkers counts the events in texts, one text per message.
+func CountMarkers(texts []string) (Count, []int) {
+	c := Count{}
+	var order []int
+	for _, text := range texts {
+		seen := map[int]bool{}
+		for _, m := range markerRE.FindAllStringSubmatch(text, -1) {
+			n, _ := strconv.Atoi(m[1])
+			if !seen[n] {
+				seen[n] = true
+				c[n]++
+				order = append(order, n)
+			}
+		}
+	}
+	return c, order
+}
+
+// MissingDuplicates compares c with the events from..to-1.
+func (c Count) MissingDuplicates(from, to int) (missing, dups []int) {
+	for n := from; n < to; n++ {
+		switch k := c[n]; {
+		case k == 0:
+			missing = append(missing, n)
+		case k > 1:
+			for i := 1; i < k; i++ {
+				dups = append(dups, n)
+			}
+		}
+	}
+	sort.Ints(dups)
+	return missing, dups
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
