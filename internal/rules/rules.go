@@ -33,6 +33,7 @@ type Rules struct {
 	rules  []rule
 	alerts *rule // nil when deploy approval alerts are disabled
 	names  []string
+	owner  map[string]*rule // Slack channel key → the first rule naming it
 
 	mu    sync.RWMutex
 	cache map[string][]Destination
@@ -135,6 +136,19 @@ func Compile(channels []config.Channel, alerts config.DeployApprovalAlerts) (*Ru
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("compile rules: %w", err)
 	}
+	// One queue per Slack channel keeps its events in log order: every rule
+	// naming the same Slack channel delivers under the first such name.
+	r.owner = map[string]*rule{}
+	for i := range r.rules {
+		if _, ok := r.owner[r.rules[i].key]; !ok {
+			r.owner[r.rules[i].key] = &r.rules[i]
+		}
+	}
+	if r.alerts != nil {
+		if _, ok := r.owner[r.alerts.key]; !ok {
+			r.owner[r.alerts.key] = r.alerts
+		}
+	}
 	return r, nil
 }
 
@@ -189,11 +203,13 @@ func (r *Rules) compute(action string) []Destination {
 		if !ru.match(action) || contains(keys, ru.key) {
 			continue
 		}
-		out = append(out, Destination{Channel: ru.name, SlackChannel: ru.slack})
+		o := r.owner[ru.key]
+		out = append(out, Destination{Channel: o.name, SlackChannel: o.slack})
 		keys = append(keys, ru.key)
 	}
 	if a := r.alerts; a != nil && a.match(action) {
-		d := Destination{Channel: a.name, SlackChannel: a.slack, Alert: true}
+		o := r.owner[a.key]
+		d := Destination{Channel: o.name, SlackChannel: o.slack, Alert: true}
 		if i := index(keys, a.key); i >= 0 {
 			out[i] = d // sent once, as an alert
 		} else {
