@@ -3,7 +3,7 @@ package main
 import "context"
 
 // Placeholders until internal/notify lands.
-func notifyReady()                                   {}
-func notifyReloading()                               {}
-func notifyStopping()                                {}
+func notifyReady()                                      {}
+func notifyReloading()                                  {}
+func notifyStopping()                                   {}
 func watchdog(ctx context.Context, healthy func() bool) {}

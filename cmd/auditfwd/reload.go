@@ -106,4 +106,3 @@ func (r *reloader) watch(ctx context.Context) {
 		}
 	}
 }
-

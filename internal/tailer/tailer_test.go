@@ -331,7 +331,7 @@ func TestCopyTruncateLive(t *testing.T) {
 	h.rec.waitFor(t, "first", atLeast(10))
 	waitCheckpointOffset(t, h.cp, 120)
 	copyTruncate(t, h.path, h.path+".1")
-	waitCheckpointOffset(t, h.cp, 0) // the writer's next line comes after the truncation was seen
+	waitCheckpointOffset(t, h.cp, 0)         // the writer's next line comes after the truncation was seen
 	appendFile(t, h.path, numbered(10, 200)) // longer than before: size alone cannot tell
 	checkSequence(t, h.rec.waitFor(t, "after truncate", atLeast(200)), 200)
 }
