@@ -135,7 +135,8 @@ func (d *daemon) run(format event.Format, r *rules.Rules) error {
 
 	go d.conn.Run(ctx)
 	go d.reload.watch(ctx)
-	go watchdog(ctx, d.ready.Load)
+	var hb heartbeat
+	go watchdog(ctx, func() bool { return d.ready.Load() && hb.healthy() })
 
 	t := tailer.New(tailer.Options{
 		Path:           cfg.AuditLog.Path,
@@ -147,7 +148,8 @@ func (d *daemon) run(format event.Format, r *rules.Rules) error {
 			d.ready.Store(true)
 			notifyReady()
 		},
-		Lag: func(n int64) { m.LogLagBytes.Set(float64(n)) },
+		Heartbeat: hb.beat,
+		Lag:       func(n int64) { m.LogLagBytes.Set(float64(n)) },
 	}, d.handler)
 	tailErr := t.Run(ctx)
 	stop()

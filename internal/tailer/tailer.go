@@ -53,6 +53,7 @@ type Options struct {
 	CommitBytes int64
 	Logger      *slog.Logger
 	Ready       func()            // once the start position is fixed and saved
+	Heartbeat   func()            // after every round and commit: proof of life for the watchdog
 	Lag         func(bytes int64) // bytes in the log not read yet
 }
 
@@ -140,6 +141,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 	poll := time.NewTicker(t.opts.PollInterval)
 	defer poll.Stop()
 	for {
+		if t.opts.Heartbeat != nil {
+			t.opts.Heartbeat()
+		}
 		wait, err := t.step(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -493,6 +497,9 @@ func (t *Tailer) reportLag(of *openFile) int64 {
 // commit makes the handler durable, then records the position.
 func (t *Tailer) commit() error {
 	t.uncommit = 0
+	if t.opts.Heartbeat != nil {
+		t.opts.Heartbeat()
+	}
 	ok, err := t.h.Commit()
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
