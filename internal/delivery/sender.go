@@ -42,13 +42,16 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 		recs, err := ch.q.Peek(s.opts.DigestMax, digestBytes)
 		if err != nil {
 			s.log.Error("cannot read spool", "channel", ch.name, "err", err)
-			if !s.sleep(ctx, s.backoff(attempt), nil) {
+			if !s.sleep(ctx, s.backoff(attempt), nil) { // a disk problem: retry slowly
 				return
 			}
 			attempt++
 			continue
 		}
-		if len(recs) == 0 {
+		if len(recs) == 0 { // counted but not readable yet: wait for the next sync
+			if !s.sleep(ctx, time.Second, ch.q.Ready()) {
+				return
+			}
 			continue
 		}
 		recs = sameTarget(recs)
@@ -173,7 +176,7 @@ func (s *Service) backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// sleep waits d, returning false when ctx ended first.
+// sleep waits d (or until wake), returning false when ctx ended first.
 func (s *Service) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
