@@ -136,6 +136,7 @@ func (s *Service) delivered(ch *channel, events []event.Event) {
 	}
 	s.m.QueueEvents.WithLabelValues(ch.name).Set(float64(ch.q.Len()))
 	s.record(ch.name, nil)
+	s.log.Debug("delivered to Slack", "channel", ch.name, "events", len(events), "first_action", events[0].Action)
 }
 
 func (s *Service) failed(ch *channel, reason string, err error) {
