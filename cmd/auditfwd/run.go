@@ -245,6 +245,11 @@ func (a adminView) Channels() []oauthsrv.ChannelStatus {
 
 func (a adminView) Connection() oauthsrv.Connection {
 	connected, t, problem := a.d.conn.State()
+	if !connected && t.AccessToken == "" {
+		// Never connected: the page says "Not connected" and explains that
+		// events are held. Problem is for a token Slack rejected ("Disconnected").
+		problem = ""
+	}
 	return oauthsrv.Connection{Connected: connected, Team: t.TeamName, BotUser: t.BotUserID, Problem: problem}
 }
 
@@ -256,10 +261,9 @@ func (a adminView) SendTest(ctx context.Context, name string) error {
 	return err
 }
 
-func (a adminView) Connected(t token.Token) {
-	a.d.svc.TokenChanged()
-	a.d.conn.Set(t)
-}
+// Connected installs the token the OAuth flow saved; delivery resumes at
+// once (the connection drops cached channel IDs as it switches).
+func (a adminView) Connected(t token.Token) { a.d.conn.Set(t) }
 
 // targets lists the configured destinations for delivery and the admin page.
 func targets(cfg *config.Config) []delivery.Target {

@@ -30,6 +30,23 @@ type Connection struct {
 	gen      uint64
 	changed  chan struct{}
 	lastTest time.Time
+	onChange []func() // run after a new token is installed, outside the lock
+}
+
+// OnTokenChange registers f to run whenever a new token is installed.
+func (c *Connection) OnTokenChange(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.onChange = append(c.onChange, f)
+}
+
+func (c *Connection) tokenChanged() {
+	c.mu.Lock()
+	hooks := append([]func(){}, c.onChange...)
+	c.mu.Unlock()
+	for _, f := range hooks {
+		f()
+	}
 }
 
 // NewConnection loads the token from SLACK_BOT_TOKEN or tokenPath if there is one.
@@ -63,10 +80,11 @@ func (c *Connection) Client() (*slack.Client, bool) {
 // Set installs a new token (OAuth callback, or a changed token file).
 func (c *Connection) Set(t token.Token) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.setLocked(t)
 	c.log.Info("Slack token installed; delivering", "team", t.TeamName, "bot_user", t.BotUserID)
 	c.broadcastLocked()
+	c.mu.Unlock()
+	c.tokenChanged()
 }
 
 func (c *Connection) setLocked(t token.Token) {
@@ -140,6 +158,7 @@ func (c *Connection) Run(ctx context.Context) {
 			c.log.Info("new Slack token found; delivering", "team", t.TeamName)
 			c.broadcastLocked()
 			c.mu.Unlock()
+			c.tokenChanged()
 			continue
 		case c.has && c.invalid != "" && time.Since(c.lastTest) >= AuthRecheck:
 			client, gen := c.client, c.gen

@@ -105,6 +105,8 @@ func New(opts Options) (*Service, error) {
 		}
 		return client.ListChannels(ctx)
 	}, opts.ResolveRefresh)
+	// Channel IDs cached for an old token may belong to another workspace.
+	opts.Conn.OnTokenChange(s.resolver.Invalidate)
 	return s, nil
 }
 
@@ -259,9 +261,6 @@ func (s *Service) SendTest(ctx context.Context, name string) error {
 	}
 	return nil
 }
-
-// TokenChanged drops cached channel IDs (another workspace may be connected).
-func (s *Service) TokenChanged() { s.resolver.Invalidate() }
 
 func (s *Service) record(name string, err error) {
 	ch, cerr := s.channel(name)

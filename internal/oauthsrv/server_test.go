@@ -409,7 +409,7 @@ func TestTestButtonMessages(t *testing.T) {
 	b.pressTest("infrastructure", csrf, nil)
 	page = b.get("/").body
 	if !strings.Contains(page, "The test message to #infrastructure failed: not_in_channel.") ||
-		!strings.Contains(page, "Invite the bot to #infrastructure (/invite @yourbot in the channel).") || !strings.Contains(page, "flash-err") {
+		!strings.Contains(page, "Invite the bot to #infrastructure (/invite @auditfwd in the channel).") || !strings.Contains(page, "flash-err") {
 		t.Errorf("failure flash missing:\n%s", page)
 	}
 

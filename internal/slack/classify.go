@@ -155,7 +155,7 @@ func Hint(reason, slackChannel string) string {
 	ch := displayChannel(slackChannel)
 	switch {
 	case reason == "not_in_channel":
-		return "invite the bot to " + ch + " (/invite @yourbot in the channel)"
+		return "invite the bot to " + ch + " (/invite @auditfwd in the channel)"
 	case reason == "channel_not_found":
 		return "check the channel name " + ch + " exists and is public, or use its ID"
 	case reason == "is_archived":

@@ -166,7 +166,7 @@ func TestClassify(t *testing.T) {
 
 func TestHint(t *testing.T) {
 	for _, c := range []struct{ reason, ch, want string }{
-		{"not_in_channel", "#security", "invite the bot to #security (/invite @yourbot in the channel)"},
+		{"not_in_channel", "#security", "invite the bot to #security (/invite @auditfwd in the channel)"},
 		{"not_in_channel", "security", "invite the bot to #security"},
 		{"channel_not_found", "#x", "check the channel name #x exists and is public, or use its ID"},
 		{"channel_not_found", "C0123ABCD", "C0123ABCD"},
