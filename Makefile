@@ -1,0 +1,23 @@
+# auditfwd. `make help` lists the targets.
+GO      ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+.PHONY: help build test install check-ops
+
+help:
+	@echo "make build      build bin/auditfwd"
+	@echo "make test       go test -race ./..."
+	@echo "make install    scripts/install.sh (as root, or with DESTDIR=dir)"
+	@echo "make check-ops  check alerts, dashboard, systemd unit (scripts/check-ops.sh)"
+
+build:
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/auditfwd ./cmd/auditfwd
+
+test:
+	$(GO) test -race ./...
+
+install:
+	DESTDIR="$(DESTDIR)" VERSION="$(VERSION)" GO="$(GO)" scripts/install.sh
+
+check-ops:
+	scripts/check-ops.sh

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/auditfwd/auditfwd/internal/testenv"
+)
+
+// TestOpsFiles runs scripts/check-ops.sh: promtool on the alert rules and
+// their unit tests, the Grafana dashboard's queries, install.sh into a
+// DESTDIR, systemd-analyze verify, and the unit's security exposure ≤ 2.0.
+func TestOpsFiles(t *testing.T) {
+	testenv.Binary(t) // the script builds too; fail early on a broken build
+	for _, tool := range []string{"promtool", "systemd-analyze"} {
+		lookTool(t, tool)
+	}
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(out)))
+	cmd := exec.Command("bash", filepath.Join(root, "scripts", "check-ops.sh"))
+	cmd.Dir = root
+	res, err := cmd.CombinedOutput()
+	t.Logf("%s", res)
+	if err != nil {
+		t.Fatalf("check-ops.sh: %v", err)
+	}
+}
