@@ -1,12 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -24,37 +27,82 @@ type reloader struct {
 	log   *slog.Logger
 	m     *metrics.Metrics
 	apply func(*config.Config, *rules.Rules) error
+	hup   chan os.Signal
 
-	mu  sync.Mutex
-	cur *config.Config
+	mu   sync.Mutex
+	boot *config.Config // what the process started with: restart-only keys keep its values
+	cur  *config.Config // the rules in force
+	// sum is the SHA-256 of the file content last read (valid when haveSum):
+	// a file event that leaves the content as it was is not a reload.
+	sum     [sha256.Size]byte
+	haveSum bool
 }
 
+// newReloader takes cfg as the config in force. It subscribes to SIGHUP at
+// once, so that a SIGHUP arriving before watch runs is not fatal (Go's
+// default for SIGHUP is to exit).
 func newReloader(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, apply func(*config.Config, *rules.Rules) error) *reloader {
 	m.ReloadSuccessful.Set(1)
 	m.ReloadSuccessTime.SetToCurrentTime()
-	return &reloader{path: cfg.Path, log: log, m: m, apply: apply, cur: cfg}
+	r := &reloader{path: cfg.Path, log: log, m: m, apply: apply, boot: cfg, cur: cfg, hup: make(chan os.Signal, 1)}
+	signal.Notify(r.hup, syscall.SIGHUP)
+	// Remember the file's content only if it is still what cfg was loaded
+	// from; otherwise watch reloads once it runs.
+	if data, err := os.ReadFile(r.path); err == nil {
+		if now, err := config.Parse(data, r.path); err == nil && now.RoutingEqual(cfg) && len(now.RestartKeysChanged(cfg)) == 0 {
+			r.sum, r.haveSum = sha256.Sum256(data), true
+		}
+	}
+	return r
 }
 
-func (r *reloader) reload(trigger string) (err error) {
+// reload reads, validates and applies the config file. A trigger other than
+// SIGHUP is skipped when the content is the same as at the last read: its
+// outcome is already in the metrics and the log.
+func (r *reloader) reload(trigger string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	defer func() {
-		if err != nil {
-			r.m.ReloadSuccessful.Set(0)
-			r.log.Error("config reload failed; keeping the last good rules", "trigger", trigger, "err", err)
-			return
-		}
-		r.m.ReloadSuccessful.Set(1)
-		r.m.ReloadSuccessTime.SetToCurrentTime()
-	}()
 	data, err := os.ReadFile(r.path)
 	if err != nil {
-		return fmt.Errorf("reload %s: %w", r.path, err)
+		r.haveSum = false
+		return r.done(trigger, fmt.Errorf("reload %s: %w", r.path, err))
 	}
+	sum := sha256.Sum256(data)
+	if trigger != triggerSIGHUP && r.haveSum && sum == r.sum {
+		r.log.Debug("config file event; content unchanged", "trigger", trigger)
+		return nil
+	}
+	r.sum, r.haveSum = sum, true
+	return r.done(trigger, r.load(trigger, data, hex.EncodeToString(sum[:6])))
+}
+
+const triggerSIGHUP = "SIGHUP"
+
+// done records the outcome of one reload attempt: metrics and the log.
+func (r *reloader) done(trigger string, err error) error {
+	if err == nil {
+		r.m.ReloadSuccessful.Set(1)
+		r.m.ReloadSuccessTime.SetToCurrentTime()
+		return nil
+	}
+	r.m.ReloadSuccessful.Set(0)
+	// One record per problem, each "file:line: message".
+	var es config.Errors
+	if errors.As(err, &es) {
+		for _, e := range es {
+			r.log.Error("config reload failed; keeping the last good rules", "trigger", trigger, "err", e.Error())
+		}
+		return err
+	}
+	r.log.Error("config reload failed; keeping the last good rules", "trigger", trigger, "err", err)
+	return err
+}
+
+func (r *reloader) load(trigger string, data []byte, sum string) error {
 	// An editor caught mid-save leaves an empty file; its defaults would
-	// silently re-route everything.
-	if len(bytes.TrimSpace(data)) == 0 {
-		return fmt.Errorf("reload %s: the file is empty", r.path)
+	// silently re-route everything. Refused at reload, not at start-up.
+	if blank(data) {
+		return fmt.Errorf("%s: the file is empty (or only comments); an editor may be mid-save. To route nothing write `channels: []`", r.path)
 	}
 	cfg, err := config.Parse(data, r.path)
 	if err != nil {
@@ -62,44 +110,55 @@ func (r *reloader) reload(trigger string) (err error) {
 	}
 	rs, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts)
 	if err != nil {
-		return fmt.Errorf("reload %s: %w", r.path, err)
+		return fmt.Errorf("%s: %w", r.path, err)
 	}
-	for _, key := range cfg.RestartKeysChanged(r.cur) {
-		r.log.Warn("config key changed; it takes effect after a restart", "key", key)
+	if keys := cfg.RestartKeysChanged(r.boot); len(keys) > 0 {
+		r.log.Warn("config keys changed that need a restart to take effect; running with their old values until then",
+			"keys", strings.Join(keys, ","))
 	}
 	if !cfg.RoutingEqual(r.cur) {
 		if err := r.apply(cfg, rs); err != nil {
-			return fmt.Errorf("reload %s: %w", r.path, err)
+			return fmt.Errorf("%s: apply the new rules: %w", r.path, err)
 		}
-		r.log.Info("config reloaded; new routing rules in force", "trigger", trigger, "channels", len(cfg.Channels))
+		r.log.Info("config reloaded; new routing rules in force", "trigger", trigger, "channels", len(cfg.Channels), "sha256", sum)
 	} else {
-		r.log.Info("config reloaded; routing unchanged", "trigger", trigger)
+		r.log.Info("config reloaded; routing unchanged", "trigger", trigger, "sha256", sum)
 	}
 	r.cur = cfg
 	return nil
 }
 
+// blank reports whether data holds no YAML content: only white space,
+// comments and document markers.
+func blank(data []byte) bool {
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") && line != "---" && line != "..." {
+			return false
+		}
+	}
+	return true
+}
+
 // watch reloads on SIGHUP and on file changes until ctx is done.
 func (r *reloader) watch(ctx context.Context) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	defer signal.Stop(r.hup)
 	changed := make(chan struct{}, 1)
-	if err := reload.Watch(ctx, r.path, reload.Options{Logger: r.log}, func() {
+	reload.Watch(ctx, r.path, reload.Options{Logger: r.log}, func() {
 		select {
 		case changed <- struct{}{}:
 		default:
 		}
-	}); err != nil {
-		r.log.Warn("cannot watch the config file; reload with SIGHUP", "err", err)
-	}
+	})
+	// A change made between start-up and the watch is seen here.
+	r.reload("file changed")
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-hup:
+		case <-r.hup:
 			notifyReloading()
-			r.reload("SIGHUP")
+			r.reload(triggerSIGHUP)
 			notifyReady()
 		case <-changed:
 			r.reload("file changed")

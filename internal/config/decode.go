@@ -78,15 +78,18 @@ func (d *decoder) yamlError(err error, data []byte) {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 	}
-	if strings.Contains(msg, "cannot start any token") {
+	switch {
+	case strings.Contains(msg, "cannot start any token"):
 		// Almost always a tab in the indentation, which YAML forbids.
-		for i, l := range strings.Split(string(data), "\n") {
-			indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
-			if strings.Contains(indent, "\t") && (line == 0 || line == i+1) {
-				line = i + 1
-				msg += " (tabs are not allowed for indentation)"
-				break
-			}
+		if l := tabIndentedLine(data, line, line); l > 0 {
+			line = l
+			msg += " (tabs are not allowed for indentation)"
+		}
+	case strings.Contains(msg, "tab character"):
+		// yaml.v3 reports the line before the tab ("found a tab character
+		// that violates indentation"): point at the tab itself.
+		if l := tabIndentedLine(data, line, 0); l > 0 {
+			line = l
 		}
 	}
 	d.errorf(line, "invalid YAML: %s", msg)
@@ -527,4 +530,19 @@ func editDistance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
+}
+
+// tabIndentedLine returns the first line from line from (1-based; 0: the
+// first) up to line to (0: the end) whose indentation holds a tab, or 0.
+func tabIndentedLine(data []byte, from, to int) int {
+	for i, l := range strings.Split(string(data), "\n") {
+		n := i + 1
+		if n < from || (to > 0 && n > to) {
+			continue
+		}
+		if indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]; strings.Contains(indent, "\t") {
+			return n
+		}
+	}
+	return 0
 }

@@ -1,7 +1,8 @@
 // Package reload notices that the config file changed: fsnotify on the file's
 // directory (editors' write-and-rename, vim's backup dance, Kubernetes
-// ConfigMap symlink swaps), debounced, plus a slow re-check for file systems
-// without events. It never parses the file; its caller decides what a change means.
+// ConfigMap symlink swaps) and on the directory of the file a symlink points
+// to, debounced, plus a slow re-check for file systems without events. It
+// never parses the file; its caller decides what a change means.
 package reload
 
 import (
@@ -19,15 +20,17 @@ import (
 // Options tune Watch; zero values take the defaults.
 type Options struct {
 	Debounce time.Duration // default 200ms: one save arrives as several events
+	MaxDelay time.Duration // default 2s: a steady stream of events still fires this often
 	Recheck  time.Duration // default 30s: the safety net for NFS and lost events
 	Logger   *slog.Logger
 }
 
-// Watch calls changed (from its own goroutine, never concurrently) after the
-// file at path may have changed, until ctx is done.
-func Watch(ctx context.Context, path string, o Options, changed func()) error {
+func (o *Options) defaults() {
 	if o.Debounce <= 0 {
 		o.Debounce = 200 * time.Millisecond
+	}
+	if o.MaxDelay < o.Debounce {
+		o.MaxDelay = max(2*time.Second, o.Debounce)
 	}
 	if o.Recheck <= 0 {
 		o.Recheck = 30 * time.Second
@@ -35,56 +38,173 @@ func Watch(ctx context.Context, path string, o Options, changed func()) error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	w, err := fsnotify.NewWatcher()
+}
+
+// Watch calls changed (from its own goroutine, never concurrently) after the
+// file at path may have changed, until ctx is done: once per burst of file
+// system events about it (the debounce), and when the periodic re-check finds
+// its content or symlink target different. Events about other files in the
+// directory and chmod-only events are ignored. A caller that must not miss a
+// change made before Watch started compares the file itself once after Watch
+// returns.
+//
+// When fsnotify cannot be used (no inotify instances left, say), Watch logs
+// it and relies on the re-check alone.
+func Watch(ctx context.Context, path string, o Options, changed func()) {
+	o.defaults()
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	w := &watcher{path: path, dir: filepath.Dir(path), o: o, changed: changed}
+	w.last = fingerprint(path)
+	fw, err := fsnotify.NewWatcher()
+	if err == nil {
+		if err = fw.Add(w.dir); err != nil {
+			fw.Close()
+		}
+	}
 	if err != nil {
-		return err
+		o.Logger.Warn("cannot watch the config directory; re-checking the file periodically (send SIGHUP to reload at once)",
+			"dir", w.dir, "every", o.Recheck, "err", err)
+		fw = nil
+	} else {
+		w.fw = fw
+		w.follow()
 	}
-	dir := filepath.Dir(path)
-	if err := w.Add(dir); err != nil {
-		w.Close()
-		return err
+	go w.loop(ctx)
+}
+
+type watcher struct {
+	path    string // absolute
+	dir     string // filepath.Dir(path), always watched
+	o       Options
+	changed func()
+	fw      *fsnotify.Watcher // nil: re-check only
+
+	target    string // the file path's symlinks resolve to ("" when unresolvable)
+	targetDir string // extra watched directory holding target, "" when none
+	last      string // fingerprint when changed was last called
+}
+
+// follow watches the directory of the file the path's symlinks point to
+// (a config symlinked into a git checkout, say), re-resolving after every
+// event: edits there would otherwise only be seen by the re-check.
+func (w *watcher) follow() {
+	target, err := filepath.EvalSymlinks(w.path)
+	if err != nil {
+		target = ""
 	}
-	base := filepath.Base(path)
-	last := fingerprint(path)
-	go func() {
-		defer w.Close()
-		var debounce <-chan time.Time
-		recheck := time.NewTicker(o.Recheck)
-		defer recheck.Stop()
-		fire := func() {
-			// Only a real change counts: a touch or chmod is noise.
-			if fp := fingerprint(path); fp != last {
-				last = fp
-				changed()
+	w.target = target
+	dir := ""
+	if target != "" && !w.inConfigMap(target) {
+		// The watched directory may itself be reached through a symlink:
+		// watching it twice would share one inotify watch.
+		realDir, err := filepath.EvalSymlinks(w.dir)
+		if err != nil {
+			realDir = w.dir
+		}
+		if d := filepath.Dir(target); d != w.dir && d != realDir {
+			dir = d
+		}
+	}
+	if dir == w.targetDir {
+		return
+	}
+	if w.targetDir != "" {
+		w.fw.Remove(w.targetDir) // may be gone already; the kernel then dropped the watch
+	}
+	w.targetDir = ""
+	if dir != "" {
+		if err := w.fw.Add(dir); err != nil {
+			w.o.Logger.Debug("config watch: cannot watch the symlink target's directory", "dir", dir, "err", err)
+			return
+		}
+		w.targetDir = dir
+	}
+}
+
+// inConfigMap reports whether target is inside a "..name" directory next to
+// the config file: Kubernetes swaps those whole, seen through the ..data
+// symlink in the watched directory.
+func (w *watcher) inConfigMap(target string) bool {
+	rel, err := filepath.Rel(w.dir, target)
+	return err == nil && strings.HasPrefix(rel, "..") && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// relevant reports whether an event may concern the config file.
+func (w *watcher) relevant(ev fsnotify.Event) bool {
+	if ev.Op == fsnotify.Chmod { // touch, chmod: the content did not change
+		return false
+	}
+	name := filepath.Clean(ev.Name)
+	dir, base := filepath.Split(name)
+	dir = filepath.Clean(dir)
+	switch {
+	case name == w.path, w.target != "" && name == w.target:
+		return true
+	case dir == w.dir && strings.HasPrefix(base, ".."): // ConfigMap ..data, ..2026_03_20_…
+		return true
+	}
+	return false
+}
+
+func (w *watcher) loop(ctx context.Context) {
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	if w.fw != nil {
+		defer w.fw.Close()
+		events, errs = w.fw.Events, w.fw.Errors
+	}
+	recheck := time.NewTicker(w.o.Recheck)
+	defer recheck.Stop()
+	debounce := time.NewTimer(time.Hour)
+	debounce.Stop()
+	var pendingSince time.Time // zero: nothing pending
+	fire := func() {
+		pendingSince = time.Time{}
+		w.last = fingerprint(w.path)
+		w.changed()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if !w.relevant(ev) {
+				continue
+			}
+			w.follow()
+			now := time.Now()
+			if pendingSince.IsZero() {
+				pendingSince = now
+			}
+			// Wait for the burst to end, but not longer than MaxDelay in all.
+			wait := min(w.o.Debounce, pendingSince.Add(w.o.MaxDelay).Sub(now))
+			debounce.Reset(max(wait, 0))
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			// Always drained: an undrained Errors channel blocks the watcher.
+			// An overflow means events were lost: look at the file.
+			w.o.Logger.Warn("config watch", "err", err)
+			debounce.Reset(w.o.Debounce)
+		case <-debounce.C:
+			fire()
+		case <-recheck.C:
+			if w.fw != nil {
+				w.follow()
+			}
+			if fingerprint(w.path) != w.last {
+				fire()
 			}
 		}
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev, ok := <-w.Events:
-				if !ok {
-					return
-				}
-				name := filepath.Base(ev.Name)
-				if ev.Op == fsnotify.Chmod || (name != base && !strings.HasPrefix(name, "..")) {
-					continue
-				}
-				debounce = time.After(o.Debounce)
-			case err, ok := <-w.Errors:
-				if !ok {
-					return
-				}
-				o.Logger.Warn("config watch", "err", err)
-			case <-debounce:
-				debounce = nil
-				fire()
-			case <-recheck.C:
-				fire()
-			}
-		}
-	}()
-	return nil
+	}
 }
 
 // fingerprint identifies the file's content and where its symlinks point.
