@@ -43,7 +43,7 @@ func cmdCheck(env *cliEnv, args []string) error {
 	if len(warnings) > 0 && *strict {
 		return &exitError{code: 1, msg: fmt.Sprintf("%d warning(s) and --strict", len(warnings))}
 	}
-	fmt.Fprintf(env.stdout, "%s: ok (%d channels, %d warnings)\n", cfg.Path, len(cfg.Channels), len(warnings))
+	fmt.Fprintf(env.stdout, "%s: ok (%d channel(s), %d warning(s))\n", cfg.Path, len(cfg.Channels), len(warnings))
 	return nil
 }
 
@@ -65,7 +65,7 @@ func cmdRoute(env *cliEnv, args []string) error {
 		if err != nil {
 			return err
 		}
-		changes := rules.Diff(old, r, append(rules.Catalog(), actions...))
+		changes := rules.Diff(old, r, actions)
 		for _, c := range changes {
 			fmt.Fprintf(out, "%s: %s -> %s\n", c.Action, namesOrNone(c.Old), namesOrNone(c.New))
 		}
