@@ -51,7 +51,7 @@ func TestCheckTypoWarnsWithSuggestion(t *testing.T) {
 	if code != 0 || strings.TrimSpace(errOut) != want {
 		t.Fatalf("check: exit %d, stderr:\n%s\nwant exit 0 and:\n%s", code, errOut, want)
 	}
-	if !strings.Contains(out, "1 warnings") {
+	if !strings.Contains(out, "1 warning)") {
 		t.Errorf("stdout %q", out)
 	}
 	_, errOut, code = cli(t, "", "check", "--strict", "--config", path)

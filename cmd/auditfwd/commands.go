@@ -43,8 +43,15 @@ func cmdCheck(env *cliEnv, args []string) error {
 	if len(warnings) > 0 && *strict {
 		return &exitError{code: 1, msg: fmt.Sprintf("%d warning(s) and --strict", len(warnings))}
 	}
-	fmt.Fprintf(env.stdout, "%s: ok (%d channel(s), %d warning(s))\n", cfg.Path, len(cfg.Channels), len(warnings))
+	fmt.Fprintf(env.stdout, "%s: ok (%s, %s)\n", cfg.Path, plural(len(cfg.Channels), "channel"), plural(len(warnings), "warning"))
 	return nil
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func cmdRoute(env *cliEnv, args []string) error {
