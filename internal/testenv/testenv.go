@@ -49,7 +49,11 @@ func Binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "auditfwd")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/auditfwd")
+		args := []string{"build", "-o", binPath}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/auditfwd")...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
@@ -146,6 +150,9 @@ admin:
 	d.WriteConfig(cfg)
 	t.Cleanup(func() {
 		d.Kill()
+		if strings.Contains(d.Output(), "WARNING: DATA RACE") {
+			t.Errorf("the race detector found a data race in auditfwd")
+		}
 		if t.Failed() {
 			t.Logf("auditfwd output:\n%s", d.Output())
 		}
@@ -165,7 +172,8 @@ func (d *Daemon) Start(args ...string) {
 	d.t.Helper()
 	d.mu.Lock()
 	cmd := exec.Command(d.Bin, append([]string{"run", "--config", d.ConfigPath}, args...)...)
-	cmd.Env = append(os.Environ(), d.Env...)
+	// A data race in the daemon fails the test through the exit code and output.
+	cmd.Env = append(append(os.Environ(), "GORACE=halt_on_error=1"), d.Env...)
 	d.runs++
 	fmt.Fprintf(d.output, "----- start %d -----\n", d.runs)
 	cmd.Stdout = d.output
