@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/auditfwd/auditfwd/internal/suggest"
 )
 
 // decoder walks the YAML node tree itself, rather than letting yaml.v3 fill
@@ -140,7 +142,7 @@ func (d *decoder) unknownKey(k *yaml.Node, where string, fields map[string]field
 	}
 	best, bestDist := "", len(k.Value)/3+1
 	for name := range fields {
-		dist := editDistance(k.Value, name)
+		dist := suggest.Distance(k.Value, name)
 		if len(k.Value) >= 3 && (strings.HasPrefix(name, k.Value) || strings.HasPrefix(k.Value, name)) {
 			dist = min(dist, 1) // "password" for "password_file"
 		}
@@ -503,33 +505,6 @@ func (d *decoder) alerts(k, v *yaml.Node, a *DeployApprovalAlerts) {
 			d.errorf(actionsLine, "%s is enabled but has no actions", where)
 		}
 	}
-}
-
-// editDistance is the optimal string alignment distance between a and b
-// (insertions, deletions, substitutions and adjacent transpositions).
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
 }
 
 // tabIndentedLine returns the first line from line from (1-based; 0: the

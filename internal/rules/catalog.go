@@ -5,6 +5,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/auditfwd/auditfwd/internal/suggest"
 )
 
 // actionsText is the catalog of ACTIONS.md, built into the binary so that
@@ -45,11 +47,11 @@ func catalogMatches(p string) []string {
 	return out
 }
 
-// suggest returns the catalog action or pattern closest to p, which matches
+// closestKnown returns the catalog action or pattern closest to p, which matches
 // no catalog action, or "" when nothing is close enough to be a typo.
 // Candidates are p with its scope replaced by a known scope ("lgoin.*" →
 // "login.*"), the catalog actions, and "scope.*" for each known scope.
-func suggest(p string) string {
+func closestKnown(p string) string {
 	var cands []string
 	if scope, rest, ok := strings.Cut(p, "."); ok && isLiteral(scope) {
 		for _, s := range catalogScopes {
@@ -64,37 +66,9 @@ func suggest(p string) string {
 	}
 	best, bestDist := "", max(1, len(p)/3)+1
 	for _, c := range cands {
-		if d := editDistance(p, c); d < bestDist {
+		if d := suggest.Distance(p, c); d < bestDist {
 			best, bestDist = c, d
 		}
 	}
 	return best
-}
-
-// editDistance is the optimal string alignment distance between a and b:
-// insertions, deletions, substitutions and swaps of adjacent characters
-// ("lgoin" is one edit from "login").
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
 }

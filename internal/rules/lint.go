@@ -95,7 +95,7 @@ func Lint(cfg *config.Config) []Warning {
 			}
 			line := lr.patternLine(j)
 			msg := fmt.Sprintf("%spattern %q matches no known gateway action", lr.prefix(line), p)
-			if s := suggest(p); s != "" {
+			if s := closestKnown(p); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}
 			warn(line, "%s", msg)

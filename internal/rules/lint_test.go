@@ -70,8 +70,8 @@ func TestSuggest(t *testing.T) {
 		{"zzz.*", ""},
 		{"x", ""},
 	} {
-		if got := suggest(tt.in); got != tt.want {
-			t.Errorf("suggest(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := closestKnown(tt.in); got != tt.want {
+			t.Errorf("closestKnown(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
