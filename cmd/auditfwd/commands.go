@@ -135,6 +135,25 @@ func namesOrNone(names []string) string {
 	return strings.Join(names, " ")
 }
 
+// slackCommand parses a Slack-talking command's arguments, loads the config
+// and builds a client from the configured token.
+func slackCommand(env *cliEnv, name string, args []string) (*config.Config, *slack.Client, []string, error) {
+	fs, path := flags(env, name)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	client, err := slackClient(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, client, pos, nil
+}
+
 // slackClient builds a client from the configured token for one-shot commands.
 func slackClient(cfg *config.Config) (*slack.Client, error) {
 	t, ok, err := token.Resolve(cfg.BotTokenFile())
@@ -189,15 +208,7 @@ func cmdTest(env *cliEnv, args []string) error {
 }
 
 func cmdRedeliver(env *cliEnv, args []string) error {
-	fs, path := flags(env, "redeliver")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		return err
-	}
-	client, err := slackClient(cfg)
+	cfg, client, _, err := slackCommand(env, "redeliver", args)
 	if err != nil {
 		return err
 	}
@@ -245,15 +256,7 @@ func cmdRedeliver(env *cliEnv, args []string) error {
 }
 
 func cmdChannels(env *cliEnv, args []string) error {
-	fs, path := flags(env, "channels")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		return err
-	}
-	client, err := slackClient(cfg)
+	cfg, client, _, err := slackCommand(env, "channels", args)
 	if err != nil {
 		return err
 	}
