@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -50,8 +49,8 @@ const (
 // next delivery gets token_revoked, the page says reconnect, events are held
 // (not dead-lettered), and reconnecting through the page delivers them.
 func TestAdminBrowserConnectTestRevokeReconnect(t *testing.T) {
-	chromium := e2eChromium(t)
-	artifacts := e2eArtifactDir(t)
+	testenv.ChromiumPath(t) // fail before starting anything when there is no browser
+	artifacts := testenv.ArtifactDir(t)
 
 	fs, err := fakeslack.Start()
 	if err != nil {
@@ -105,7 +104,7 @@ func TestAdminBrowserConnectTestRevokeReconnect(t *testing.T) {
 	}
 
 	// --- The browser. ---
-	b := newE2EBrowser(t, chromium)
+	b := newE2EBrowser(t)
 	challenges := b.basicAuth(adminURL, "admin", e2ePassword)
 
 	b.step("open the admin page", chromedp.Navigate(adminURL+"/"), chromedp.WaitVisible(chromedp.CSS("#connect")))
@@ -391,55 +390,10 @@ type e2eBrowser struct {
 	ctx context.Context
 }
 
-// e2eChromium finds the browser. CI installs Debian's chromium, so a missing
-// browser fails the test rather than skipping it.
-func e2eChromium(t *testing.T) string {
+func newE2EBrowser(t *testing.T) *e2eBrowser {
 	t.Helper()
-	if p := os.Getenv("AUDITFWD_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no Chromium found: install Debian's chromium (apt-get install -y chromium) or set AUDITFWD_CHROMIUM")
-	return ""
-}
-
-// e2eArtifactDir is where screenshots go: $AUDITFWD_ARTIFACTS, or a test temp dir.
-func e2eArtifactDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("AUDITFWD_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-func newE2EBrowser(t *testing.T, chromium string) *e2eBrowser {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], // --headless, --disable-background-networking, …
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
 	// The budget of the whole browser session; each step is bounded by it.
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	ctx, cancelBrowser := chromedp.NewContext(ctx)
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc()
-		cancel()
-	})
-	return &e2eBrowser{t: t, ctx: ctx}
+	return &e2eBrowser{t: t, ctx: testenv.Browser(t, 3*time.Minute)}
 }
 
 // basicAuth answers the admin origin's HTTP Basic challenges the way a person

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,37 +21,9 @@ import (
 
 	"github.com/auditfwd/auditfwd/internal/fakeslack"
 	"github.com/auditfwd/auditfwd/internal/slack"
+	"github.com/auditfwd/auditfwd/internal/testenv"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
-
-// chromiumPath finds the browser. It is not optional: CI installs Debian's
-// chromium, so a missing browser fails the test rather than skipping it.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("AUDITFWD_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no Chromium found: install Debian's chromium (apt-get install -y chromium) or set AUDITFWD_CHROMIUM")
-	return ""
-}
-
-// artifactDir is where screenshots go: $AUDITFWD_ARTIFACTS, or a test temp dir.
-func artifactDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("AUDITFWD_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 // serve runs h on a fresh loopback port of host until the test ends.
 func serve(t *testing.T, host string, h http.Handler) (net.Listener, string) {
@@ -92,8 +63,7 @@ func startFakeSlack(t *testing.T, redirectURI string) *fakeslack.Server {
 // connection: log in, Connect to Slack, pass the (fake) Slack authorize page,
 // see the workspace, press Test and see Slack's answer.
 func TestBrowserConnectAndTest(t *testing.T) {
-	chromium := chromiumPath(t)
-	artifacts := artifactDir(t)
+	artifacts := testenv.ArtifactDir(t)
 
 	// Slack's Web API and its authorize page, on loopback. The authorize page
 	// lives on another address, so the return trip to the callback is a real
@@ -140,20 +110,7 @@ func TestBrowserConnectAndTest(t *testing.T) {
 	t.Cleanup(func() { adminSrv.Close() })
 
 	// The browser.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	ctx, cancelBrowser := chromedp.NewContext(ctx)
-	defer cancelBrowser()
+	ctx := testenv.Browser(t, 90*time.Second)
 
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -188,7 +145,7 @@ func TestBrowserConnectAndTest(t *testing.T) {
 	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(adminUser+":"+testPassword))
 	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders,
 		network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": auth}}); err != nil {
-		t.Fatalf("start chromium %s: %v", chromium, err)
+		t.Fatalf("start chromium: %v", err)
 	}
 	step("open the admin page", chromedp.Navigate(adminURL+"/"), chromedp.WaitVisible(chromedp.CSS("#connect")))
 	if got := text("#connection .badge"); !strings.EqualFold(got, "Not connected") {
