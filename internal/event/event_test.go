@@ -121,3 +121,20 @@ func TestUnwrapJoinedLineOverMaxIsOversized(t *testing.T) {
 		t.Fatalf("done %v oversized %v", done, over)
 	}
 }
+
+func TestDuplicateActionKeyFirstDecidesInBothClassifyAndParse(t *testing.T) {
+	for _, line := range []string{
+		`{"action":"login.complete","action":"app.read"}`,
+		`{"action":5,"action":"login.complete"}`,
+	} {
+		kind, action := Classify([]byte(line))
+		ev, err := Parse([]byte(line))
+		if kind == KindEvent {
+			if err != nil || ev.Action != string(action) {
+				t.Errorf("%s: Classify routes by %q, Parse shows %q (%v)", line, action, ev.Action, err)
+			}
+		} else if err == nil {
+			t.Errorf("%s: Classify says %v, Parse found action %q", line, kind, ev.Action)
+		}
+	}
+}

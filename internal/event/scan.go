@@ -1,7 +1,9 @@
 package event
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 )
 
 // Kind is what a log line turned out to be (the `kind` label of auditfwd_log_lines_total).
@@ -33,87 +35,114 @@ const maxDepth = 256
 // Classify validates line as one JSON object and finds its top-level "action"
 // without decoding anything else: most lines are never routed, so the hot path
 // must not pay for a full decode. action aliases line unless it held escapes.
+//
+// It is the hot path of a backlog: the common shapes (string, number and
+// literal values of the top-level object) are scanned inline; nested objects
+// and arrays go through scanner.value.
 func Classify(line []byte) (Kind, []byte) {
-	s := scanner{b: line}
-	s.ws()
-	if s.i >= len(s.b) || s.b[s.i] != '{' {
+	b := line
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
 		return KindMalformed, nil
 	}
-	s.i++
+	i = skipWS(b, i+1)
 	var action []byte
 	haveAction, actionIsString := false, false
-	s.ws()
-	if s.peek() == '}' {
-		s.i++
+	if i < len(b) && b[i] == '}' {
+		i++
 	} else {
 		for {
-			s.ws()
-			ks, ke, kesc, ok := s.str()
-			if !ok {
+			i = skipWS(b, i)
+			ks, ke, kesc, j := scanString(b, i)
+			if j < 0 {
 				return KindMalformed, nil
 			}
+			i = j
 			isAction := false
 			if kesc {
 				var k string
-				if json.Unmarshal(s.b[ks-1:ke+1], &k) == nil && k == "action" {
+				if json.Unmarshal(b[ks-1:ke+1], &k) == nil && k == "action" {
 					isAction = true
 				}
-			} else if string(s.b[ks:ke]) == "action" {
+			} else if string(b[ks:ke]) == "action" {
 				isAction = true
 			}
-			s.ws()
-			if s.peek() != ':' {
+			i = skipWS(b, i)
+			if i >= len(b) || b[i] != ':' {
 				return KindMalformed, nil
 			}
-			s.i++
-			s.ws()
-			if isAction && s.peek() == '"' {
-				vs, ve, vesc, ok := s.str()
-				if !ok {
+			i = skipWS(b, i+1)
+			if i >= len(b) {
+				return KindMalformed, nil
+			}
+			switch c := b[i]; {
+			case c == '"':
+				vs, ve, vesc, j := scanString(b, i)
+				if j < 0 {
 					return KindMalformed, nil
 				}
+				i = j
 				// The first occurrence wins, like the message formatter's view.
-				if !haveAction {
+				if isAction && !haveAction {
 					haveAction, actionIsString = true, true
 					if vesc {
 						var v string
-						if json.Unmarshal(s.b[vs-1:ve+1], &v) != nil {
+						if json.Unmarshal(b[vs-1:ve+1], &v) != nil {
 							return KindMalformed, nil
 						}
 						action = []byte(v)
 					} else {
-						action = s.b[vs:ve]
+						action = b[vs:ve]
 					}
 				}
-			} else {
-				if isAction && !haveAction {
-					haveAction = true
+			case c == '-' || c >= '0' && c <= '9':
+				if i = scanNumber(b, i); i < 0 {
+					return KindMalformed, nil
 				}
+				haveAction = haveAction || isAction
+			default:
+				s := scanner{b: b, i: i}
 				if !s.value(0) {
 					return KindMalformed, nil
 				}
+				i = s.i
+				haveAction = haveAction || isAction
 			}
-			s.ws()
-			switch s.peek() {
-			case ',':
-				s.i++
-				continue
-			case '}':
-				s.i++
-			default:
+			i = skipWS(b, i)
+			if i >= len(b) {
 				return KindMalformed, nil
 			}
+			if b[i] == ',' {
+				i++
+				continue
+			}
+			if b[i] != '}' {
+				return KindMalformed, nil
+			}
+			i++
 			break
 		}
 	}
-	s.ws()
-	if s.i != len(s.b) {
+	if i = skipWS(b, i); i != len(b) {
 		return KindMalformed, nil
 	}
 	if !actionIsString || len(action) == 0 {
 		return KindNotAudit, nil
 	}
 	return KindEvent, action
+}
+
+// skipWS returns the index of the first byte at or after i that is not JSON
+// whitespace.
+func skipWS(b []byte, i int) int {
+	for i < len(b) {
+		// Nearly always the next byte is not a space: one comparison.
+		if c := b[i]; c > ' ' || c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return i
+		}
+		i++
+	}
+	return i
 }
 
 type scanner struct {
@@ -128,60 +157,86 @@ func (s *scanner) peek() byte {
 	return 0
 }
 
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\r', '\n':
-			s.i++
+func (s *scanner) ws() { s.i = skipWS(s.b, s.i) }
+
+// str scans a string at s.i and returns the bounds of its contents.
+func (s *scanner) str() (start, end int, escaped, ok bool) {
+	start, end, escaped, j := scanString(s.b, s.i)
+	if j < 0 {
+		return 0, 0, false, false
+	}
+	s.i = j
+	return start, end, escaped, true
+}
+
+// scanString scans the string that starts at b[i] and returns the bounds of
+// its contents and the index after its closing quote (next), or next < 0
+// when there is no valid string at i.
+func scanString(b []byte, i int) (start, end int, escaped bool, next int) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, 0, false, -1
+	}
+	i++
+	start = i
+	for {
+		// Eight bytes at a time to the next quote, backslash or control
+		// character: string contents are most of a line's bytes.
+		for i+8 <= len(b) {
+			if m := specialMask(binary.LittleEndian.Uint64(b[i : i+8])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			return 0, 0, false, -1
+		}
+		switch c := b[i]; {
+		case c == '"':
+			return start, i, escaped, i + 1
+		case c == '\\':
+			escaped = true
+			i++
+			if i >= len(b) {
+				return 0, 0, false, -1
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i++
+			case 'u':
+				if i+4 >= len(b) {
+					return 0, 0, false, -1
+				}
+				for _, h := range b[i+1 : i+5] {
+					if !isHex(h) {
+						return 0, 0, false, -1
+					}
+				}
+				i += 5
+			default:
+				return 0, 0, false, -1
+			}
+		case c < 0x20:
+			return 0, 0, false, -1
 		default:
-			return
+			i++
 		}
 	}
 }
 
-// str scans a string at s.i and returns the bounds of its contents.
-func (s *scanner) str() (start, end int, escaped, ok bool) {
-	if s.peek() != '"' {
-		return 0, 0, false, false
-	}
-	s.i++
-	start = s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			end = s.i
-			s.i++
-			return start, end, escaped, true
-		case c == '\\':
-			escaped = true
-			s.i++
-			if s.i >= len(s.b) {
-				return 0, 0, false, false
-			}
-			switch s.b[s.i] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.i++
-			case 'u':
-				if s.i+4 >= len(s.b) {
-					return 0, 0, false, false
-				}
-				for _, h := range s.b[s.i+1 : s.i+5] {
-					if !isHex(h) {
-						return 0, 0, false, false
-					}
-				}
-				s.i += 5
-			default:
-				return 0, 0, false, false
-			}
-		case c < 0x20:
-			return 0, 0, false, false
-		default:
-			s.i++
-		}
-	}
-	return 0, 0, false, false
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// specialMask has the high bit set in the byte of w (little endian) that is
+// the first '"', '\\' or control character, and possibly in later bytes;
+// it is zero when w holds none. (Each term is exact for its lowest byte: a
+// borrow only propagates upwards from a byte that matched.)
+func specialMask(w uint64) uint64 {
+	q := w ^ (lsb * '"')
+	bs := w ^ (lsb * '\\')
+	return ((q-lsb)&^q | (bs-lsb)&^bs | (w-lsb*0x20)&^w) & msb
 }
 
 func isHex(c byte) bool {
@@ -273,39 +328,53 @@ func (s *scanner) literal(lit string) bool {
 
 // number follows JSON's grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 func (s *scanner) number() bool {
-	if s.peek() == '-' {
-		s.i++
-	}
-	switch c := s.peek(); {
-	case c == '0':
-		s.i++
-	case c >= '1' && c <= '9':
-		s.digits()
-	default:
+	j := scanNumber(s.b, s.i)
+	if j < 0 {
 		return false
 	}
-	if s.peek() == '.' {
-		s.i++
-		if !s.digits() {
-			return false
-		}
-	}
-	if c := s.peek(); c == 'e' || c == 'E' {
-		s.i++
-		if c := s.peek(); c == '+' || c == '-' {
-			s.i++
-		}
-		if !s.digits() {
-			return false
-		}
-	}
+	s.i = j
 	return true
 }
 
-func (s *scanner) digits() bool {
-	start := s.i
-	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
-		s.i++
+// scanNumber scans the number at b[i] and returns the index after it, or -1.
+func scanNumber(b []byte, i int) int {
+	if i < len(b) && b[i] == '-' {
+		i++
 	}
-	return s.i > start
+	switch {
+	case i >= len(b):
+		return -1
+	case b[i] == '0':
+		i++
+	case b[i] >= '1' && b[i] <= '9':
+		i = skipDigits(b, i+1)
+	default:
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		j := skipDigits(b, i+1)
+		if j == i+1 {
+			return -1
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := skipDigits(b, i)
+		if j == i {
+			return -1
+		}
+		i = j
+	}
+	return i
+}
+
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
 }

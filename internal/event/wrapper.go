@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Format is how the audit lines are wrapped in the log file (audit_log.format).
@@ -37,8 +38,9 @@ type Unwrapper struct {
 	format   Format
 	max      int
 	partial  []byte
-	pending  bool // inside a partial sequence
-	overflow bool // the joined line passed max
+	buf      []byte // a docker log line, unescaped
+	pending  bool   // inside a partial sequence
+	overflow bool   // the joined line passed max
 	docker   struct {
 		Log string `json:"log"`
 	}
@@ -73,6 +75,12 @@ func (u *Unwrapper) Unwrap(raw []byte) (line []byte, done, oversized bool) {
 	}
 	switch f {
 	case FormatDocker:
+		if content, ok := u.dockerLog(raw); ok {
+			if n := len(content); n > 0 && content[n-1] == '\n' {
+				return u.joinBytes(content[:n-1], true)
+			}
+			return u.joinBytes(content, false)
+		}
 		u.docker.Log = ""
 		if err := json.Unmarshal(raw, &u.docker); err != nil {
 			return raw, true, false // not a wrapper after all: classified as malformed downstream
@@ -90,6 +98,126 @@ func (u *Unwrapper) Unwrap(raw []byte) (line []byte, done, oversized bool) {
 		return u.joinBytes(content, complete)
 	}
 	return raw, true, false
+}
+
+// dockerLog is the json.Unmarshal below for the lines Docker writes: a
+// valid JSON object with one "log" key whose value is a string without
+// \u escapes, valid UTF-8, and no other key that encoding/json would take
+// for "log" (it matches names case-insensitively). It returns the log
+// string's content, in the Unwrapper's buffer; ok is false for anything
+// else, and json.Unmarshal decides.
+func (u *Unwrapper) dockerLog(raw []byte) (content []byte, ok bool) {
+	b := raw
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, false
+	}
+	i = skipWS(b, i+1)
+	found := false
+	if i < len(b) && b[i] == '}' {
+		i++
+	} else {
+		for {
+			i = skipWS(b, i)
+			ks, ke, kesc, j := scanString(b, i)
+			if j < 0 || kesc {
+				return nil, false
+			}
+			key := b[ks:ke]
+			isLog := string(key) == "log"
+			if !isLog && len(key) == 3 && bytes.EqualFold(key, []byte("log")) {
+				return nil, false
+			}
+			if i = skipWS(b, j); i >= len(b) || b[i] != ':' {
+				return nil, false
+			}
+			i = skipWS(b, i+1)
+			if isLog {
+				if found {
+					return nil, false // a second "log": the last one would win
+				}
+				if content, j = u.unescape(b, i); j < 0 {
+					return nil, false // not a plain string (null included)
+				}
+				found, i = true, j
+			} else {
+				s := scanner{b: b, i: i}
+				if !s.value(0) {
+					return nil, false
+				}
+				i = s.i
+			}
+			if i = skipWS(b, i); i >= len(b) {
+				return nil, false
+			}
+			if b[i] == ',' {
+				i++
+				continue
+			}
+			if b[i] != '}' {
+				return nil, false
+			}
+			i++
+			break
+		}
+	}
+	if skipWS(b, i) != len(b) {
+		return nil, false
+	}
+	if !found {
+		return nil, true // {"stream":…} alone: an empty log
+	}
+	if !utf8.Valid(content) {
+		return nil, false // encoding/json replaces invalid bytes
+	}
+	return content, true
+}
+
+// unescape decodes the JSON string at b[i] into the Unwrapper's buffer and
+// returns it and the index after its closing quote; next is -1 for an
+// invalid string or one with a \u escape (left to encoding/json).
+func (u *Unwrapper) unescape(b []byte, i int) (content []byte, next int) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, -1
+	}
+	i++
+	// Unescaping only shortens: the string fits in what is left of b.
+	if cap(u.buf) < len(b)-i {
+		u.buf = make([]byte, 0, max(len(b)-i, 2*cap(u.buf)))
+	}
+	out := u.buf[:len(b)-i]
+	n := 0
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c == '"':
+			return out[:n], i + 1
+		case c == '\\':
+			if i++; i >= len(b) {
+				return nil, -1
+			}
+			switch c = b[i]; c {
+			case '"', '\\', '/':
+			case 'b':
+				c = '\b'
+			case 'f':
+				c = '\f'
+			case 'n':
+				c = '\n'
+			case 'r':
+				c = '\r'
+			case 't':
+				c = '\t'
+			default: // \u (surrogates and all) is encoding/json's business
+				return nil, -1
+			}
+		case c < 0x20:
+			return nil, -1
+		}
+		out[n] = c
+		n++
+	}
+	return nil, -1
 }
 
 func (u *Unwrapper) join(s string, complete bool) ([]byte, bool, bool) {
