@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -22,7 +23,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
+	"github.com/auditfwd/auditfwd/internal/event"
 	"github.com/auditfwd/auditfwd/internal/fsutil"
 	"github.com/auditfwd/auditfwd/internal/tailer"
 )
@@ -62,6 +65,11 @@ type Queue struct {
 	peeked   []int64 // byte length of each record the last Peek returned
 	notify   chan struct{}
 	dirty    bool
+	enc      []byte // Append's encoding buffer
+
+	cmu  sync.Mutex // the cursor file
+	cf   *os.File   // open after the first save
+	cseq uint64     // sequence number of the last cursor slot written
 }
 
 // Open opens (or creates) the queue in dir, repairing a torn last record.
@@ -115,8 +123,14 @@ func open(dir string, segmentBytes int64) (*Queue, error) {
 	return q, nil
 }
 
-// Close releases the active segment.
+// Close releases the active segment and the cursor file.
 func (q *Queue) Close() error {
+	q.cmu.Lock()
+	if q.cf != nil {
+		q.cf.Close()
+		q.cf = nil
+	}
+	q.cmu.Unlock()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.w == nil {
@@ -140,7 +154,8 @@ func (q *Queue) Append(r Record) (bool, error) {
 			return false, err
 		}
 	}
-	line := encode(r)
+	q.enc = appendRecord(q.enc[:0], r)
+	line := q.enc
 	if _, err := q.w.Write(line); err != nil {
 		return false, fmt.Errorf("spool %s: append: %w", q.dir, err)
 	}
@@ -258,16 +273,125 @@ func (q *Queue) Ack(n int) error {
 	return q.saveCursor(next)
 }
 
+// The cursor lives in cursorFile: two fixed-size text slots, each a JSON
+// object with a sequence number and a CRC, written in place by turns and
+// made durable with fdatasync. A write torn by a crash spoils only the slot
+// being written: the other one still holds the previous cursor, which repeats
+// at most the message that was in flight. Replacing a file (temp file, fsync,
+// rename, directory fsync) after every Slack post cost the sender more than
+// the post itself during a backlog. The file is created whole, atomically.
+const (
+	cursorFile       = "cursor"
+	legacyCursorFile = "cursor.json" // before the slots; read once, then removed
+	cursorSlotBytes  = 128
+)
+
+type cursorSlot struct {
+	Segment uint64 `json:"segment"`
+	Offset  int64  `json:"offset"`
+	Seq     uint64 `json:"seq"`
+	CRC     uint32 `json:"crc"`
+}
+
+func slotCRC(c cursor, seq uint64) uint32 {
+	var b [64]byte
+	x := strconv.AppendUint(b[:0], c.Segment, 10)
+	x = append(x, ' ')
+	x = strconv.AppendInt(x, c.Offset, 10)
+	x = append(x, ' ')
+	x = strconv.AppendUint(x, seq, 10)
+	return crc32.ChecksumIEEE(x)
+}
+
+// encodeSlot lays out one slot: the JSON object, spaces, a newline.
+func encodeSlot(c cursor, seq uint64) []byte {
+	data, _ := json.Marshal(cursorSlot{Segment: c.Segment, Offset: c.Offset, Seq: seq, CRC: slotCRC(c, seq)})
+	slot := bytes.Repeat([]byte{' '}, cursorSlotBytes)
+	copy(slot, data)
+	slot[cursorSlotBytes-1] = '\n'
+	return slot
+}
+
+func decodeSlot(b []byte) (cursor, uint64, bool) {
+	var s cursorSlot
+	if json.Unmarshal(bytes.TrimRight(b, " \n"), &s) != nil {
+		return cursor{}, 0, false
+	}
+	c := cursor{Segment: s.Segment, Offset: s.Offset}
+	return c, s.Seq, s.CRC == slotCRC(c, s.Seq)
+}
+
 func (q *Queue) saveCursor(c cursor) error {
-	data, _ := json.Marshal(c)
-	if err := fsutil.WriteFileAtomic(filepath.Join(q.dir, "cursor.json"), data, 0o600); err != nil {
-		return fmt.Errorf("spool %s: %w", q.dir, err)
+	q.cmu.Lock()
+	defer q.cmu.Unlock()
+	q.cseq++
+	slot := encodeSlot(c, q.cseq)
+	if q.cf == nil {
+		path := filepath.Join(q.dir, cursorFile)
+		created := false
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			data := make([]byte, 2*cursorSlotBytes)
+			copy(data[(q.cseq%2)*cursorSlotBytes:], slot)
+			copy(data[((q.cseq+1)%2)*cursorSlotBytes:], encodeSlot(c, q.cseq-1))
+			if err := fsutil.WriteFileAtomic(path, data, 0o600); err != nil {
+				return fmt.Errorf("spool %s: %w", q.dir, err)
+			}
+			os.Remove(filepath.Join(q.dir, legacyCursorFile))
+			created = true
+		} else if err != nil {
+			return fmt.Errorf("spool %s: cursor: %w", q.dir, err)
+		}
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("spool %s: cursor: %w", q.dir, err)
+		}
+		q.cf = f
+		if created {
+			return nil // it holds c already
+		}
+		os.Remove(filepath.Join(q.dir, legacyCursorFile)) // left by a crash right after the creation
+	}
+	if _, err := q.cf.WriteAt(slot, int64(q.cseq%2)*cursorSlotBytes); err != nil {
+		return fmt.Errorf("spool %s: cursor: %w", q.dir, err)
+	}
+	if err := datasync(q.cf); err != nil {
+		return fmt.Errorf("spool %s: cursor: fdatasync: %w", q.dir, err)
 	}
 	return nil
 }
 
+// datasync is fdatasync: the slot's data, without the mtime update.
+func datasync(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return f.Sync()
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = fdatasync(int(fd)) }); err != nil {
+		return err
+	}
+	return serr
+}
+
 func (q *Queue) loadCursor(segs []uint64) error {
-	data, err := os.ReadFile(filepath.Join(q.dir, "cursor.json"))
+	data, err := os.ReadFile(filepath.Join(q.dir, cursorFile))
+	if err == nil {
+		found := false
+		for i := 0; (i+1)*cursorSlotBytes <= len(data); i++ {
+			c, seq, ok := decodeSlot(data[i*cursorSlotBytes : (i+1)*cursorSlotBytes])
+			if ok && (!found || seq > q.cseq) {
+				q.cur, q.cseq, found = c, seq, true
+			}
+		}
+		if !found {
+			return fmt.Errorf("open spool %s: cursor: no valid slot in %s", q.dir, cursorFile)
+		}
+		return nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("open spool %s: %w", q.dir, err)
+	}
+	data, err = os.ReadFile(filepath.Join(q.dir, legacyCursorFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -337,29 +461,55 @@ func (q *Queue) segments() ([]uint64, error) {
 	return segs, nil
 }
 
-// readSegment reads records from c up to limit (-1: end of file).
+// readSegment reads records from c up to limit (-1: end of file). The
+// records' events alias one buffer read for this call.
 func (q *Queue) readSegment(c cursor, limit int64, max, maxBytes int) ([]Record, []int64, error) {
 	f, err := os.Open(q.segPath(c.Segment))
 	if err != nil {
 		return nil, nil, fmt.Errorf("spool %s: %w", q.dir, err)
 	}
 	defer f.Close()
-	var r io.Reader = io.NewSectionReader(f, c.Offset, 1<<62)
+	end := int64(1 << 62)
 	if limit >= 0 {
-		r = io.NewSectionReader(f, c.Offset, limit-c.Offset)
+		end = limit
 	}
-	br := bufio.NewReaderSize(r, 64<<10)
-	var recs []Record
-	var lens []int64
-	total := 0
+	var (
+		recs   []Record
+		lens   []int64
+		total  int
+		buf    []byte // unread bytes: buf[start:]
+		start  int
+		off    = c.Offset // file offset of buf[len(buf)]
+		eof    bool
+		target string // the previous record's, shared when equal
+	)
 	for len(recs) < max {
-		line, err := br.ReadBytes('\n')
-		if len(line) == 0 || line[len(line)-1] != '\n' {
-			break
+		i := bytes.IndexByte(buf[start:], '\n')
+		if i < 0 {
+			if eof || off >= end {
+				break
+			}
+			// Read on, keeping the partial record: a digest's worth of
+			// records at once, more for a record longer than that.
+			chunk := max64(min(readChunk, max64(4<<10, int64(max)*512)), int64(2*(len(buf)-start)))
+			chunk = min(chunk, end-off)
+			nb := make([]byte, len(buf)-start, len(buf)-start+int(chunk))
+			copy(nb, buf[start:])
+			n, err := f.ReadAt(nb[len(nb):cap(nb)], off)
+			if err != nil && err != io.EOF {
+				return nil, nil, fmt.Errorf("spool %s: %w", q.dir, err)
+			}
+			buf, start, off = nb[:len(nb)+n], 0, off+int64(n)
+			eof = n == 0 || err == io.EOF
+			continue
 		}
-		var rec Record
-		if err := json.Unmarshal(line, &rec); err != nil {
-			return nil, nil, fmt.Errorf("spool %s: corrupt record at %d:%d: %w", q.dir, c.Segment, c.Offset, err)
+		line := buf[start : start+i+1]
+		start += i + 1
+		rec, ok := decodeRecord(line[:len(line)-1], target)
+		if !ok {
+			if err := json.Unmarshal(line, &rec); err != nil {
+				return nil, nil, fmt.Errorf("spool %s: corrupt record at %d:%d: %w", q.dir, c.Segment, c.Offset, err)
+			}
 		}
 		if !rec.Marker && total > 0 && total+len(rec.Event) > maxBytes {
 			break
@@ -369,11 +519,92 @@ func (q *Queue) readSegment(c cursor, limit int64, max, maxBytes int) ([]Record,
 		if !rec.Marker {
 			total += len(rec.Event)
 		}
-		if err != nil {
-			break
-		}
+		target = rec.Target
 	}
 	return recs, lens, nil
+}
+
+// readChunk is how much of a segment one read takes: about a digest.
+const readChunk = 32 << 10
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// decodeRecord decodes a record line (without its newline) exactly as encode
+// lays it out, as json.Unmarshal would, without reflection; ok is false for
+// any other layout or doubt (markers, escaped targets, an event that is not a
+// valid JSON object), and json.Unmarshal decides then. The event aliases line;
+// the target is prevTarget when equal (records share a few targets).
+func decodeRecord(line []byte, prevTarget string) (r Record, ok bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(`{"pos":{"gen":`))
+	if !ok {
+		return r, false
+	}
+	var gen, off uint64
+	if gen, rest, ok = cutUint(rest); !ok {
+		return r, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"offset":`)); !ok {
+		return r, false
+	}
+	if off, rest, ok = cutUint(rest); !ok || off > 1<<63-1 {
+		return r, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`},"target":"`)); !ok {
+		return r, false
+	}
+	q := bytes.IndexByte(rest, '"')
+	if q < 0 {
+		return r, false
+	}
+	target := rest[:q]
+	for _, c := range target {
+		if c < 0x20 || c == '\\' {
+			return r, false
+		}
+	}
+	if !utf8.Valid(target) {
+		return r, false
+	}
+	rest = rest[q+1:]
+	rest, r.Alert = bytes.CutPrefix(rest, []byte(`,"alert":true`))
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"event":`)); !ok || len(rest) < 2 || rest[len(rest)-1] != '}' {
+		return r, false
+	}
+	ev := rest[: len(rest)-1 : len(rest)-1]
+	if ev[0] != '{' || ev[len(ev)-1] != '}' {
+		return r, false
+	}
+	if kind, _ := event.Classify(ev); kind == event.KindMalformed {
+		return r, false
+	}
+	r.Pos = tailer.Position{Gen: gen, Offset: int64(off)}
+	if r.Target = prevTarget; string(target) != prevTarget {
+		r.Target = string(target)
+	}
+	r.Event = ev
+	return r, true
+}
+
+// cutUint takes a decimal number as encode writes it (no sign, no leading
+// zero) off the front of b.
+func cutUint(b []byte) (uint64, []byte, bool) {
+	i := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	if i == 0 || i > 1 && b[0] == '0' {
+		return 0, b, false
+	}
+	n, err := strconv.ParseUint(string(b[:i]), 10, 64)
+	if err != nil {
+		return 0, b, false
+	}
+	return n, b[i:], true
 }
 
 func (q *Queue) countFrom(c cursor) (int, error) {
@@ -432,24 +663,43 @@ func scanSegment(f *os.File) (int64, tailer.Position, error) {
 	}
 }
 
-func encode(r Record) []byte {
-	var b bytes.Buffer
-	b.WriteString(`{"pos":{"gen":`)
-	b.WriteString(strconv.FormatUint(r.Pos.Gen, 10))
-	b.WriteString(`,"offset":`)
-	b.WriteString(strconv.FormatInt(r.Pos.Offset, 10))
-	b.WriteString(`}`)
+func encode(r Record) []byte { return appendRecord(nil, r) }
+
+// appendRecord appends r's line to b.
+func appendRecord(b []byte, r Record) []byte {
+	b = append(b, `{"pos":{"gen":`...)
+	b = strconv.AppendUint(b, r.Pos.Gen, 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, r.Pos.Offset, 10)
+	b = append(b, '}')
 	if r.Marker {
-		b.WriteString(`,"marker":true`)
+		b = append(b, `,"marker":true`...)
 	}
-	b.WriteString(`,"target":`)
-	t, _ := json.Marshal(r.Target)
-	b.Write(t)
+	b = append(b, `,"target":`...)
+	if plainJSONString(r.Target) {
+		b = append(b, '"')
+		b = append(b, r.Target...)
+		b = append(b, '"')
+	} else {
+		t, _ := json.Marshal(r.Target)
+		b = append(b, t...)
+	}
 	if r.Alert {
-		b.WriteString(`,"alert":true`)
+		b = append(b, `,"alert":true`...)
 	}
-	b.WriteString(`,"event":`)
-	b.Write(bytes.TrimSpace(r.Event))
-	b.WriteString("}\n")
-	return b.Bytes()
+	b = append(b, `,"event":`...)
+	b = append(b, bytes.TrimSpace(r.Event)...)
+	return append(b, "}\n"...)
+}
+
+// plainJSONString reports whether json.Marshal would write s as it is,
+// between quotes.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,93 @@
+package spool
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"testing"
+
+	"github.com/auditfwd/auditfwd/internal/tailer"
+)
+
+// decodeRecord must agree with json.Unmarshal whenever it takes a line.
+func checkDecode(t *testing.T, line []byte) {
+	t.Helper()
+	got, ok := decodeRecord(line, "")
+	if !ok {
+		return
+	}
+	var want Record
+	if err := json.Unmarshal(line, &want); err != nil {
+		t.Fatalf("decodeRecord took %q, json.Unmarshal: %v", line, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("decodeRecord(%q) = %#v, json.Unmarshal %#v", line, got, want)
+	}
+}
+
+func TestDecodeRecordTakesWhatEncodeWrites(t *testing.T) {
+	for _, r := range []Record{
+		{Pos: tailer.Position{Gen: 1, Offset: 330}, Target: "#security", Event: json.RawMessage(`{"action":"login.complete","n":1}`)},
+		{Pos: tailer.Position{Gen: 18446744073709551615, Offset: 9223372036854775807}, Target: "C0123ABCD", Alert: true, Event: json.RawMessage(` {"action":"x","a":[1,{"b":null}],"s":"\"q\" \u00e9"} `)},
+		{Pos: tailer.Position{Gen: 0, Offset: 0}, Target: "#sécurité", Event: json.RawMessage(`{"action":"x"}`)},
+	} {
+		line := bytes.TrimSuffix(encode(r), []byte("\n"))
+		if _, ok := decodeRecord(line, ""); !ok {
+			t.Fatalf("decodeRecord did not take %q", line)
+		}
+		checkDecode(t, line)
+	}
+	// Markers and escaped targets are left to json.Unmarshal.
+	for _, r := range []Record{
+		{Pos: tailer.Position{Gen: 1, Offset: 5}, Marker: true, Event: json.RawMessage("null")},
+		{Pos: tailer.Position{Gen: 1, Offset: 5}, Target: "a\"b", Event: json.RawMessage(`{"action":"x"}`)},
+	} {
+		if _, ok := decodeRecord(bytes.TrimSuffix(encode(r), []byte("\n")), ""); ok {
+			t.Fatalf("decodeRecord took %+v", r)
+		}
+	}
+}
+
+func FuzzDecodeRecordAgreesWithJSON(f *testing.F) {
+	f.Add(`{"pos":{"gen":1,"offset":100},"target":"#security","event":{"action":"login.complete","n":0}}`)
+	f.Add(`{"pos":{"gen":1,"offset":100},"target":"#security","alert":true,"event":{"action":"x"}}`)
+	f.Add(`{"pos":{"gen":01,"offset":100},"target":"#s","event":{"action":"x"}}`)
+	f.Add(`{"pos":{"gen":1,"offset":100},"marker":true,"target":"","event":null}`)
+	f.Add(`{"pos":{"gen":1,"offset":100},"target":"#s","event":{"action":"x"} }`)
+	f.Fuzz(func(t *testing.T, line string) { checkDecode(t, []byte(line)) })
+}
+
+// encodeRef is encode as first written.
+func encodeRef(r Record) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"pos":{"gen":`)
+	b.WriteString(strconv.FormatUint(r.Pos.Gen, 10))
+	b.WriteString(`,"offset":`)
+	b.WriteString(strconv.FormatInt(r.Pos.Offset, 10))
+	b.WriteString(`}`)
+	if r.Marker {
+		b.WriteString(`,"marker":true`)
+	}
+	b.WriteString(`,"target":`)
+	t, _ := json.Marshal(r.Target)
+	b.Write(t)
+	if r.Alert {
+		b.WriteString(`,"alert":true`)
+	}
+	b.WriteString(`,"event":`)
+	b.Write(bytes.TrimSpace(r.Event))
+	b.WriteString("}\n")
+	return b.Bytes()
+}
+
+func FuzzEncodeAgreesWithReference(f *testing.F) {
+	f.Add(uint64(1), int64(100), "#security", false, false, `{"action":"x"}`)
+	f.Add(uint64(7), int64(-1), "<a&b>\u2028\x7f\"\\é", true, true, " null ")
+	f.Fuzz(func(t *testing.T, gen uint64, off int64, target string, alert, marker bool, ev string) {
+		r := Record{Pos: tailer.Position{Gen: gen, Offset: off}, Target: target, Alert: alert, Marker: marker, Event: json.RawMessage(ev)}
+		if got, want := encode(r), encodeRef(r); !bytes.Equal(got, want) {
+			t.Fatalf("encode = %q, reference %q", got, want)
+		}
+	})
+}
