@@ -55,12 +55,18 @@ type Options struct {
 	Ready       func()            // once the start position is fixed and saved
 	Heartbeat   func()            // after every round and commit: proof of life for the watchdog
 	Lag         func(bytes int64) // bytes in the log not read yet
+
+	// CheckpointEvery bounds how often the checkpoint is rewritten while
+	// following a log that keeps growing (each rewrite is a temp file, two
+	// fsyncs and a rename); new events reach the Handler's Commit at once.
+	CheckpointEvery time.Duration
 }
 
 const (
 	defaultRotateWait   = time.Second
 	defaultPollInterval = time.Second
 	defaultCommitBytes  = 4 << 20
+	defaultCheckpoint   = time.Second
 	initialBuffer       = 256 << 10
 )
 
@@ -93,6 +99,8 @@ type Tailer struct {
 	lastSaved Checkpoint
 	uncommit  int64 // bytes read since the last commit
 	wake      chan struct{}
+
+	lastSaveTime time.Time // when lastSaved was written
 }
 
 // New prepares a Tailer; Run starts it.
@@ -105,6 +113,9 @@ func New(opts Options, h Handler) *Tailer {
 	}
 	if opts.CommitBytes <= 0 {
 		opts.CommitBytes = defaultCommitBytes
+	}
+	if opts.CheckpointEvery <= 0 {
+		opts.CheckpointEvery = defaultCheckpoint
 	}
 	if opts.MaxLineBytes <= 0 {
 		opts.MaxLineBytes = 1 << 20
@@ -231,7 +242,7 @@ func (t *Tailer) step(ctx context.Context) (time.Duration, error) {
 		}
 		return 0, t.truncated(ctx, of)
 	}
-	if err := t.commit(); err != nil {
+	if err := t.commitFollowing(); err != nil {
 		return -1, err
 	}
 	size := t.reportLag(of)
@@ -495,7 +506,18 @@ func (t *Tailer) reportLag(of *openFile) int64 {
 }
 
 // commit makes the handler durable, then records the position.
-func (t *Tailer) commit() error {
+func (t *Tailer) commit() error { return t.commitAt(false) }
+
+// commitFollowing is commit at the end of the log while following it. The
+// handler is made durable at once (that is what hands new events to the
+// senders), but while lines keep arriving the checkpoint of the same file
+// is rewritten at most every CheckpointEvery; the poll tick writes a
+// position left waiting. Skipping a write weakens no guarantee: the
+// checkpoint only lags, never leads the spools, and a line read again after
+// a crash is recognised downstream by its position.
+func (t *Tailer) commitFollowing() error { return t.commitAt(true) }
+
+func (t *Tailer) commitAt(following bool) error {
 	t.uncommit = 0
 	if t.opts.Heartbeat != nil {
 		t.opts.Heartbeat()
@@ -515,10 +537,15 @@ func (t *Tailer) commit() error {
 	if cp == t.lastSaved {
 		return nil
 	}
+	now := time.Now()
+	if following && cp.Gen == t.lastSaved.Gen && cp.Dev == t.lastSaved.Dev && cp.Ino == t.lastSaved.Ino &&
+		now.Sub(t.lastSaveTime) < t.opts.CheckpointEvery {
+		return nil
+	}
 	if err := saveCheckpoint(t.opts.CheckpointPath, cp); err != nil {
 		return err
 	}
-	t.lastSaved = cp
+	t.lastSaved, t.lastSaveTime = cp, now
 	return nil
 }
 
