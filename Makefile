@@ -21,3 +21,9 @@ install:
 
 check-ops:
 	scripts/check-ops.sh
+
+# End-to-end benchmark (BENCHMARKS.md): a table, then one JSON line. A quick
+# run: make bench BENCH_FLAGS="-lines 200000 -runs 1 -latency-duration 5s -idle-duration 10s"
+.PHONY: bench
+bench:
+	$(GO) run ./bench $(BENCH_FLAGS)
