@@ -380,6 +380,7 @@ func TestSlackOutageDelaysNothingIsLost(t *testing.T) {
 		v, _ := d.Metric("auditfwd_delivery_failures_total", "channel=security", "reason=http_5xx")
 		return v >= 1
 	})
+	time.Sleep(5 * time.Second) // the outage's first half: Slack keeps answering 500
 	s.SetMode(fakeslack.ModeHang)
 	for i := 20; i < 40; i++ {
 		d.Append(testenv.Event("login.complete", i))
@@ -389,7 +390,7 @@ func TestSlackOutageDelaysNothingIsLost(t *testing.T) {
 	if _, err := s.WaitAttempts(ctx, "chat.postMessage", len(s.Attempts("chat.postMessage"))+1); err != nil {
 		t.Fatal("no request while Slack hangs")
 	}
-	time.Sleep(5 * time.Second) // the outage itself: Slack hangs for a while
+	time.Sleep(5 * time.Second) // the outage's second half: Slack hangs (10 s in all)
 	s.SetMode(fakeslack.ModeOK)
 	waitEvents(t, s, idSecurity, 0, 40, 60*time.Second)
 	assertExactlyOnce(t, s, idSecurity, 0, 40)
