@@ -194,15 +194,11 @@ func run(o options) error {
 	}
 	res.FloorWall, res.FloorCPU = fl.Wall.Seconds(), fl.CPU.Seconds()
 
-	fs, err := fakeslack.Start()
+	fs, err := startSlack()
 	if err != nil {
 		return err
 	}
 	defer fs.Close()
-	const tok = "xoxb-bench-token"
-	fs.AddToken(tok)
-	fs.AddChannel("C0SECURITY", "security", true)
-	fs.AddChannel("C0INFRA", "infrastructure", true)
 
 	metricsAddr, err := freeAddr()
 	if err != nil {
@@ -234,7 +230,7 @@ func run(o options) error {
 		}
 		step("catch-up %d/%d: auditfwd from the beginning of the log", i+1, o.runs)
 		os.RemoveAll(filepath.Join(dir, "state"))
-		r, p, err := catchUp(bin, cfgPath, tok, outFile, fs, st, metricsAddr, o)
+		r, p, err := catchUp(bin, cfgPath, benchToken, outFile, fs, st, metricsAddr, o)
 		if p != nil {
 			defer p.kill()
 		}
@@ -739,4 +735,20 @@ func printTable(w io.Writer, r result, st workload.Stats) {
 	row("exit", "SIGTERM", fmt.Sprintf("code %d", r.ExitCode), "", "")
 	row("", "total CPU / peak RSS", fmt.Sprintf("%.2f s / %s", r.TotalCPU, mb(r.PeakRSS)), "", "last run, all phases")
 	fmt.Fprintln(w)
+}
+
+// benchToken is the bot token the fake Slack accepts.
+const benchToken = "xoxb-bench-token"
+
+// startSlack runs the fake Slack the daemon posts to: no rate limit, the
+// channels of configs/example.yaml.
+func startSlack() (*fakeslack.Server, error) {
+	fs, err := fakeslack.Start()
+	if err != nil {
+		return nil, err
+	}
+	fs.AddToken(benchToken)
+	fs.AddChannel("C0SECURITY", "security", true)
+	fs.AddChannel("C0INFRA", "infrastructure", true)
+	return fs, nil
 }

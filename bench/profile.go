@@ -49,16 +49,12 @@ func runProfile(o options) error {
 		return err
 	}
 
-	fs, err := fakeslack.Start()
+	fs, err := startSlack()
 	if err != nil {
 		return err
 	}
 	defer fs.Close()
-	const tok = "xoxb-bench-token"
-	fs.AddToken(tok)
-	fs.AddChannel("C0SECURITY", "security", true)
-	fs.AddChannel("C0INFRA", "infrastructure", true)
-	os.Setenv("SLACK_BOT_TOKEN", tok)
+	os.Setenv("SLACK_BOT_TOKEN", benchToken)
 
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(configYAML(logPath, filepath.Join(dir, "state"), fs.URL, "127.0.0.1:0", "127.0.0.1:0")), 0o644); err != nil {
