@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -18,6 +17,7 @@ import (
 	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/delivery"
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/httpserver"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/oauthsrv"
 	"github.com/auditfwd/auditfwd/internal/pipeline"
@@ -109,21 +109,21 @@ func (d *daemon) run(format event.Format, r *rules.Rules) error {
 	d.handler = pipeline.New(format, cfg.AuditLog.MaxLineBytes, r, svc, m)
 	d.reload = newReloader(cfg, log, m, d.apply)
 
-	metricsLn, err := net.Listen("tcp", cfg.Metrics.Listen)
+	metricsLn, err := httpserver.Listen("metrics.listen", cfg.Metrics.Listen)
 	if err != nil {
-		return fmt.Errorf("metrics.listen: %w", err)
+		return err
 	}
-	adminLn, err := net.Listen("tcp", cfg.Admin.Listen)
+	adminLn, err := httpserver.Listen("admin.listen", cfg.Admin.Listen)
 	if err != nil {
 		metricsLn.Close()
-		return fmt.Errorf("admin.listen: %w", err)
+		return err
 	}
-	metricsSrv := &http.Server{Handler: d.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+	metricsSrv := httpserver.New(d.metricsHandler())
 	adminHandler, err := d.adminHandler()
 	if err != nil {
 		return err
 	}
-	adminSrv := &http.Server{Handler: adminHandler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second}
+	adminSrv := httpserver.New(adminHandler)
 	go metricsSrv.Serve(metricsLn)
 	go adminSrv.Serve(adminLn)
 	log.Info("auditfwd started", "version", version, "config", cfg.Path, "audit_log", cfg.AuditLog.Path,

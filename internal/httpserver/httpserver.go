@@ -1,0 +1,54 @@
+// Package httpserver owns what auditfwd's two listeners (metrics and the
+// admin page) have in common: the timeouts that keep a slow or idle client
+// from holding a connection open forever, and a listen error that says what
+// to do. It knows nothing about what the handlers serve.
+package httpserver
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+)
+
+// Timeouts of every auditfwd listener. A scrape or a page is small: a client
+// that takes longer than these is stuck or hostile.
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	ReadTimeout       = 30 * time.Second
+	WriteTimeout      = 60 * time.Second
+	// IdleTimeout closes a keep-alive connection nobody uses. Prometheus
+	// scraping every 15 s keeps its connection; a forgotten one is closed.
+	IdleTimeout = 30 * time.Second
+)
+
+// New returns a server for h with auditfwd's listener timeouts.
+func New(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+	}
+}
+
+// Listen opens a TCP listener on addr for the config key (e.g.
+// "metrics.listen"). When the address is taken it says that another auditfwd
+// may be running and how to find out.
+func Listen(key, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	if errors.Is(err, syscall.EADDRINUSE) {
+		port := addr
+		if _, p, perr := net.SplitHostPort(addr); perr == nil {
+			port = p
+		}
+		return nil, fmt.Errorf("%s: %w: another auditfwd may be running (see `systemctl status auditfwd`, or `ss -ltnp 'sport = :%s'` for the process); stop it, or give this one other metrics.listen and admin.listen addresses", key, err, port)
+	}
+	return nil, fmt.Errorf("%s: %w", key, err)
+}
