@@ -215,15 +215,16 @@ func (d *daemon) adminHandler() (http.Handler, error) {
 		d.log.Warn("no admin password configured: the admin page answers 503", "fix", "set admin.password_file or AUDITFWD_ADMIN_PASSWORD")
 	}
 	srv := oauthsrv.New(oauthsrv.Options{
-		PublicURL:    cfg.Admin.PublicURL,
-		AuthorizeURL: cfg.Slack.AuthorizeURL,
-		ClientID:     cfg.ClientID(),
-		ClientSecret: secret,
-		Password:     password,
-		TokenPath:    cfg.BotTokenFile(),
-		Exchange:     oauthsrv.SlackExchange(slack.Options{APIURL: cfg.Slack.APIURL, Timeout: slack.DefaultTimeout}, cfg.ClientID(), secret),
-		Daemon:       adminView{d},
-		Logger:       d.log,
+		PublicURL:      cfg.Admin.PublicURL,
+		AuthorizeURL:   cfg.Slack.AuthorizeURL,
+		ClientID:       cfg.ClientID(),
+		ClientSecret:   secret,
+		Password:       password,
+		TokenPath:      cfg.BotTokenFile(),
+		Exchange:       oauthsrv.SlackExchange(slack.Options{APIURL: cfg.Slack.APIURL, Timeout: slack.DefaultTimeout}, cfg.ClientID(), secret),
+		Daemon:         adminView{d},
+		Logger:         d.log,
+		TrustedProxies: cfg.Admin.TrustedProxies,
 	})
 	return srv.Handler(), nil
 }

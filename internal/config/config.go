@@ -7,6 +7,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 )
@@ -78,6 +79,9 @@ type Admin struct {
 	Listen       string `yaml:"listen"`
 	PublicURL    string `yaml:"public_url"`
 	PasswordFile string `yaml:"password_file"`
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client
+	// for the login limiter; without them every visitor has the proxy's address.
+	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
 }
 
 // Channel is one routing rule: events whose action matches one of Actions

@@ -398,6 +398,8 @@ func TestRestartKeysChanged(t *testing.T) {
 				fv.SetString(fv.String() + "x")
 			case reflect.Int:
 				fv.SetInt(fv.Int() + 1)
+			case reflect.Slice:
+				fv.Set(reflect.Append(fv, reflect.New(fv.Type().Elem()).Elem()))
 			default:
 				t.Fatalf("%s: unhandled kind %v", leaf, fv.Kind())
 			}

@@ -290,9 +290,10 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) (channelsSet bool) {
 				return
 			}
 			d.mapping(v, "admin", map[string]field{
-				"listen":        d.listenAddr(&cfg.Admin.Listen, "admin.listen"),
-				"public_url":    d.httpURL(&cfg.Admin.PublicURL, "admin.public_url"),
-				"password_file": d.setStr(&cfg.Admin.PasswordFile, "admin.password_file"),
+				"listen":          d.listenAddr(&cfg.Admin.Listen, "admin.listen"),
+				"public_url":      d.httpURL(&cfg.Admin.PublicURL, "admin.public_url"),
+				"password_file":   d.setStr(&cfg.Admin.PasswordFile, "admin.password_file"),
+				"trusted_proxies": d.prefixes(&cfg.Admin.TrustedProxies, "admin.trusted_proxies"),
 			})
 		},
 		"log_level": d.oneOf(&cfg.LogLevel, "log_level", "debug", "info", "warn", "error"),

@@ -44,6 +44,7 @@ func (c *Config) RestartKeysChanged(o *Config) []string {
 	add("admin.listen", c.Admin.Listen != o.Admin.Listen)
 	add("admin.public_url", c.Admin.PublicURL != o.Admin.PublicURL)
 	add("admin.password_file", c.Admin.PasswordFile != o.Admin.PasswordFile)
+	add("admin.trusted_proxies", !slices.Equal(c.Admin.TrustedProxies, o.Admin.TrustedProxies))
 	add("log_level", c.LogLevel != o.LogLevel)
 	return out
 }

@@ -90,7 +90,7 @@ func (s *Server) sameOrigin(r *http.Request, ref string) bool {
 }
 
 func (s *Server) crossOriginRefused(w http.ResponseWriter, r *http.Request) {
-	s.log.Warn("admin request refused: cross-origin", "remote", clientIP(r), "path", r.URL.Path,
+	s.log.Warn("admin request refused: cross-origin", "remote", s.clientIP(r), "path", r.URL.Path,
 		"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
 	s.message(w, http.StatusForbidden, "Refused",
 		"This request came from another site, so auditfwd refused it. Use the Test buttons on the admin page itself.")

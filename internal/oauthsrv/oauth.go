@@ -66,7 +66,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	q.Set("redirect_uri", RedirectURL(s.o.PublicURL))
 	q.Set("state", state)
 	authURL.RawQuery = q.Encode()
-	s.log.Info("slack install started", "remote", clientIP(r))
+	s.log.Info("slack install started", "remote", s.clientIP(r))
 	http.Redirect(w, r, authURL.String(), http.StatusFound)
 }
 
@@ -86,7 +86,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	})
 
 	reject := func(reason, text string) {
-		s.log.Warn("slack install refused", "reason", reason, "remote", clientIP(r))
+		s.log.Warn("slack install refused", "reason", reason, "remote", s.clientIP(r))
 		s.message(w, http.StatusBadRequest, "Slack connection not completed",
 			text+" Nothing was changed. Go back to the admin page and click Connect to Slack again.")
 	}

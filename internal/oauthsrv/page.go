@@ -143,7 +143,7 @@ func (s *Server) test(w http.ResponseWriter, r *http.Request) {
 			s.crossOriginRefused(w, r)
 			return
 		}
-		s.log.Warn("admin request refused: CSRF token", "remote", clientIP(r), "path", r.URL.Path, "err", err)
+		s.log.Warn("admin request refused: CSRF token", "remote", s.clientIP(r), "path", r.URL.Path, "err", err)
 		s.message(w, http.StatusForbidden, "Refused",
 			"The form was out of date or did not come from the admin page (auditfwd may have restarted). Reload the admin page and try again.")
 		return

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -76,8 +77,12 @@ type Options struct {
 	// Explain turns a SendTest error into Slack's reason code and advice in
 	// plain words for slackChannel. nil: slack.Classify and slack.Hint.
 	Explain func(err error, slackChannel string) (reason, hint string)
-	Logger  *slog.Logger     // nil: discard
-	Now     func() time.Time // nil: time.Now
+	// TrustedProxies are admin.trusted_proxies: a request from one of them
+	// is counted by the login limiter under the client address the proxy
+	// names in X-Forwarded-For.
+	TrustedProxies []netip.Prefix
+	Logger         *slog.Logger     // nil: discard
+	Now            func() time.Time // nil: time.Now
 }
 
 // Server serves the admin page and the OAuth flow. Build it with New.
@@ -88,9 +93,11 @@ type Server struct {
 	key      []byte // per-process HMAC key for the CSRF token and the flash cookie
 	secure   bool   // cookies get Secure
 	states   *stateStore
-	failures *failLimiter
-	cop      *http.CrossOriginProtection
-	mux      *http.ServeMux
+	failures *loginLimiter
+	// proxyHint and globalLog keep log lines a visitor can trigger rare.
+	proxyHint, globalLog everyMinute
+	cop                  *http.CrossOriginProtection
+	mux                  *http.ServeMux
 }
 
 const (
@@ -120,7 +127,7 @@ func New(o Options) *Server {
 		now:      o.Now,
 		key:      make([]byte, 32),
 		states:   newStateStore(),
-		failures: newFailLimiter(),
+		failures: newLoginLimiter(defaultLimits),
 		cop:      http.NewCrossOriginProtection(),
 		mux:      http.NewServeMux(),
 	}
