@@ -225,6 +225,7 @@ func (d *daemon) adminHandler() (http.Handler, error) {
 		Daemon:         adminView{d},
 		Logger:         d.log,
 		TrustedProxies: cfg.Admin.TrustedProxies,
+		TokenOverride:  token.EnvOverride,
 	})
 	return srv.Handler(), nil
 }

@@ -76,8 +76,8 @@ func TestClientAddress(t *testing.T) {
 		want   string
 	}{
 		{"192.0.2.1:5000", nil, "192.0.2.1"},
-		{"192.0.2.1:5000", []string{"198.51.100.1"}, "192.0.2.1"},                     // untrusted peer: header ignored
-		{"10.0.0.2:5000", []string{"198.51.100.1"}, "198.51.100.1"},                   // trusted proxy
+		{"192.0.2.1:5000", []string{"198.51.100.1"}, "192.0.2.1"},                      // untrusted peer: header ignored
+		{"10.0.0.2:5000", []string{"198.51.100.1"}, "198.51.100.1"},                    // trusted proxy
 		{"10.0.0.2:5000", []string{"6.6.6.6, 198.51.100.1, 10.9.9.9"}, "198.51.100.1"}, // two trusted hops
 		{"10.0.0.2:5000", []string{"6.6.6.6", "198.51.100.1"}, "198.51.100.1"},         // several headers
 		{"10.0.0.2:5000", []string{"junk, 10.1.1.1"}, "10.1.1.1"},                      // only proxies: the farthest one

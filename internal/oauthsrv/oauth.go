@@ -155,14 +155,26 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 			"Slack accepted the install but the token could not be saved: "+why+". Fix the state directory's permissions and connect again.")
 		return
 	}
+	team := t.TeamName
+	if team == "" {
+		team = t.TeamID
+	}
+	if env := s.tokenOverride(); env != "" {
+		// The daemon would go back to the environment's token within
+		// seconds: say so instead of pretending to switch.
+		s.log.Warn("Slack install saved a new token, but "+env+" is set and stays in force: delivery keeps using the environment's token",
+			"team", t.TeamName, "team_id", t.TeamID, "token_file", s.o.TokenPath,
+			"fix", "remove "+env+" from auditfwd's environment and restart it to use the saved token")
+		s.setFlash(w, flash{Text: "Slack accepted the install for the workspace " + team + " and the token was saved, but " + env +
+			" is set in auditfwd's environment and stays in force: delivery keeps using that token.",
+			Hint: "Remove " + env + " from auditfwd's environment and restart auditfwd to use this connection."})
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
 	s.log.Info("slack connected", "team", t.TeamName, "team_id", t.TeamID, "bot_user", t.BotUserID,
 		"scope", t.Scope, "token_file", s.o.TokenPath)
 	if s.o.Daemon != nil {
 		s.o.Daemon.Connected(t)
-	}
-	team := t.TeamName
-	if team == "" {
-		team = t.TeamID
 	}
 	s.setFlash(w, flash{OK: true, Text: "Connected to the Slack workspace " + team + "."})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -227,4 +239,12 @@ func (st *stateStore) take(state string, now time.Time) stateResult {
 		return stateExpired
 	}
 	return stateOK
+}
+
+// tokenOverride is the environment variable whose token wins over a saved one, or "".
+func (s *Server) tokenOverride() string {
+	if s.o.TokenOverride == nil {
+		return ""
+	}
+	return s.o.TokenOverride()
 }

@@ -75,6 +75,7 @@ type cardData struct {
 
 type pageData struct {
 	Conn        Connection
+	EnvToken    string // the environment variable whose token is in force, or ""
 	Channels    []ChannelStatus
 	Alert       *ChannelStatus // nil: deploy approval alerts are off
 	Flash       *flash
@@ -91,6 +92,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 		RedirectURL: RedirectURL(s.o.PublicURL),
 		Manifest:    Manifest(s.o.PublicURL),
 		Now:         s.now(),
+		EnvToken:    s.tokenOverride(),
 	}
 	if s.o.Daemon != nil {
 		d.Conn = s.o.Daemon.Connection()

@@ -77,6 +77,10 @@ type Options struct {
 	// Explain turns a SendTest error into Slack's reason code and advice in
 	// plain words for slackChannel. nil: slack.Classify and slack.Hint.
 	Explain func(err error, slackChannel string) (reason, hint string)
+	// TokenOverride names the environment variable whose token wins over
+	// the saved one ("" when none is set): the page then says that a
+	// reconnect saves a token that is not used. nil: never.
+	TokenOverride func() string
 	// TrustedProxies are admin.trusted_proxies: a request from one of them
 	// is counted by the login limiter under the client address the proxy
 	// names in X-Forwarded-For.

@@ -52,6 +52,15 @@ func Load(path string) (Token, error) {
 	return t, nil
 }
 
+// EnvOverride returns EnvVar when it is set, so that a token saved to the
+// file is not the one in use, and "" otherwise.
+func EnvOverride() string {
+	if strings.TrimSpace(os.Getenv(EnvVar)) != "" {
+		return EnvVar
+	}
+	return ""
+}
+
 // Resolve returns the token delivery should use: SLACK_BOT_TOKEN wins over the file.
 // ok is false when neither exists.
 func Resolve(path string) (t Token, ok bool, err error) {
