@@ -46,7 +46,7 @@ func TestCheckTypoWarnsWithSuggestion(t *testing.T) {
       - "lgoin.*"
       - login.complete
 `)
-	out, errOut, code := cli(t, "", "check", "--config", path)
+	out, errOut, code := cli(t, "", "check", "--rules-only", "--config", path)
 	want := path + `:5: warning: pattern "lgoin.*" matches no known gateway action; did you mean "login.*"?`
 	if code != 0 || strings.TrimSpace(errOut) != want {
 		t.Fatalf("check: exit %d, stderr:\n%s\nwant exit 0 and:\n%s", code, errOut, want)
@@ -54,12 +54,12 @@ func TestCheckTypoWarnsWithSuggestion(t *testing.T) {
 	if !strings.Contains(out, "1 warning)") {
 		t.Errorf("stdout %q", out)
 	}
-	_, errOut, code = cli(t, "", "check", "--strict", "--config", path)
+	_, errOut, code = cli(t, "", "check", "--strict", "--rules-only", "--config", path)
 	if code != 1 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "--strict") {
 		t.Fatalf("check --strict: exit %d, stderr:\n%s", code, errOut)
 	}
 	// Flags after the command's other arguments work too.
-	if _, _, code := cli(t, "", "check", "--config", path, "--strict"); code != 1 {
+	if _, _, code := cli(t, "", "check", "--config", path, "--rules-only", "--strict"); code != 1 {
 		t.Fatalf("check --config F --strict: exit %d", code)
 	}
 }
@@ -77,7 +77,7 @@ deploy_approval_alerts:
   slack_channel: "#deploy-approvals"
   actions: [deploy_approval_request.craete]
 `)
-	_, errOut, code := cli(t, "", "check", "--config", path)
+	_, errOut, code := cli(t, "", "check", "--rules-only", "--config", path)
 	got := lines(errOut)
 	want := []string{
 		path + `:4: warning: role changes are logged as user.update`,
@@ -160,16 +160,16 @@ channels:
 }
 
 func TestCheckExampleConfigIsClean(t *testing.T) {
-	out, errOut, code := cli(t, "", "check", "--strict", "--config", "../../configs/example.yaml")
+	out, errOut, code := cli(t, "", "check", "--strict", "--rules-only", "--config", "../../configs/example.yaml")
 	if code != 0 || errOut != "" || !strings.Contains(out, "0 warnings") {
 		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, out, errOut)
 	}
 	// The real binary, as CI and the git hook run it.
-	cmd := exec.Command(testenv.Binary(t), "check", "--strict", "--config", "../../configs/example.yaml")
+	cmd := exec.Command(testenv.Binary(t), "check", "--strict", "--rules-only", "--config", "../../configs/example.yaml")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, b)
 	}
-	cmd = exec.Command(testenv.Binary(t), "check", "--strict", "--config", configFile(t, "channels:\n  - name: s\n    slack_channel: \"#s\"\n    actions: [\"lgoin.*\"]\n"))
+	cmd = exec.Command(testenv.Binary(t), "check", "--strict", "--rules-only", "--config", configFile(t, "channels:\n  - name: s\n    slack_channel: \"#s\"\n    actions: [\"lgoin.*\"]\n"))
 	if b, err := cmd.CombinedOutput(); cmd.ProcessState.ExitCode() != 1 {
 		t.Fatalf("the binary exits %d on a warning with --strict: %v %s", cmd.ProcessState.ExitCode(), err, b)
 	}

@@ -24,19 +24,27 @@ import (
 func cmdCheck(env *cliEnv, args []string) error {
 	fs, path := flags(env, "check")
 	strict := fs.Bool("strict", false, "exit 1 on warnings too (for CI and git hooks)")
+	rulesOnly := fs.Bool("rules-only", false, "check the file and its rules only, not this host's secrets and placeholders (for git hooks and CI)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	cfg, err := config.Load(*path)
-	if err != nil {
+	var problems config.Errors
+	if errors.As(err, &problems) {
 		// Already one "file:line: message" per line.
 		fmt.Fprintln(env.stderr, err)
 		return &exitError{code: 1}
+	}
+	if err != nil {
+		return err
 	}
 	if _, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts); err != nil {
 		return err
 	}
 	warnings := rules.Lint(cfg)
+	if !*rulesOnly {
+		warnings = append(warnings, placeholderWarnings(cfg)...)
+	}
 	for _, w := range warnings {
 		fmt.Fprintln(env.stderr, w.String())
 	}
@@ -186,7 +194,7 @@ func cmdTest(env *cliEnv, args []string) error {
 		}
 	}
 	if target == nil {
-		return fmt.Errorf("no channel named %q in %s", pos[0], cfg.Path)
+		return unknownChannel(pos[0], cfg)
 	}
 	client, err := slackClient(cfg)
 	if err != nil {
@@ -200,8 +208,8 @@ func cmdTest(env *cliEnv, args []string) error {
 		err = client.Post(ctx, id, slack.TestMessage(target.Name, target.SlackChannel, time.Now()))
 	}
 	if err != nil {
-		_, reason, _ := slack.Classify(err)
-		return fmt.Errorf("%s: %s (%s)", target.SlackChannel, reason, slack.Hint(reason, target.SlackChannel))
+		reason, hint := explain(err, target.SlackChannel)
+		return fmt.Errorf("%s: %s (%s)", target.SlackChannel, reason, hint)
 	}
 	fmt.Fprintf(env.stdout, "test message sent to %s (%s)\n", target.SlackChannel, target.Name)
 	return nil
@@ -239,9 +247,10 @@ func cmdRedeliver(env *cliEnv, args []string) error {
 			err = client.Post(ctx, id, msg)
 		}
 		if err != nil {
-			class, reason, _ := slack.Classify(err)
+			class, _, _ := slack.Classify(err)
 			authFailed = class == slack.Auth
-			fmt.Fprintf(env.stderr, "kept %s event %s for %s: %s (%s)\n", dl.Channel, ev.Action, target, reason, slack.Hint(reason, target))
+			reason, hint := explain(err, target)
+			fmt.Fprintf(env.stderr, "kept %s event %s for %s: %s (%s)\n", dl.Channel, ev.Action, target, reason, hint)
 		}
 		return err
 	})
@@ -264,8 +273,8 @@ func cmdChannels(env *cliEnv, args []string) error {
 	defer cancel()
 	chans, err := client.ListChannels(ctx)
 	if err != nil {
-		_, reason, _ := slack.Classify(err)
-		return fmt.Errorf("conversations.list: %s (%s)", reason, slack.Hint(reason, ""))
+		reason, hint := explain(err, "")
+		return fmt.Errorf("conversations.list: %s (%s)", reason, hint)
 	}
 	configured := map[string][]string{}
 	for _, t := range targets(cfg) {
@@ -291,10 +300,15 @@ func cmdManifest(env *cliEnv, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	publicURL := "https://your-gateway-domain.com"
+	publicURL := config.ExamplePublicURL
 	if cfg, err := config.Load(*path); err == nil {
 		publicURL = cfg.Admin.PublicURL
-	} else if !errors.Is(err, os.ErrNotExist) {
+		if problem := cfg.PublicURLProblem(); problem != "" {
+			fmt.Fprintf(env.stderr, "%s: warning: %s\n", cfg.Path, problem)
+		}
+	} else if errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(env.stderr, "warning: no config at %s, so the redirect URL uses the example's %s; give your config with --config\n", *path, publicURL)
+	} else {
 		return err
 	}
 	fmt.Fprint(env.stdout, oauthsrv.Manifest(publicURL))

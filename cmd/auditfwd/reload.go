@@ -124,6 +124,9 @@ func (r *reloader) load(trigger string, data []byte, sum string) error {
 	} else {
 		r.log.Info("config reloaded; routing unchanged", "trigger", trigger, "sha256", sum)
 	}
+	for _, w := range rules.Lint(cfg) { // what `auditfwd check` says about these rules
+		r.log.Warn("rules in force have a warning", "warning", w.String())
+	}
 	r.cur = cfg
 	return nil
 }

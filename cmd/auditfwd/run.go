@@ -128,6 +128,12 @@ func (d *daemon) run(format event.Format, r *rules.Rules) error {
 	go adminSrv.Serve(adminLn)
 	log.Info("auditfwd started", "version", version, "config", cfg.Path, "audit_log", cfg.AuditLog.Path,
 		"metrics", metricsLn.Addr().String(), "admin", adminLn.Addr().String())
+	for _, w := range rules.Lint(cfg) { // what `auditfwd check` says
+		log.Warn("rules in force have a warning", "warning", w.String())
+	}
+	for _, w := range cfg.Placeholders() {
+		log.Warn(w)
+	}
 	if connected, _, _ := d.conn.State(); !connected {
 		log.Warn("not connected to Slack: events are held until you connect",
 			"how", "open "+cfg.Admin.PublicURL+"/ (admin.listen "+cfg.Admin.Listen+") and click Connect to Slack, or set SLACK_BOT_TOKEN")
@@ -210,9 +216,6 @@ func (d *daemon) adminHandler() (http.Handler, error) {
 	password, err := cfg.AdminPassword()
 	if err != nil {
 		return nil, err
-	}
-	if password == "" {
-		d.log.Warn("no admin password configured: the admin page answers 503", "fix", "set admin.password_file or AUDITFWD_ADMIN_PASSWORD")
 	}
 	srv := oauthsrv.New(oauthsrv.Options{
 		PublicURL:      cfg.Admin.PublicURL,
