@@ -16,6 +16,7 @@ import (
 
 	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/delivery"
+	"github.com/auditfwd/auditfwd/internal/dryrun"
 	"github.com/auditfwd/auditfwd/internal/event"
 	"github.com/auditfwd/auditfwd/internal/httpserver"
 	"github.com/auditfwd/auditfwd/internal/metrics"
@@ -33,7 +34,8 @@ const shutdownGrace = 7 * time.Second
 
 func cmdRun(env *cliEnv, args []string) error {
 	fs, path := flags(env, "run")
-	dryRun := fs.Bool("dry-run", false, "read the audit log from its start, print the messages it would post as JSON lines, and exit")
+	dryRun := fs.Bool("dry-run", false, "read the audit log from its start, print the messages it would post, a summary on stderr, and exit")
+	output := fs.String("format", dryrun.FormatJSON, "with --dry-run: json (one JSON object per message) or text (one readable line per message)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides log_level)")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -57,17 +59,11 @@ func cmdRun(env *cliEnv, args []string) error {
 	}
 	m := metrics.New(version)
 	if *dryRun {
-		return dryRunLog(env, cfg, format, r, m)
+		return dryrun.Run(context.Background(), dryrun.Options{Config: cfg, Format: format, Rules: r, Metrics: m,
+			Output: *output, Stdout: env.stdout, Stderr: env.stderr})
 	}
 	d := &daemon{cfg: cfg, log: log, m: m}
 	return d.run(format, r)
-}
-
-func dryRunLog(env *cliEnv, cfg *config.Config, format event.Format, r *rules.Rules, m *metrics.Metrics) error {
-	printer := delivery.NewPrinter(env.stdout)
-	h := pipeline.New(format, cfg.AuditLog.MaxLineBytes, r, printer, m)
-	t := tailer.New(tailer.Options{Path: cfg.AuditLog.Path, Once: true, MaxLineBytes: cfg.AuditLog.MaxLineBytes}, h)
-	return t.Run(context.Background())
 }
 
 // daemon is `auditfwd run`: the wiring of tailer → pipeline → spools → senders,

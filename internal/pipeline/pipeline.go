@@ -33,6 +33,9 @@ type Handler struct {
 	lines  [4]prometheus.Counter // by event.Kind
 	routed map[string]prometheus.Counter
 	err    error // first sink failure: nothing after it is enqueued
+	// unrouted, when set, is told the action of each event no rule routes
+	// (the dry run's summary); action is only valid during the call.
+	unrouted func(action []byte)
 }
 
 // New returns a Handler routing with r.
@@ -52,6 +55,10 @@ func New(format event.Format, maxLine int, r *rules.Rules, sink Sink, m *metrics
 
 // SetRules swaps the routing rules; the next line is routed by them.
 func (h *Handler) SetRules(r *rules.Rules) { h.rules.Store(r) }
+
+// OnUnrouted makes the handler call f with the action of every event no
+// rule routes. Set it before the first line.
+func (h *Handler) OnUnrouted(f func(action []byte)) { h.unrouted = f }
 
 // Rules returns the rules in force.
 func (h *Handler) Rules() *rules.Rules { return h.rules.Load() }
@@ -74,6 +81,9 @@ func (h *Handler) Line(raw []byte, end tailer.Position) {
 	dests := h.rules.Load().RouteBytes(action)
 	if len(dests) == 0 {
 		h.m.EventsUnrouted.Inc()
+		if h.unrouted != nil {
+			h.unrouted(action)
+		}
 		return
 	}
 	if h.err != nil {
