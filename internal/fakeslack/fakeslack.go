@@ -2,9 +2,11 @@
 // speaks Slack's wire format (form-encoded or JSON requests, token as
 // "Authorization: Bearer" or a "token" field, JSON answers, errors as HTTP
 // 200 {"ok":false,"error":…}, HTTP 429 with Retry-After, 5xx) for
-// chat.postMessage, conversations.list, auth.test and oauth.v2.access, and
-// records what it was sent so that tests can count messages and assert on
-// timing. It knows nothing about auditfwd's routing or message layout.
+// chat.postMessage, conversations.list, auth.test and oauth.v2.access, serves
+// an OAuth authorize page like slack.com's, and records what it was sent so
+// that tests can count messages and assert on timing. It knows nothing about
+// auditfwd's routing or message layout. `go run ./cmd/fakeslack` starts one
+// for people.
 //
 // It does not import "testing": other packages' tests and the benchmark
 // command use it alike.
@@ -166,8 +168,11 @@ type oauthCode struct {
 }
 
 // Start starts a fake Slack on 127.0.0.1 with a random port.
-func Start() (*Server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func Start() (*Server, error) { return Listen("127.0.0.1:0") }
+
+// Listen starts a fake Slack on addr (host:port).
+func Listen(addr string) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("fakeslack: %w", err)
 	}
@@ -182,7 +187,7 @@ func Start() (*Server, error) {
 		failNext: map[string][]string{},
 		codes:    map[string]*oauthCode{},
 	}
-	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(s.served)
 		_ = s.srv.Serve(ln)
