@@ -114,8 +114,15 @@ install_stage() {
 		mode=$(stat -c %a "$stage/$f" 2>/dev/null) || { echo "missing $f"; return 1; }
 		[ "$mode" = "$want" ] || { echo "$f has mode $mode, want $want"; return 1; }
 	done
-	"$stage/usr/local/bin/auditfwd" check --config "$stage/etc/auditfwd/config.yaml" >/dev/null ||
+	"$stage/usr/local/bin/auditfwd" check --config "$stage/etc/auditfwd/config.yaml" >/dev/null 2>&1 ||
 		{ echo "installed config.yaml fails auditfwd check"; return 1; }
+	for f in README.md docs/*.md; do
+		[ -f "$stage/usr/local/share/doc/auditfwd/${f##*/}" ] || { echo "install.sh did not put ${f##*/} into the doc directory"; return 1; }
+	done
+	local url
+	for url in $(sed -n 's/^Documentation=//p' "$unit"); do
+		[ -f "$stage${url#file://}" ] || { echo "the unit's Documentation= $url is not installed"; return 1; }
+	done
 }
 
 # systemd-analyze verify needs ExecStart= to exist. Verify a copy of the unit

@@ -88,9 +88,12 @@ else
 	say "installed $confdir/config.yaml from configs/example.yaml"
 fi
 
-# 4. Docs (the unit's Documentation= points here).
+# 4. Docs, all of them (the unit's Documentation= and the next steps point here).
 install -d -m 0755 "$docdir"
-install -m 0644 "$root/docs/operations.md" "$docdir/operations.md"
+for doc in "$root"/README.md "$root"/docs/*.md; do
+	install -m 0644 "$doc" "$docdir/$(basename "$doc")"
+done
+say "installed the docs into $docdir"
 
 if [ -z "$DESTDIR" ] && [ -d /run/systemd/system ]; then
 	systemctl daemon-reload
@@ -98,15 +101,18 @@ fi
 
 cat <<NEXT
 
-Next steps (docs/operations.md has the details):
-  1. Secrets, one per file, root only (typed, not left in shell history):
+Next steps (the details are in $docdir/: operations.md, slack-setup.md, rules.md):
+  1. Secrets, one per file, root only: the client secret typed (not left in
+     shell history), the admin password generated and printed once (keep it
+     in your password manager):
        systemd-ask-password -n "Slack client secret:" |
          install -m 0600 /dev/stdin /etc/auditfwd/credentials/slack-client-secret
-       systemd-ask-password -n "Admin page password:" |
+       openssl rand -base64 24 | tee /dev/stderr |
          install -m 0600 /dev/stdin /etc/auditfwd/credentials/admin-password
      Both files must exist, or systemd refuses to start the service.
-  2. Edit /etc/auditfwd/config.yaml: slack.client_id, admin.public_url, channels;
-     check it with:  auditfwd check --config /etc/auditfwd/config.yaml
+  2. Edit /etc/auditfwd/config.yaml: slack.client_id, admin.public_url,
+     admin.trusted_proxies, channels; check it with (no warnings left):
+       auditfwd check --config /etc/auditfwd/config.yaml
   3. Let auditfwd read the gateway's log: the log and its directory must be
      group-readable by rack-gateway (e.g. chgrp -R rack-gateway /var/log/rack-gateway
      && chmod 0750 /var/log/rack-gateway && chmod 0640 /var/log/rack-gateway/audit.log),
