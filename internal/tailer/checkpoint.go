@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/auditfwd/auditfwd/internal/fsutil"
 )
@@ -61,5 +62,47 @@ func saveCheckpoint(path string, cp Checkpoint) error {
 	if err := fsutil.WriteFileAtomic(path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
+	return nil
+}
+func (t *Tailer) commit() error { return t.commitAt(false) }
+
+// commitFollowing is commit at the end of the log while following it. The
+// handler is made durable at once (that is what hands new events to the
+// senders), but while lines keep arriving the checkpoint of the same file
+// is rewritten at most every CheckpointEvery; the poll tick writes a
+// position left waiting. Skipping a write weakens no guarantee: the
+// checkpoint only lags, never leads the spools, and a line read again after
+// a crash is recognised downstream by its position.
+func (t *Tailer) commitFollowing() error { return t.commitAt(true) }
+
+func (t *Tailer) commitAt(following bool) error {
+	t.uncommit = 0
+	if t.opts.Heartbeat != nil {
+		t.opts.Heartbeat()
+	}
+	ok, err := t.h.Commit()
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if !ok || t.opts.CheckpointPath == "" || t.cur == nil {
+		return nil
+	}
+	of := t.cur
+	cp := Checkpoint{
+		Version: 1, Path: of.name, Dev: of.dev, Ino: of.ino,
+		FPLen: of.fp.n, FPHash: of.fp.hash, Position: of.pos(),
+	}
+	if cp == t.lastSaved {
+		return nil
+	}
+	now := time.Now()
+	if following && cp.Gen == t.lastSaved.Gen && cp.Dev == t.lastSaved.Dev && cp.Ino == t.lastSaved.Ino &&
+		now.Sub(t.lastSaveTime) < t.opts.CheckpointEvery {
+		return nil
+	}
+	if err := saveCheckpoint(t.opts.CheckpointPath, cp); err != nil {
+		return err
+	}
+	t.lastSaved, t.lastSaveTime = cp, now
 	return nil
 }
