@@ -1,0 +1,150 @@
+package spool
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/auditfwd/auditfwd/internal/fsutil"
+)
+
+type cursor struct {
+	Segment uint64 `json:"segment"`
+	Offset  int64  `json:"offset"`
+}
+
+// The cursor lives in cursorFile: two fixed-size text slots, each a JSON
+// object with a sequence number and a CRC, written in place by turns and
+// made durable with fdatasync. A write torn by a crash spoils only the slot
+// being written: the other one still holds the previous cursor, which repeats
+// at most the message that was in flight. Replacing a file (temp file, fsync,
+// rename, directory fsync) after every Slack post cost the sender more than
+// the post itself during a backlog. The file is created whole, atomically.
+const (
+	cursorFile       = "cursor"
+	legacyCursorFile = "cursor.json" // before the slots; read once, then removed
+	cursorSlotBytes  = 128
+)
+
+type cursorSlot struct {
+	Segment uint64 `json:"segment"`
+	Offset  int64  `json:"offset"`
+	Seq     uint64 `json:"seq"`
+	CRC     uint32 `json:"crc"`
+}
+
+func slotCRC(c cursor, seq uint64) uint32 {
+	var b [64]byte
+	x := strconv.AppendUint(b[:0], c.Segment, 10)
+	x = append(x, ' ')
+	x = strconv.AppendInt(x, c.Offset, 10)
+	x = append(x, ' ')
+	x = strconv.AppendUint(x, seq, 10)
+	return crc32.ChecksumIEEE(x)
+}
+
+// encodeSlot lays out one slot: the JSON object, spaces, a newline.
+func encodeSlot(c cursor, seq uint64) []byte {
+	data, _ := json.Marshal(cursorSlot{Segment: c.Segment, Offset: c.Offset, Seq: seq, CRC: slotCRC(c, seq)})
+	slot := bytes.Repeat([]byte{' '}, cursorSlotBytes)
+	copy(slot, data)
+	slot[cursorSlotBytes-1] = '\n'
+	return slot
+}
+
+func decodeSlot(b []byte) (cursor, uint64, bool) {
+	var s cursorSlot
+	if json.Unmarshal(bytes.TrimRight(b, " \n"), &s) != nil {
+		return cursor{}, 0, false
+	}
+	c := cursor{Segment: s.Segment, Offset: s.Offset}
+	return c, s.Seq, s.CRC == slotCRC(c, s.Seq)
+}
+
+func (q *Queue) saveCursor(c cursor) error {
+	q.cmu.Lock()
+	defer q.cmu.Unlock()
+	q.cseq++
+	slot := encodeSlot(c, q.cseq)
+	if q.cf == nil {
+		path := filepath.Join(q.dir, cursorFile)
+		created := false
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			data := make([]byte, 2*cursorSlotBytes)
+			copy(data[(q.cseq%2)*cursorSlotBytes:], slot)
+			copy(data[((q.cseq+1)%2)*cursorSlotBytes:], encodeSlot(c, q.cseq-1))
+			if err := fsutil.WriteFileAtomic(path, data, 0o600); err != nil {
+				return fmt.Errorf("spool %s: %w", q.dir, err)
+			}
+			os.Remove(filepath.Join(q.dir, legacyCursorFile))
+			created = true
+		} else if err != nil {
+			return fmt.Errorf("spool %s: cursor: %w", q.dir, err)
+		}
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("spool %s: cursor: %w", q.dir, err)
+		}
+		q.cf = f
+		if created {
+			return nil // it holds c already
+		}
+		os.Remove(filepath.Join(q.dir, legacyCursorFile)) // left by a crash right after the creation
+	}
+	if _, err := q.cf.WriteAt(slot, int64(q.cseq%2)*cursorSlotBytes); err != nil {
+		return fmt.Errorf("spool %s: cursor: %w", q.dir, err)
+	}
+	if err := datasync(q.cf); err != nil {
+		return fmt.Errorf("spool %s: cursor: fdatasync: %w", q.dir, err)
+	}
+	return nil
+}
+
+// datasync is fdatasync: the slot's data, without the mtime update.
+func datasync(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return f.Sync()
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = fdatasync(int(fd)) }); err != nil {
+		return err
+	}
+	return serr
+}
+
+func (q *Queue) loadCursor(segs []uint64) error {
+	data, err := os.ReadFile(filepath.Join(q.dir, cursorFile))
+	if err == nil {
+		found := false
+		for i := 0; (i+1)*cursorSlotBytes <= len(data); i++ {
+			c, seq, ok := decodeSlot(data[i*cursorSlotBytes : (i+1)*cursorSlotBytes])
+			if ok && (!found || seq > q.cseq) {
+				q.cur, q.cseq, found = c, seq, true
+			}
+		}
+		if !found {
+			return fmt.Errorf("open spool %s: cursor: no valid slot in %s", q.dir, cursorFile)
+		}
+		return nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("open spool %s: %w", q.dir, err)
+	}
+	data, err = os.ReadFile(filepath.Join(q.dir, legacyCursorFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open spool %s: %w", q.dir, err)
+	}
+	if err := json.Unmarshal(data, &q.cur); err != nil {
+		return fmt.Errorf("open spool %s: cursor: %w", q.dir, err)
+	}
+	return nil
+}
