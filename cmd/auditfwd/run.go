@@ -23,6 +23,7 @@ import (
 	"github.com/auditfwd/auditfwd/internal/pipeline"
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/slack"
+	"github.com/auditfwd/auditfwd/internal/statelock"
 	"github.com/auditfwd/auditfwd/internal/tailer"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
@@ -88,6 +89,12 @@ func (d *daemon) run(format event.Format, r *rules.Rules) error {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state_dir: %w", err)
 	}
+	// One owner per state_dir, before any of its state is read.
+	lock, err := statelock.Acquire(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -150,6 +157,14 @@ func (d *daemon) run(format event.Format, r *rules.Rules) error {
 		},
 		Heartbeat: hb.beat,
 		Lag:       func(n int64) { m.LogLagBytes.Set(float64(n)) },
+		HighWater: svc.HighWater,
+		Writable: func(ok bool) {
+			if ok {
+				m.StateDirWritable.Set(1)
+			} else {
+				m.StateDirWritable.Set(0)
+			}
+		},
 	}, d.handler)
 	tailErr := t.Run(ctx)
 	stop()

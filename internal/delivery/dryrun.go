@@ -30,19 +30,22 @@ type DryRunMessage struct {
 }
 
 // Enqueue implements pipeline.Sink.
-func (p *Printer) Enqueue(d rules.Destination, line []byte, _ tailer.Position) error {
+func (p *Printer) Enqueue(d rules.Destination, line []byte, _ tailer.Position) (bool, error) {
 	ev, err := event.Parse(line)
 	if err != nil {
-		return fmt.Errorf("dry run: %w", err)
+		return false, fmt.Errorf("dry run: %w", err)
 	}
 	msg, _ := slack.Pack([]event.Event{ev}, d.Alert)
 	enc := json.NewEncoder(p.w)
 	enc.SetEscapeHTML(false) // keep Slack's <!date^…> readable
 	if err := enc.Encode(DryRunMessage{Channel: d.Channel, SlackChannel: d.SlackChannel, Alert: d.Alert, Message: msg}); err != nil {
-		return fmt.Errorf("dry run: %w", err)
+		return false, fmt.Errorf("dry run: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // Sync implements pipeline.Sink.
 func (p *Printer) Sync() error { return p.w.Flush() }
+
+// Rollback implements pipeline.Sink; a dry run has no state to roll back.
+func (p *Printer) Rollback() {}

@@ -59,7 +59,9 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 		if bad > 0 {
 			// Only the records before the unreadable one go out now.
 			if len(events) == 0 {
-				s.deadLetter(ch, recs[:1], "unparseable_event")
+				if !s.deadLetter(ch, recs[:1], "unparseable_event") && !s.sleep(ctx, s.backoff(attempt), nil) {
+					return
+				}
 				continue
 			}
 			recs = recs[:len(events)]
@@ -85,7 +87,14 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 			s.conn.Invalid(gen, reason)
 		case class == slack.Permanent:
 			s.failed(ch, reason, err)
-			s.deadLetter(ch, recs[:n], reason)
+			if !s.deadLetter(ch, recs[:n], reason) {
+				// Kept queued (state_dir full?): try again later, not at once.
+				if !s.sleep(ctx, s.backoff(attempt), nil) {
+					return
+				}
+				attempt++
+				continue
+			}
 			attempt, single, textOnly = 0, false, false
 		case class == slack.Payload && n > 1:
 			s.failed(ch, reason, err)
@@ -95,7 +104,13 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 			textOnly = true
 		case class == slack.Payload:
 			s.failed(ch, reason, err)
-			s.deadLetter(ch, recs[:n], reason)
+			if !s.deadLetter(ch, recs[:n], reason) {
+				if !s.sleep(ctx, s.backoff(attempt), nil) {
+					return
+				}
+				attempt++
+				continue
+			}
 			single, textOnly = false, false
 		default: // Retry
 			s.failed(ch, reason, err)
@@ -145,7 +160,9 @@ func (s *Service) failed(ch *channel, reason string, err error) {
 	s.log.Warn("Slack delivery failed", "channel", ch.name, "reason", reason, "err", err)
 }
 
-func (s *Service) deadLetter(ch *channel, recs []spool.Record, reason string) {
+// deadLetter writes recs to the dead-letter file and acknowledges them. It
+// reports false when they could not be written and stay queued.
+func (s *Service) deadLetter(ch *channel, recs []spool.Record, reason string) bool {
 	hint := slack.Hint(reason, recs[0].Target)
 	entries := make([]DeadLetter, len(recs))
 	for i, r := range recs {
@@ -157,7 +174,7 @@ func (s *Service) deadLetter(ch *channel, recs []spool.Record, reason string) {
 	if err := s.dead.Append(entries...); err != nil {
 		// Not acknowledged: the events stay queued rather than vanish.
 		s.log.Error("cannot write dead letters; keeping the events queued", "channel", ch.name, "err", err)
-		return
+		return false
 	}
 	if err := ch.q.Ack(len(recs)); err != nil {
 		s.log.Error("cannot record dead letters in the spool", "channel", ch.name, "err", err)
@@ -167,6 +184,7 @@ func (s *Service) deadLetter(ch *channel, recs []spool.Record, reason string) {
 	s.log.Error("Slack rejected events for good; written to dead-letter.jsonl",
 		"channel", ch.name, "slack_channel", recs[0].Target, "reason", reason, "events", len(recs),
 		"fix", hint+"; then run `auditfwd redeliver`")
+	return true
 }
 
 // backoff is capped exponential with jitter: 1s, 2s, 4s … MaxBackoff, each

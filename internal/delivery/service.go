@@ -122,7 +122,13 @@ func (s *Service) Start(ctx context.Context, targets []Target) error {
 			return err
 		}
 	}
-	return s.SetTargets(targets)
+	if err := s.SetTargets(targets); err != nil {
+		// A new channel's spool cannot be created (state_dir full or
+		// read-only): it is opened when its first event arrives, and until
+		// then the tailer holds back.
+		s.log.Error("cannot open a channel's queue yet; retrying when events arrive", "err", err)
+	}
+	return nil
 }
 
 // SetTargets replaces the configured destinations (start-up and reload).
@@ -131,16 +137,18 @@ func (s *Service) SetTargets(targets []Target) error {
 	s.mu.Lock()
 	s.targets = append([]Target(nil), targets...)
 	s.mu.Unlock()
+	var errs []error
 	for _, t := range targets {
 		ch, err := s.channel(t.Name)
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			continue
 		}
 		ch.mu.Lock()
 		ch.status.Target = t
 		ch.mu.Unlock()
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // channel returns the named channel, opening its spool and starting its sender.
@@ -150,7 +158,7 @@ func (s *Service) channel(name string) (*channel, error) {
 	if ch, ok := s.channels[name]; ok {
 		return ch, nil
 	}
-	q, err := spool.Open(filepath.Join(s.opts.StateDir, "spool", name))
+	q, err := spool.Open(filepath.Join(s.opts.StateDir, "spool", name), s.log.With("channel", name))
 	if err != nil {
 		return nil, err
 	}
@@ -166,29 +174,62 @@ func (s *Service) channel(name string) (*channel, error) {
 	return ch, nil
 }
 
-// Enqueue implements pipeline.Sink.
-func (s *Service) Enqueue(d rules.Destination, line []byte, pos tailer.Position) error {
+// Enqueue implements pipeline.Sink. queued is false when the channel's
+// spool already holds the event (its line was read again).
+func (s *Service) Enqueue(d rules.Destination, line []byte, pos tailer.Position) (bool, error) {
 	ch, err := s.channel(d.Channel)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if _, err := ch.q.Append(spool.Record{Pos: pos, Target: d.SlackChannel, Alert: d.Alert, Event: line}); err != nil {
-		return err
+	queued, err := ch.q.Append(spool.Record{Pos: pos, Target: d.SlackChannel, Alert: d.Alert, Event: line})
+	if err != nil {
+		return false, err
 	}
-	s.touched[ch] = true
-	return nil
+	if queued {
+		s.touched[ch] = true
+	}
+	return queued, nil
 }
 
-// Sync implements pipeline.Sink: the spools are durable before the log checkpoint.
+// Sync implements pipeline.Sink: the spools are durable before the log
+// checkpoint. All of them are flushed before any is published, so a failure
+// in one rolls all back with no record handed to a sender.
 func (s *Service) Sync() error {
 	for ch := range s.touched {
-		if err := ch.q.Sync(); err != nil {
+		if err := ch.q.Flush(); err != nil {
+			s.Rollback()
 			return err
 		}
+	}
+	for ch := range s.touched {
+		ch.q.Publish()
 		s.m.QueueEvents.WithLabelValues(ch.name).Set(float64(ch.q.Len()))
 		delete(s.touched, ch)
 	}
 	return nil
+}
+
+// Rollback implements pipeline.Sink: what was enqueued since the last Sync
+// is dropped; the tailer reads those lines again.
+func (s *Service) Rollback() {
+	for ch := range s.touched {
+		ch.q.Rollback()
+		delete(s.touched, ch)
+	}
+}
+
+// HighWater is the last log position any spool holds: without a usable
+// checkpoint the tailer numbers new lines after it.
+func (s *Service) HighWater() tailer.Position {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var hw tailer.Position
+	for _, ch := range s.channels {
+		if p := ch.q.HighWater(); hw.Less(p) {
+			hw = p
+		}
+	}
+	return hw
 }
 
 // Wait blocks until every sender stopped (after its in-flight request) or

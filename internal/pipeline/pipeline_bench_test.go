@@ -18,8 +18,12 @@ import (
 // nopSink takes events and drops them.
 type nopSink struct{ n int }
 
-func (s *nopSink) Enqueue(rules.Destination, []byte, tailer.Position) error { s.n++; return nil }
-func (s *nopSink) Sync() error                                              { return nil }
+func (s *nopSink) Enqueue(rules.Destination, []byte, tailer.Position) (bool, error) {
+	s.n++
+	return true, nil
+}
+func (s *nopSink) Sync() error { return nil }
+func (s *nopSink) Rollback()   {}
 
 // exampleRules are the channels of configs/example.yaml.
 func exampleRules(tb testing.TB) *rules.Rules {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/auditfwd/auditfwd/internal/fsutil"
 )
@@ -26,9 +27,8 @@ type cursor struct {
 // rename, directory fsync) after every Slack post cost the sender more than
 // the post itself during a backlog. The file is created whole, atomically.
 const (
-	cursorFile       = "cursor"
-	legacyCursorFile = "cursor.json" // before the slots; read once, then removed
-	cursorSlotBytes  = 128
+	cursorFile      = "cursor"
+	cursorSlotBytes = 128
 )
 
 type cursorSlot struct {
@@ -81,7 +81,6 @@ func (q *Queue) saveCursor(c cursor) error {
 			if err := fsutil.WriteFileAtomic(path, data, 0o600); err != nil {
 				return fmt.Errorf("spool %s: %w", q.dir, err)
 			}
-			os.Remove(filepath.Join(q.dir, legacyCursorFile))
 			created = true
 		} else if err != nil {
 			return fmt.Errorf("spool %s: cursor: %w", q.dir, err)
@@ -94,7 +93,6 @@ func (q *Queue) saveCursor(c cursor) error {
 		if created {
 			return nil // it holds c already
 		}
-		os.Remove(filepath.Join(q.dir, legacyCursorFile)) // left by a crash right after the creation
 	}
 	if _, err := q.cf.WriteAt(slot, int64(q.cseq%2)*cursorSlotBytes); err != nil {
 		return fmt.Errorf("spool %s: cursor: %w", q.dir, err)
@@ -118,33 +116,72 @@ func datasync(f *os.File) error {
 	return serr
 }
 
-func (q *Queue) loadCursor(segs []uint64) error {
-	data, err := os.ReadFile(filepath.Join(q.dir, cursorFile))
-	if err == nil {
-		found := false
-		for i := 0; (i+1)*cursorSlotBytes <= len(data); i++ {
-			c, seq, ok := decodeSlot(data[i*cursorSlotBytes : (i+1)*cursorSlotBytes])
-			if ok && (!found || seq > q.cseq) {
-				q.cur, q.cseq, found = c, seq, true
-			}
-		}
-		if !found {
-			return fmt.Errorf("open spool %s: cursor: no valid slot in %s", q.dir, cursorFile)
-		}
-		return nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("open spool %s: %w", q.dir, err)
-	}
-	data, err = os.ReadFile(filepath.Join(q.dir, legacyCursorFile))
+// loadCursor reads the newest valid slot. A cursor file that cannot be read
+// or holds no valid slot is set aside; the queue then starts at its oldest
+// record.
+func (q *Queue) loadCursor() {
+	path := filepath.Join(q.dir, cursorFile)
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return
 	}
 	if err != nil {
-		return fmt.Errorf("open spool %s: %w", q.dir, err)
+		q.setCursorAside(err)
+		return
 	}
-	if err := json.Unmarshal(data, &q.cur); err != nil {
-		return fmt.Errorf("open spool %s: cursor: %w", q.dir, err)
+	found := false
+	for i := 0; (i+1)*cursorSlotBytes <= len(data); i++ {
+		c, seq, ok := decodeSlot(data[i*cursorSlotBytes : (i+1)*cursorSlotBytes])
+		if ok && (!found || seq > q.cseq) {
+			q.cur, q.cseq, found = c, seq, true
+		}
 	}
-	return nil
+	if !found {
+		q.setCursorAside(fmt.Errorf("no valid slot in %d bytes", len(data)))
+	}
+}
+
+// setCursorAside moves an unusable cursor file away for investigation and
+// restarts delivery at the oldest record on disk.
+func (q *Queue) setCursorAside(cause error) {
+	path := filepath.Join(q.dir, cursorFile)
+	aside := fmt.Sprintf("%s.corrupt-%d", path, time.Now().Unix())
+	if err := os.Rename(path, aside); err != nil {
+		aside = "(could not be moved aside: " + err.Error() + ")"
+	}
+	q.log.Error("spool cursor unusable; delivering again from the oldest queued record (some messages may repeat, none is lost)",
+		"file", path, "err", cause, "moved_to", aside)
+	q.cur, q.cseq = cursor{}, 0
+}
+
+// cursorInRange reports whether the cursor points into the queue's data.
+func (q *Queue) cursorInRange() bool {
+	if q.cur.Segment > q.wSeg || q.cur.Offset < 0 {
+		return false
+	}
+	fi, err := os.Stat(q.segPath(q.cur.Segment))
+	if err != nil {
+		return q.cur.Offset == 0
+	}
+	return q.cur.Offset <= fi.Size()
+}
+
+// reportCorrupt logs a record that cannot be decoded (once per record) and
+// keeps a copy of its bytes beside the segments for investigation; the
+// reader skips it.
+func (q *Queue) reportCorrupt(at cursor, line []byte, cause error) {
+	q.mu.Lock()
+	seen := q.reported == at
+	q.reported = at
+	q.mu.Unlock()
+	if seen {
+		return
+	}
+	copyPath := filepath.Join(q.dir, "corrupt-records")
+	if f, err := os.OpenFile(copyPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+		fmt.Fprintf(f, "%s at %d: %q\n", q.segPath(at.Segment), at.Offset, line)
+		f.Close()
+	}
+	q.log.Error("spool: skipping a corrupt record (disk fault?); a copy is kept",
+		"file", q.segPath(at.Segment), "offset", at.Offset, "bytes", len(line), "err", cause, "copy", copyPath)
 }

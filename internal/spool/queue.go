@@ -12,6 +12,7 @@ package spool
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sync"
 
@@ -24,40 +25,51 @@ type Queue struct {
 	dir          string
 	segmentBytes int64
 
+	log *slog.Logger
+
 	mu       sync.Mutex
 	w        *os.File // active segment, append only
 	wSeg     uint64
 	wSize    int64 // bytes written to the active segment
-	synced   int64 // bytes of the active segment known durable: readers stop here
+	flushed  int64 // bytes of the active segment fsynced (published or not)
+	synced   int64 // bytes of the active segment published: readers stop here
 	lastPos  tailer.Position
-	pending  int // records after the cursor that are synced
-	unsynced int // records appended since the last sync
+	pubPos   tailer.Position // lastPos when last published
+	pending  int             // records after the cursor that are published
+	unsynced int             // records appended since the last publish
 	cur      cursor
 	peeked   []int64 // byte length of each record the last Peek returned
 	notify   chan struct{}
 	dirty    bool
 	enc      []byte // Append's encoding buffer
 
+	reported cursor // the last corrupt record logged, so a retried read logs it once
+
 	cmu  sync.Mutex // the cursor file
 	cf   *os.File   // open after the first save
 	cseq uint64     // sequence number of the last cursor slot written
 }
 
-// Open opens (or creates) the queue in dir, repairing a torn last record.
-func Open(dir string) (*Queue, error) { return open(dir, SegmentBytes) }
+// Open opens (or creates) the queue in dir. Damage is repaired, reported
+// through log and never fatal: a torn last record is cut (its line is read
+// again from the log), a corrupt record is skipped when read, and a cursor
+// that cannot be read is set aside (delivery restarts at the oldest record
+// on disk: a repeat, never a loss).
+func Open(dir string, log *slog.Logger) (*Queue, error) { return open(dir, SegmentBytes, log) }
 
-func open(dir string, segmentBytes int64) (*Queue, error) {
+func open(dir string, segmentBytes int64, log *slog.Logger) (*Queue, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open spool %s: %w", dir, err)
 	}
-	q := &Queue{dir: dir, segmentBytes: segmentBytes, notify: make(chan struct{}, 1)}
+	q := &Queue{dir: dir, segmentBytes: segmentBytes, log: log, notify: make(chan struct{}, 1)}
 	segs, err := q.segments()
 	if err != nil {
 		return nil, err
 	}
-	if err := q.loadCursor(segs); err != nil {
-		return nil, err
-	}
+	q.loadCursor()
 	if len(segs) == 0 {
 		segs = []uint64{max(1, q.cur.Segment)}
 	}
@@ -66,23 +78,31 @@ func open(dir string, segmentBytes int64) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open spool %s: %w", dir, err)
 	}
-	// Drop a record torn by a crash mid-write: it was never synced, so the
+	// Cut a record torn by a crash mid-write: it was never synced, so the
 	// tailer has not checkpointed past it and will read its line again.
-	good, last, err := scanSegment(f)
+	good, size, last, err := scanSegment(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open spool %s: %w", dir, err)
 	}
-	if err := f.Truncate(good); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open spool %s: %w", dir, err)
+	if good < size {
+		q.log.Warn("spool: cutting a torn last record (a crash or power loss mid-write); its log line is read again",
+			"file", q.segPath(q.wSeg), "offset", good, "bytes", size-good)
+		if err := f.Truncate(good); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("open spool %s: %w", dir, err)
+		}
 	}
 	if _, err := f.Seek(good, io.SeekStart); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open spool %s: %w", dir, err)
 	}
-	q.w, q.wSize, q.synced, q.lastPos = f, good, good, last
+	q.w, q.wSize, q.flushed, q.synced, q.lastPos, q.pubPos = f, good, good, good, last, last
 	if q.cur.Segment == 0 || q.cur.Segment < segs[0] {
+		q.cur = cursor{Segment: segs[0]}
+	}
+	if !q.cursorInRange() {
+		q.setCursorAside(fmt.Errorf("cursor %d:%d points past the queue's data", q.cur.Segment, q.cur.Offset))
 		q.cur = cursor{Segment: segs[0]}
 	}
 	n, err := q.countFrom(q.cur)
@@ -92,6 +112,13 @@ func open(dir string, segmentBytes int64) (*Queue, error) {
 	}
 	q.pending = n
 	return q, nil
+}
+
+// HighWater is the position of the last record the queue holds durably.
+func (q *Queue) HighWater() tailer.Position {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.pubPos
 }
 
 // Close releases the active segment and the cursor file.
@@ -139,6 +166,17 @@ func (q *Queue) Append(r Record) (bool, error) {
 
 // Sync makes appended records durable and visible to the sender.
 func (q *Queue) Sync() error {
+	if err := q.Flush(); err != nil {
+		return err
+	}
+	q.Publish()
+	return nil
+}
+
+// Flush makes appended records durable without handing them to the sender
+// yet: several queues are flushed, then all published, so that one failing
+// queue can still roll the others back without a record having gone out.
+func (q *Queue) Flush() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if !q.dirty {
@@ -147,15 +185,51 @@ func (q *Queue) Sync() error {
 	if err := q.w.Sync(); err != nil {
 		return fmt.Errorf("spool %s: fsync: %w", q.dir, err)
 	}
-	q.synced = q.wSize
+	q.flushed = q.wSize
+	return nil
+}
+
+// Publish hands the flushed records to the sender.
+func (q *Queue) Publish() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.dirty || q.flushed != q.wSize {
+		return
+	}
+	q.synced = q.flushed
 	q.pending += q.unsynced
 	q.unsynced = 0
+	q.pubPos = q.lastPos
 	q.dirty = false
 	select {
 	case q.notify <- struct{}{}:
 	default:
 	}
-	return nil
+}
+
+// Rollback drops the records appended since the last publish (the tailer
+// reads their lines again), cutting them from the segment.
+func (q *Queue) Rollback() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.w == nil {
+		return
+	}
+	if q.wSize != q.synced {
+		// Cutting frees space and needs none. Should it fail, the next
+		// append overwrites from the same offset; what is left beyond is
+		// cut as a torn tail at the next start.
+		if err := q.w.Truncate(q.synced); err != nil {
+			q.log.Warn("spool: cannot cut records rolled back", "dir", q.dir, "err", err)
+		}
+		if _, err := q.w.Seek(q.synced, io.SeekStart); err != nil {
+			q.log.Warn("spool: cannot seek after rollback", "dir", q.dir, "err", err)
+		}
+	}
+	q.wSize, q.flushed = q.synced, q.synced
+	q.lastPos = q.pubPos
+	q.unsynced = 0
+	q.dirty = false
 }
 
 // Ready is signalled after Sync made new records available.
@@ -188,12 +262,13 @@ func (q *Queue) Peek(max, maxBytes int) ([]Record, error) {
 				return nil, err
 			}
 		}
-		// A marker opens a segment; it is acknowledged with the record after it.
+		// A marker opens a segment; it is acknowledged with the record after
+		// it, and so is a corrupt record, skipped.
 		var out []Record
 		var outLens []int64
 		var carry int64
 		for i, r := range recs {
-			if r.Marker {
+			if r.Marker || r.corrupt {
 				carry += lens[i]
 				continue
 			}

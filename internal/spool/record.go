@@ -17,6 +17,8 @@ type Record struct {
 	Alert  bool            `json:"alert,omitempty"`
 	Event  json.RawMessage `json:"event"`
 	Marker bool            `json:"marker,omitempty"` // carries the last position across segments; not an event
+
+	corrupt bool // a line that could not be decoded: skipped, never delivered
 }
 
 // decodeRecord decodes a record line (without its newline) exactly as encode

@@ -46,9 +46,11 @@ func (q *Queue) rollLocked() error {
 	}
 	q.w.Close()
 	q.w, q.wSeg, q.wSize = f, next, int64(len(marker))
+	// The old segment's records are durable: they are published now.
 	q.pending += q.unsynced
 	q.unsynced = 0
-	q.synced = q.wSize
+	q.synced, q.flushed = q.wSize, q.wSize
+	q.pubPos = q.lastPos
 	q.dirty = false
 	return nil
 }
@@ -123,7 +125,9 @@ func (q *Queue) readSegment(c cursor, limit int64, max, maxBytes int) ([]Record,
 		rec, ok := decodeRecord(line[:len(line)-1], target)
 		if !ok {
 			if err := json.Unmarshal(line, &rec); err != nil {
-				return nil, nil, fmt.Errorf("spool %s: corrupt record at %d:%d: %w", q.dir, c.Segment, c.Offset, err)
+				at := cursor{Segment: c.Segment, Offset: off - int64(len(buf)-start) - int64(len(line))}
+				q.reportCorrupt(at, line, err)
+				rec = Record{corrupt: true}
 			}
 		}
 		if !rec.Marker && total > 0 && total+len(rec.Event) > maxBytes {
@@ -170,7 +174,12 @@ func (q *Queue) countFrom(c cursor) (int, error) {
 		sc := bufio.NewScanner(io.NewSectionReader(f, off, 1<<62))
 		sc.Buffer(make([]byte, 64<<10), 64<<20)
 		for sc.Scan() {
-			if !bytes.Contains(sc.Bytes()[:min(len(sc.Bytes()), 120)], []byte(`"marker":true`)) {
+			line := sc.Bytes()
+			if bytes.Contains(line[:min(len(line), 120)], []byte(`"marker":true`)) {
+				continue
+			}
+			// A corrupt record is skipped by the reader: not counted.
+			if _, ok := decodeRecord(line, ""); ok || json.Valid(line) {
 				n++
 			}
 		}
@@ -179,28 +188,28 @@ func (q *Queue) countFrom(c cursor) (int, error) {
 	return n, nil
 }
 
-// scanSegment returns the length of the complete records and the last position.
-func scanSegment(f *os.File) (int64, tailer.Position, error) {
-	var good int64
-	var last tailer.Position
+// scanSegment reads the active segment at start-up. good is the length up
+// to the end of the last intact record: what follows is a torn write, cut.
+// A corrupt record before it is kept (the reader skips and reports it).
+func scanSegment(f *os.File) (good, size int64, last tailer.Position, err error) {
 	br := bufio.NewReaderSize(io.NewSectionReader(f, 0, 1<<62), 64<<10)
+	var off int64
 	for {
-		line, err := br.ReadBytes('\n')
+		line, rerr := br.ReadBytes('\n')
+		off += int64(len(line))
 		if len(line) > 0 && line[len(line)-1] == '\n' {
 			var rec struct {
 				Pos tailer.Position `json:"pos"`
 			}
-			if json.Unmarshal(line, &rec) != nil {
-				return good, last, nil // torn or corrupt tail: cut here
+			if json.Unmarshal(line, &rec) == nil {
+				good, last = off, rec.Pos
 			}
-			good += int64(len(line))
-			last = rec.Pos
 		}
-		if err == io.EOF {
-			return good, last, nil
+		if rerr == io.EOF {
+			return good, off, last, nil
 		}
-		if err != nil {
-			return 0, last, err
+		if rerr != nil {
+			return 0, off, last, rerr
 		}
 	}
 }

@@ -44,11 +44,17 @@ func loadCheckpoint(path string) (*Checkpoint, error) {
 		return nil, fmt.Errorf("read checkpoint %s: %w", path, err)
 	}
 	var cp Checkpoint
+	if len(data) == 0 {
+		return nil, fmt.Errorf("read checkpoint %s: empty file", path)
+	}
 	if err := json.Unmarshal(data, &cp); err != nil {
 		return nil, fmt.Errorf("read checkpoint %s: %w", path, err)
 	}
 	if cp.Version != 1 {
 		return nil, fmt.Errorf("read checkpoint %s: unknown version %d", path, cp.Version)
+	}
+	if cp.Offset < 0 || cp.FPLen < 0 || cp.FPLen > fingerprintMax {
+		return nil, fmt.Errorf("read checkpoint %s: impossible values (offset %d, fingerprint %d bytes)", path, cp.Offset, cp.FPLen)
 	}
 	return &cp, nil
 }
@@ -82,12 +88,16 @@ func (t *Tailer) commitAt(following bool) error {
 	}
 	ok, err := t.h.Commit()
 	if err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return commitFailed(err)
 	}
-	if !ok || t.opts.CheckpointPath == "" || t.cur == nil {
+	if !ok || t.cur == nil {
 		return nil
 	}
 	of := t.cur
+	of.safe = of.off
+	if t.opts.CheckpointPath == "" {
+		return nil
+	}
 	cp := Checkpoint{
 		Version: 1, Path: of.name, Dev: of.dev, Ino: of.ino,
 		FPLen: of.fp.n, FPHash: of.fp.hash, Position: of.pos(),
@@ -101,7 +111,7 @@ func (t *Tailer) commitAt(following bool) error {
 		return nil
 	}
 	if err := saveCheckpoint(t.opts.CheckpointPath, cp); err != nil {
-		return err
+		return commitFailed(err)
 	}
 	t.lastSaved, t.lastSaveTime = cp, now
 	return nil

@@ -105,11 +105,10 @@ func (t *Tailer) drain(ctx context.Context, of *openFile, final bool) error {
 	}
 }
 
+// emit hands over one physical line. NUL padding before it was already cut
+// off: the line is counted once, as what follows the padding is.
 func (t *Tailer) emit(of *openFile, line []byte) {
-	if of.padding {
-		of.padding = false
-		t.h.Skip(event.KindMalformed, of.pos())
-	}
+	of.padding = false
 	if len(line) > t.opts.MaxLineBytes {
 		t.h.Skip(event.KindOversized, of.pos())
 		return

@@ -80,6 +80,11 @@ func (t *Tailer) truncated(ctx context.Context, of *openFile) error {
 			if err != nil {
 				return err
 			}
+			// Durable before the position moves to the truncated file's start;
+			// a failed commit finds the copy again next round.
+			if err := t.commit(); err != nil {
+				return err
+			}
 		}
 	}
 	fi, err := of.f.Stat()
@@ -88,7 +93,7 @@ func (t *Tailer) truncated(ctx context.Context, of *openFile) error {
 	}
 	t.gen++
 	of.gen = t.gen
-	of.off, of.scan, of.n, of.skipping, of.padding = 0, 0, 0, false, false
+	of.off, of.scan, of.safe, of.n, of.skipping, of.padding = 0, 0, 0, 0, false, false
 	of.fp = takeFingerprint(of.f, fi.Size())
 	return t.commit()
 }

@@ -29,6 +29,9 @@ type Handler interface {
 	// Commit makes everything handed over durable. It returns false when the
 	// current position must not be checkpointed yet (mid multi-line record).
 	Commit() (bool, error)
+	// Rollback forgets everything handed over since the last successful
+	// Commit: the tailer reads those lines again later (state_dir unwritable).
+	Rollback()
 }
 
 // Options configure a Tailer.
@@ -49,6 +52,14 @@ type Options struct {
 	Ready       func()            // once the start position is fixed and saved
 	Heartbeat   func()            // after every round and commit: proof of life for the watchdog
 	Lag         func(bytes int64) // bytes in the log not read yet
+	// Writable reports whether commits succeed: false while the state
+	// directory cannot be written and the tailer holds back, true again once
+	// a commit went through.
+	Writable func(ok bool)
+	// HighWater returns the last position downstream stores already hold.
+	// Without a usable checkpoint, numbering restarts after it, so that new
+	// lines are never mistaken for ones already queued.
+	HighWater func() Position
 
 	// CheckpointEvery bounds how often the checkpoint is rewritten while
 	// following a log that keeps growing (each rewrite is a temp file, two
@@ -71,6 +82,7 @@ type openFile struct {
 	fp       fingerprint
 	gen      uint64
 	off      int64 // start of the next unhandled line: what the checkpoint records
+	safe     int64 // off at the last successful commit: where a rollback resumes
 	scan     int64 // next byte to read while skipping an over-long line
 	skipping bool
 	padding  bool // NUL padding seen at the start of the current line
@@ -95,6 +107,11 @@ type Tailer struct {
 	wake      chan struct{}
 
 	lastSaveTime time.Time // when lastSaved was written
+
+	stat  func(string) (os.FileInfo, error) // os.Stat; tests inject failures
+	fault *stateFault                       // set while commits fail
+
+	afterCommit func(*openFile) // tests: act in the window before the fingerprint is extended
 }
 
 // New prepares a Tailer; Run starts it.
@@ -123,6 +140,7 @@ func New(opts Options, h Handler) *Tailer {
 		h:    h,
 		buf:  make([]byte, min(initialBuffer, opts.MaxLineBytes+1)),
 		wake: make(chan struct{}, 1),
+		stat: os.Stat,
 	}
 }
 
@@ -135,9 +153,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 	stopWatch := t.watch()
 	defer stopWatch()
 
-	if err := t.start(); err != nil {
-		return err
-	}
+	t.start()
 	if t.opts.Ready != nil {
 		t.opts.Ready()
 	}
@@ -145,35 +161,42 @@ func (t *Tailer) Run(ctx context.Context) error {
 
 	poll := time.NewTicker(t.opts.PollInterval)
 	defer poll.Stop()
+	wait, err := time.Duration(0), t.commit()
 	for {
+		if err != nil {
+			if !isCommitError(err) {
+				return err
+			}
+			wait = t.holdBack(err)
+		} else if t.fault != nil {
+			t.recovered()
+		}
+		if wait != 0 {
+			var timer *time.Timer
+			var timeout <-chan time.Time
+			if wait > 0 {
+				timer = time.NewTimer(wait)
+				timeout = timer.C
+			}
+			select {
+			case <-ctx.Done():
+			case <-t.wake:
+			case <-poll.C:
+			case <-timeout:
+			}
+			if timer != nil {
+				timer.Stop()
+			}
+		}
+		if ctx.Err() != nil {
+			return t.shutdown()
+		}
 		if t.opts.Heartbeat != nil {
 			t.opts.Heartbeat()
 		}
-		wait, err := t.step(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return t.commit()
-			}
-			return err
-		}
-		if wait == 0 {
-			continue
-		}
-		var timer *time.Timer
-		var timeout <-chan time.Time
-		if wait > 0 {
-			timer = time.NewTimer(wait)
-			timeout = timer.C
-		}
-		select {
-		case <-ctx.Done():
-			return t.commit()
-		case <-t.wake:
-		case <-poll.C:
-		case <-timeout:
-		}
-		if timer != nil {
-			timer.Stop()
+		wait, err = t.step(ctx)
+		if err != nil && ctx.Err() != nil {
+			return t.shutdown()
 		}
 	}
 }
@@ -212,7 +235,7 @@ func (t *Tailer) step(ctx context.Context) (time.Duration, error) {
 			f.Close()
 			return -1, err
 		}
-		t.log.Info("reading audit log", "path", t.opts.Path)
+		t.log.Info("reading audit log", "path", t.opts.Path, "file", of.name)
 		t.cur = of
 		return 0, t.commit()
 	}
@@ -239,17 +262,33 @@ func (t *Tailer) step(ctx context.Context) (time.Duration, error) {
 	if err := t.commitFollowing(); err != nil {
 		return -1, err
 	}
+	if t.afterCommit != nil {
+		t.afterCommit(of)
+	}
 	size := t.reportLag(of)
 	if of.fp.n < fingerprintMax && size > int64(of.fp.n) {
-		of.fp = takeFingerprint(of.f, size)
+		// The head is still growing: extend the fingerprint, unless the bytes
+		// it was taken from are gone (truncated and regrown since the checks
+		// above); then it is a truncation.
+		if !of.fp.extend(of.f, size) {
+			return 0, t.truncated(ctx, of)
+		}
 	}
 
 	// Rotation: the path names another file (or none) now.
-	if pfi, err := os.Stat(t.opts.Path); err == nil {
+	pfi, err := t.stat(t.opts.Path)
+	if err == nil {
 		if dev, ino := devIno(pfi); dev == of.dev && ino == of.ino {
 			of.goneSince = time.Time{}
 			return -1, nil
 		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		// Not a rotation: the path cannot be looked at right now. Keep
+		// following the open file; deciding it was rotated would read it
+		// again from its start after RotateWait.
+		t.log.Warn("cannot stat audit log path; following the open file", "path", t.opts.Path, "err", err)
+		of.goneSince = time.Time{}
+		return -1, nil
 	}
 	now := time.Now()
 	if of.goneSince.IsZero() {
@@ -262,6 +301,11 @@ func (t *Tailer) step(ctx context.Context) (time.Duration, error) {
 		return left, nil
 	}
 	if err := t.drain(ctx, of, true); err != nil {
+		return -1, err
+	}
+	// The old file's last lines are durable before it is closed: a failed
+	// commit keeps it open and reads them again.
+	if err := t.commit(); err != nil {
 		return -1, err
 	}
 	return 0, t.moveOn(of)
@@ -277,7 +321,7 @@ func (t *Tailer) newOpenFile(f *os.File, name string, off int64) (*openFile, err
 	return &openFile{
 		f: f, name: name, dev: dev, ino: ino,
 		fp:  takeFingerprint(f, fi.Size()),
-		gen: t.gen, off: off, scan: off,
+		gen: t.gen, off: off, scan: off, safe: off,
 	}, nil
 }
 
