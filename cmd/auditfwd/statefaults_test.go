@@ -263,7 +263,6 @@ func TestNULPaddedEventDeliveredAndCountedOnce(t *testing.T) {
 	assertExactlyOnce(t, s, idSecurity, 1, 3)
 }
 
-
 // Alerts on increase() need the series before the first event: a series
 // born at 1 shows no increase.
 func TestAlertSeriesExistFromStartUp(t *testing.T) {
