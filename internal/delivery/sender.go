@@ -8,6 +8,7 @@ import (
 	"github.com/auditfwd/auditfwd/internal/event"
 	"github.com/auditfwd/auditfwd/internal/slack"
 	"github.com/auditfwd/auditfwd/internal/spool"
+	"github.com/auditfwd/auditfwd/internal/statedir"
 )
 
 const digestBytes = 256 << 10
@@ -164,7 +165,7 @@ func (s *Service) deadLetter(ch *channel, recs []spool.Record, reason string) {
 	}
 	s.m.DeadLettered.WithLabelValues(ch.name, reason).Add(float64(len(recs)))
 	s.m.QueueEvents.WithLabelValues(ch.name).Set(float64(ch.q.Len()))
-	s.log.Error("Slack rejected events for good; written to dead-letter.jsonl",
+	s.log.Error("Slack rejected events for good; written to "+statedir.DeadLetterFile,
 		"channel", ch.name, "slack_channel", recs[0].Target, "reason", reason, "events", len(recs),
 		"fix", hint+"; then run `auditfwd redeliver`")
 }

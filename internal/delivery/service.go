@@ -5,44 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/slack"
 	"github.com/auditfwd/auditfwd/internal/spool"
+	"github.com/auditfwd/auditfwd/internal/statedir"
+	"github.com/auditfwd/auditfwd/internal/status"
 	"github.com/auditfwd/auditfwd/internal/tailer"
 )
 
 // ErrUnknownChannel is returned by SendTest for a name no rule has.
 var ErrUnknownChannel = errors.New("unknown channel")
 
-// Target is one configured destination, for the Test button and status.
-type Target struct {
-	Name         string
-	SlackChannel string
-	Patterns     []string
-	Alert        bool
-}
-
-// Status is what the admin page shows for one channel.
-type Status struct {
-	Target
-	LastResult  string // "ok" or the failure reason
-	LastTime    time.Time
-	LastHint    string
-	Queue       int
-	DeadLetters int
-}
-
 // Options configure a Service.
 type Options struct {
-	StateDir string
-	Logger   *slog.Logger
-	Metrics  *metrics.Metrics
-	Conn     *Connection
+	State   statedir.Dir
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+	Conn    *Connection
 	// DigestMax bounds how many events one message carries (Slack's limits
 	// bound it further).
 	DigestMax int
@@ -64,7 +48,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	channels map[string]*channel
-	targets  []Target
+	targets  []config.Target
 	touched  map[*channel]bool // enqueued since the last Sync (tailer goroutine only)
 	ctx      context.Context
 	wg       sync.WaitGroup
@@ -75,7 +59,7 @@ type channel struct {
 	q    *spool.Queue
 
 	mu     sync.Mutex
-	status Status
+	status status.Channel
 }
 
 // New opens the dead-letter file; Start opens the spools and starts senders.
@@ -89,7 +73,7 @@ func New(opts Options) (*Service, error) {
 	if opts.ResolveRefresh <= 0 {
 		opts.ResolveRefresh = time.Minute
 	}
-	dead, err := OpenDeadLetters(filepath.Join(opts.StateDir, "dead-letter.jsonl"))
+	dead, err := OpenDeadLetters(opts.State.DeadLetters())
 	if err != nil {
 		return nil, err
 	}
@@ -112,13 +96,16 @@ func New(opts Options) (*Service, error) {
 
 // Start opens the spool of every channel that has one on disk or in targets
 // and starts their senders; they stop when ctx is done.
-func (s *Service) Start(ctx context.Context, targets []Target) error {
+func (s *Service) Start(ctx context.Context, targets []config.Target) error {
 	s.mu.Lock()
 	s.ctx = ctx
 	s.mu.Unlock()
-	existing, _ := filepath.Glob(filepath.Join(s.opts.StateDir, "spool", "*"))
-	for _, dir := range existing {
-		if _, err := s.channel(filepath.Base(dir)); err != nil {
+	existing, err := s.opts.State.Spools()
+	if err != nil {
+		return err
+	}
+	for _, name := range existing {
+		if _, err := s.channel(name); err != nil {
 			return err
 		}
 	}
@@ -127,9 +114,9 @@ func (s *Service) Start(ctx context.Context, targets []Target) error {
 
 // SetTargets replaces the configured destinations (start-up and reload).
 // Spools of channels no longer configured keep draining.
-func (s *Service) SetTargets(targets []Target) error {
+func (s *Service) SetTargets(targets []config.Target) error {
 	s.mu.Lock()
-	s.targets = append([]Target(nil), targets...)
+	s.targets = append([]config.Target(nil), targets...)
 	s.mu.Unlock()
 	for _, t := range targets {
 		ch, err := s.channel(t.Name)
@@ -150,11 +137,11 @@ func (s *Service) channel(name string) (*channel, error) {
 	if ch, ok := s.channels[name]; ok {
 		return ch, nil
 	}
-	q, err := spool.Open(filepath.Join(s.opts.StateDir, "spool", name))
+	q, err := spool.Open(s.opts.State.Spool(name))
 	if err != nil {
 		return nil, err
 	}
-	ch := &channel{name: name, q: q, status: Status{Target: Target{Name: name}}}
+	ch := &channel{name: name, q: q, status: status.Channel{Target: config.Target{Name: name}}}
 	s.channels[name] = ch
 	s.m.InitChannel(name)
 	s.m.QueueEvents.WithLabelValues(name).Set(float64(q.Len()))
@@ -213,13 +200,13 @@ func (s *Service) Wait(timeout time.Duration) bool {
 }
 
 // Statuses describes every configured channel, in config order.
-func (s *Service) Statuses() []Status {
+func (s *Service) Statuses() []status.Channel {
 	s.mu.Lock()
-	targets := append([]Target(nil), s.targets...)
+	targets := append([]config.Target(nil), s.targets...)
 	s.mu.Unlock()
-	out := make([]Status, 0, len(targets))
+	out := make([]status.Channel, 0, len(targets))
 	for _, t := range targets {
-		st := Status{Target: t}
+		st := status.Channel{Target: t}
 		if ch, err := s.channel(t.Name); err == nil {
 			ch.mu.Lock()
 			st = ch.status
@@ -235,7 +222,7 @@ func (s *Service) Statuses() []Status {
 
 // SendTest posts the test message to the configured channel name.
 func (s *Service) SendTest(ctx context.Context, name string) error {
-	var target *Target
+	var target *config.Target
 	s.mu.Lock()
 	for i := range s.targets {
 		if s.targets[i].Name == name {
@@ -251,10 +238,7 @@ func (s *Service) SendTest(ctx context.Context, name string) error {
 	if !ok {
 		return errors.New("not connected to Slack: connect on the admin page first")
 	}
-	id, err := s.resolver.Resolve(ctx, target.SlackChannel)
-	if err == nil {
-		err = client.Post(ctx, id, slack.TestMessage(target.Name, target.SlackChannel, time.Now()))
-	}
+	err := PostTestMessage(ctx, client, s.resolver, *target)
 	s.record(name, err)
 	if err != nil {
 		return fmt.Errorf("test message to %s: %w", target.SlackChannel, err)

@@ -18,6 +18,8 @@ import (
 
 	goslack "github.com/slack-go/slack"
 
+	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/status"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
 
@@ -31,7 +33,7 @@ const (
 // fakeDaemon records what the server asks of the daemon.
 type fakeDaemon struct {
 	mu        sync.Mutex
-	channels  []ChannelStatus
+	channels  []status.Channel
 	conn      Connection
 	tests     []string
 	connected []token.Token
@@ -41,10 +43,10 @@ type fakeDaemon struct {
 
 func newFakeDaemon() *fakeDaemon {
 	return &fakeDaemon{
-		channels: []ChannelStatus{
-			{Name: "security", SlackChannel: "#security", Patterns: []string{"login.complete", "login.*_failed", "mfa_method.*"},
+		channels: []status.Channel{
+			{Target: config.Target{Name: "security", SlackChannel: "#security", Patterns: []string{"login.complete", "login.*_failed", "mfa_method.*"}},
 				LastResult: "ok", LastTime: time.Date(2026, 3, 20, 1, 12, 44, 0, time.UTC)},
-			{Name: "infrastructure", SlackChannel: "#infrastructure", Patterns: []string{"deploy_approval_request.*", "release.promote"},
+			{Target: config.Target{Name: "infrastructure", SlackChannel: "#infrastructure", Patterns: []string{"deploy_approval_request.*", "release.promote"}},
 				LastResult: "not_in_channel", LastTime: time.Date(2026, 3, 20, 1, 10, 0, 0, time.UTC),
 				LastHint: "invite the bot to #infrastructure", DeadLetters: 3, Queue: 0},
 		},
@@ -55,10 +57,10 @@ func newFakeDaemon() *fakeDaemon {
 	}
 }
 
-func (d *fakeDaemon) Channels() []ChannelStatus {
+func (d *fakeDaemon) Channels() []status.Channel {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return append([]ChannelStatus(nil), d.channels...)
+	return append([]status.Channel(nil), d.channels...)
 }
 
 func (d *fakeDaemon) Connection() Connection {

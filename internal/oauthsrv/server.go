@@ -12,22 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditfwd/auditfwd/internal/status"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
-
-// ChannelStatus is what the page shows for one configured channel or for the
-// deploy approval alert (Alert true).
-type ChannelStatus struct {
-	Name         string // config name: "security", "deploy_approval_alerts"
-	SlackChannel string // "#security" or "C0123ABCD"
-	Patterns     []string
-	Alert        bool
-	LastResult   string // "ok", a Slack reason such as "not_in_channel", or "" (nothing sent yet)
-	LastTime     time.Time
-	LastHint     string // plain-words advice for LastResult
-	DeadLetters  int    // messages in dead-letter.jsonl waiting for `auditfwd redeliver`
-	Queue        int    // events waiting to be delivered
-}
 
 // Connection is the Slack connection as the delivery side sees it.
 type Connection struct {
@@ -41,7 +28,7 @@ type Connection struct {
 type Daemon interface {
 	// Channels lists the configured channels, and the deploy approval alert
 	// (Alert true) when it is enabled, in config order.
-	Channels() []ChannelStatus
+	Channels() []status.Channel
 	Connection() Connection
 	// SendTest posts the test message to the config channel name (or
 	// deploy_approval_alerts). An unknown name gives an error wrapping
