@@ -252,7 +252,7 @@ func cmdRedeliver(env *cliEnv, args []string) error {
 		id, err := resolver.Resolve(ctx, target)
 		if err == nil {
 			msg, _ := slack.Pack([]event.Event{ev}, dl.Alert)
-			err = client.Post(ctx, id, msg)
+			_, err = client.Post(ctx, id, msg)
 		}
 		if err != nil {
 			class, reason, _ := slack.Classify(err)

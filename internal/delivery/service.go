@@ -30,7 +30,8 @@ type Options struct {
 	// DigestMax bounds how many events one message carries (Slack's limits
 	// bound it further).
 	DigestMax int
-	// MaxBackoff caps the wait between retries of a failing channel (SPEC: 30 s).
+	// MaxBackoff caps the wait between retries of a failing channel (30 s,
+	// docs/guarantees.md).
 	MaxBackoff time.Duration
 	// ResolveRefresh is how often an unknown channel name may trigger
 	// another conversations.list.
@@ -63,6 +64,7 @@ type channel struct {
 }
 
 // New opens the dead-letter file; Start opens the spools and starts senders.
+// Nothing else opens a spool: reads (Statuses, SendTest) only look.
 func New(opts Options) (*Service, error) {
 	if opts.DigestMax <= 0 {
 		opts.DigestMax = 50
@@ -105,21 +107,19 @@ func (s *Service) Start(ctx context.Context, targets []config.Target) error {
 		return err
 	}
 	for _, name := range existing {
-		if _, err := s.channel(name); err != nil {
+		if _, err := s.open(name); err != nil {
 			return err
 		}
 	}
 	return s.SetTargets(targets)
 }
 
-// SetTargets replaces the configured destinations (start-up and reload).
+// SetTargets replaces the configured destinations (start-up and reload),
+// opening the spools of new ones before any event is routed to them.
 // Spools of channels no longer configured keep draining.
 func (s *Service) SetTargets(targets []config.Target) error {
-	s.mu.Lock()
-	s.targets = append([]config.Target(nil), targets...)
-	s.mu.Unlock()
 	for _, t := range targets {
-		ch, err := s.channel(t.Name)
+		ch, err := s.open(t.Name)
 		if err != nil {
 			return err
 		}
@@ -127,11 +127,15 @@ func (s *Service) SetTargets(targets []config.Target) error {
 		ch.status.Target = t
 		ch.mu.Unlock()
 	}
+	s.mu.Lock()
+	s.targets = append([]config.Target(nil), targets...)
+	s.mu.Unlock()
 	return nil
 }
 
-// channel returns the named channel, opening its spool and starting its sender.
-func (s *Service) channel(name string) (*channel, error) {
+// open returns the named channel, opening its spool and starting its sender
+// the first time. Only Start and SetTargets call it.
+func (s *Service) open(name string) (*channel, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ch, ok := s.channels[name]; ok {
@@ -153,11 +157,20 @@ func (s *Service) channel(name string) (*channel, error) {
 	return ch, nil
 }
 
-// Enqueue implements pipeline.Sink.
+// channel returns the named channel if its spool is open.
+func (s *Service) channel(name string) (*channel, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.channels[name]
+	return ch, ok
+}
+
+// Enqueue implements pipeline.Sink. Every channel the rules can name was
+// opened by SetTargets before those rules took effect.
 func (s *Service) Enqueue(d rules.Destination, line []byte, pos tailer.Position) error {
-	ch, err := s.channel(d.Channel)
-	if err != nil {
-		return err
+	ch, ok := s.channel(d.Channel)
+	if !ok {
+		return fmt.Errorf("no spool open for channel %q", d.Channel)
 	}
 	if _, err := ch.q.Append(spool.Record{Pos: pos, Target: d.SlackChannel, Alert: d.Alert, Event: line}); err != nil {
 		return err
@@ -207,7 +220,7 @@ func (s *Service) Statuses() []status.Channel {
 	out := make([]status.Channel, 0, len(targets))
 	for _, t := range targets {
 		st := status.Channel{Target: t}
-		if ch, err := s.channel(t.Name); err == nil {
+		if ch, ok := s.channel(t.Name); ok {
 			ch.mu.Lock()
 			st = ch.status
 			ch.mu.Unlock()
@@ -239,18 +252,17 @@ func (s *Service) SendTest(ctx context.Context, name string) error {
 		return errors.New("not connected to Slack: connect on the admin page first")
 	}
 	err := PostTestMessage(ctx, client, s.resolver, *target)
-	s.record(name, err)
+	if ch, ok := s.channel(name); ok {
+		ch.record(err)
+	}
 	if err != nil {
 		return fmt.Errorf("test message to %s: %w", target.SlackChannel, err)
 	}
 	return nil
 }
 
-func (s *Service) record(name string, err error) {
-	ch, cerr := s.channel(name)
-	if cerr != nil {
-		return
-	}
+// record keeps the result of the last post for the admin page.
+func (ch *channel) record(err error) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	ch.status.LastTime = time.Now()

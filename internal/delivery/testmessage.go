@@ -10,10 +10,11 @@ import (
 
 // PostTestMessage posts the test notification for t: the admin page's Test
 // button and `auditfwd test NAME` both send it through here.
-func PostTestMessage(ctx context.Context, client *slack.Client, r *slack.Resolver, t config.Target) error {
+func PostTestMessage(ctx context.Context, m Messenger, r *slack.Resolver, t config.Target) error {
 	id, err := r.Resolve(ctx, t.SlackChannel)
 	if err != nil {
 		return err
 	}
-	return client.Post(ctx, id, slack.TestMessage(t.Name, t.SlackChannel, time.Now()))
+	_, err = m.Post(ctx, id, slack.TestMessage(t.Name, t.SlackChannel, time.Now()))
+	return err
 }

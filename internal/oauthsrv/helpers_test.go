@@ -189,7 +189,7 @@ func (f *fixture) exchange(ctx context.Context, code, redirectURI string) (token
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.exchanges = append(f.exchanges, code)
-	if want := f.ts.URL + RedirectPath(); redirectURI != want {
+	if want := f.ts.URL + callbackPath; redirectURI != want {
 		return token.Token{}, fmt.Errorf("redirect_uri %q, want %q", redirectURI, want)
 	}
 	if f.exchErr != nil {

@@ -46,7 +46,7 @@ var ErrUnknownChannel = errors.New("unknown channel")
 // reads no environment and no config file.
 type Options struct {
 	// PublicURL is admin.public_url, e.g. https://gw.example.com. The OAuth
-	// redirect_uri is PublicURL + RedirectPath(); cookies are Secure when it is https.
+	// redirect_uri is RedirectURL(PublicURL); cookies are Secure when it is https.
 	PublicURL    string
 	AuthorizeURL string // slack.authorize_url
 	ClientID     string
@@ -90,9 +90,6 @@ const (
 	testTimeout     = 30 * time.Second
 	exchangeTimeout = 30 * time.Second
 )
-
-// RedirectPath is the OAuth callback path, appended to admin.public_url.
-func RedirectPath() string { return callbackPath }
 
 // RedirectURL is the exact redirect URL to register with Slack.
 func RedirectURL(publicURL string) string {
