@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/fakeslack"
+	"github.com/auditfwd/auditfwd/internal/statedir"
 	"github.com/auditfwd/auditfwd/internal/testenv"
 )
 
@@ -48,7 +49,7 @@ func TestCheckpointDeletedAfterRotationLosesNothingAfter(t *testing.T) {
 	waitEvents(t, s, idSecurity, 6, 11, 20*time.Second)
 	stop(t, d)
 
-	if err := os.Remove(filepath.Join(d.StateDir, "checkpoint.json")); err != nil {
+	if err := os.Remove(filepath.Join(d.StateDir, statedir.CheckpointFile)); err != nil {
 		t.Fatal(err)
 	}
 	d.Start()
@@ -71,7 +72,7 @@ func TestCorruptCheckpointStartsAndSaysSo(t *testing.T) {
 			d.Append(events(1, 4)...)
 			waitEvents(t, s, idSecurity, 1, 4, 20*time.Second)
 			stop(t, d)
-			cp := filepath.Join(d.StateDir, "checkpoint.json")
+			cp := filepath.Join(d.StateDir, statedir.CheckpointFile)
 			if err := os.WriteFile(cp, []byte(content), 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -102,7 +103,7 @@ func TestTornSpoolRecordIntactOnesDeliveredOnce(t *testing.T) {
 		return v == 5
 	})
 	d.Kill()
-	segs, _ := filepath.Glob(filepath.Join(d.StateDir, "spool", "security", "*.jsonl"))
+	segs, _ := filepath.Glob(filepath.Join(statedir.Dir(d.StateDir).Spool("security"), "*.jsonl"))
 	if len(segs) == 0 {
 		t.Fatal("no spool segment")
 	}

@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/fakeslack"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/slack"
+	"github.com/auditfwd/auditfwd/internal/statedir"
 	"github.com/auditfwd/auditfwd/internal/tailer"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
@@ -44,7 +46,7 @@ func newFixture(t *testing.T, withToken bool) *fixture {
 	if withToken {
 		conn.Set(token.Token{AccessToken: tok})
 	}
-	svc, err := New(Options{StateDir: dir, Logger: log, Metrics: m, Conn: conn, MaxBackoff: 200 * time.Millisecond})
+	svc, err := New(Options{State: statedir.Dir(dir), Logger: log, Metrics: m, Conn: conn, MaxBackoff: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +55,7 @@ func newFixture(t *testing.T, withToken bool) *fixture {
 		cancel()
 		svc.Wait(5 * time.Second)
 	})
-	if err := svc.Start(ctx, []Target{{Name: "security", SlackChannel: "#security"}}); err != nil {
+	if err := svc.Start(ctx, []config.Target{{Name: "security", SlackChannel: "#security"}}); err != nil {
 		t.Fatal(err)
 	}
 	return &fixture{t: t, fs: fs, svc: svc, conn: conn, m: m}

@@ -12,6 +12,7 @@ import (
 	"github.com/auditfwd/auditfwd/internal/event"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/rules"
+	"github.com/auditfwd/auditfwd/internal/statedir"
 	"github.com/auditfwd/auditfwd/internal/tailer"
 )
 
@@ -173,7 +174,7 @@ func BenchmarkCatchUpOnce(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		sink.n = 0
-		t := tailer.New(tailer.Options{Path: path, Once: true, CheckpointPath: filepath.Join(dir, "checkpoint.json")}, h)
+		t := tailer.New(tailer.Options{Path: path, Once: true, CheckpointPath: statedir.Dir(dir).Checkpoint()}, h)
 		if err := t.Run(context.Background()); err != nil {
 			b.Fatal(err)
 		}
