@@ -10,11 +10,11 @@ import (
 
 	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/fakeslack"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/slack"
 	"github.com/auditfwd/auditfwd/internal/statedir"
-	"github.com/auditfwd/auditfwd/internal/tailer"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
 
@@ -66,7 +66,7 @@ func (f *fixture) enqueue(n ...int) {
 	for _, i := range n {
 		f.pos += 100
 		line := fmt.Sprintf(`{"action":"login.complete","resource":"evt-%03d","status":"success"}`, i)
-		if _, err := f.svc.Enqueue(rules.Destination{Channel: "security", SlackChannel: "#security"}, []byte(line), tailer.Position{Gen: 1, Offset: f.pos}); err != nil {
+		if _, err := f.svc.Enqueue(rules.Destination{Channel: "security", SlackChannel: "#security"}, []byte(line), logpos.Position{Gen: 1, Offset: f.pos}); err != nil {
 			f.t.Fatal(err)
 		}
 	}

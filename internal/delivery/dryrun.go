@@ -7,9 +7,9 @@ import (
 	"io"
 
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/slack"
-	"github.com/auditfwd/auditfwd/internal/tailer"
 )
 
 // Printer is the dry-run Sink: it prints each message it would post as one
@@ -30,7 +30,7 @@ type DryRunMessage struct {
 }
 
 // Enqueue implements pipeline.Sink.
-func (p *Printer) Enqueue(d rules.Destination, line []byte, _ tailer.Position) (bool, error) {
+func (p *Printer) Enqueue(d rules.Destination, line []byte, _ logpos.Position) (bool, error) {
 	ev, err := event.Parse(line)
 	if err != nil {
 		return false, fmt.Errorf("dry run: %w", err)

@@ -12,11 +12,11 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/slack"
 	"github.com/auditfwd/auditfwd/internal/statedir"
-	"github.com/auditfwd/auditfwd/internal/tailer"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
 
@@ -128,7 +128,7 @@ func enqueue(t *testing.T, svc *Service, from, to int) {
 	t.Helper()
 	for i := from; i < to; i++ {
 		line := fmt.Sprintf(`{"action":"login.complete","resource":"evt-%03d","status":"success"}`, i)
-		if _, err := svc.Enqueue(rules.Destination{Channel: "security", SlackChannel: "C0SECURITY1"}, []byte(line), tailer.Position{Gen: 1, Offset: int64(100 * (i + 1))}); err != nil {
+		if _, err := svc.Enqueue(rules.Destination{Channel: "security", SlackChannel: "C0SECURITY1"}, []byte(line), logpos.Position{Gen: 1, Offset: int64(100 * (i + 1))}); err != nil {
 			t.Fatal(err)
 		}
 	}

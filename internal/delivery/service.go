@@ -9,13 +9,13 @@ import (
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/slack"
 	"github.com/auditfwd/auditfwd/internal/spool"
 	"github.com/auditfwd/auditfwd/internal/statedir"
 	"github.com/auditfwd/auditfwd/internal/status"
-	"github.com/auditfwd/auditfwd/internal/tailer"
 )
 
 // ErrUnknownChannel is returned by SendTest for a name no rule has.
@@ -178,7 +178,7 @@ func (s *Service) channel(name string) (*channel, bool) {
 // the rules can name was opened by SetTargets before those rules took
 // effect; one whose spool could not be created then (state_dir full) is
 // opened here, and until that works the tailer holds back.
-func (s *Service) Enqueue(d rules.Destination, line []byte, pos tailer.Position) (bool, error) {
+func (s *Service) Enqueue(d rules.Destination, line []byte, pos logpos.Position) (bool, error) {
 	ch, ok := s.channel(d.Channel)
 	if !ok {
 		var err error
@@ -225,10 +225,10 @@ func (s *Service) Rollback() {
 
 // HighWater is the last log position any spool holds: without a usable
 // checkpoint the tailer numbers new lines after it.
-func (s *Service) HighWater() tailer.Position {
+func (s *Service) HighWater() logpos.Position {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var hw tailer.Position
+	var hw logpos.Position
 	for _, ch := range s.channels {
 		if p := ch.q.HighWater(); hw.Less(p) {
 			hw = p

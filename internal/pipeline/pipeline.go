@@ -11,9 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/rules"
-	"github.com/auditfwd/auditfwd/internal/tailer"
 )
 
 // Sink receives routed events: the delivery spools, or the dry-run printer.
@@ -21,7 +21,7 @@ type Sink interface {
 	// Enqueue takes one event for one destination; line is only valid during
 	// the call. queued is false when the destination already holds the event
 	// at pos (the line was read again after a restart).
-	Enqueue(d rules.Destination, line []byte, pos tailer.Position) (queued bool, err error)
+	Enqueue(d rules.Destination, line []byte, pos logpos.Position) (queued bool, err error)
 	// Sync makes everything enqueued durable (before the log is checkpointed).
 	Sync() error
 	// Rollback drops what was enqueued since the last successful Sync.
@@ -80,7 +80,7 @@ func (h *Handler) SetRules(r *rules.Rules) { h.rules.Store(r) }
 func (h *Handler) Rules() *rules.Rules { return h.rules.Load() }
 
 // Line classifies, counts and routes one log line.
-func (h *Handler) Line(raw []byte, end tailer.Position) {
+func (h *Handler) Line(raw []byte, end logpos.Position) {
 	line, done, oversized := h.unwrap.Unwrap(raw)
 	if !done {
 		return
@@ -126,7 +126,7 @@ func counter(by map[string]*pending, vec *prometheus.CounterVec, channel string)
 }
 
 // Skip counts a line the tailer did not pass on.
-func (h *Handler) Skip(kind event.Kind, _ tailer.Position) { h.lines[kind].n++ }
+func (h *Handler) Skip(kind event.Kind, _ logpos.Position) { h.lines[kind].n++ }
 
 // Commit syncs the sink, then publishes the counts. A failed enqueue fails
 // the commit, so the log is never checkpointed past an event that was not

@@ -10,6 +10,7 @@ import (
 	"github.com/auditfwd/auditfwd/bench/workload"
 	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/statedir"
@@ -19,7 +20,7 @@ import (
 // nopSink takes events and drops them.
 type nopSink struct{ n int }
 
-func (s *nopSink) Enqueue(rules.Destination, []byte, tailer.Position) (bool, error) {
+func (s *nopSink) Enqueue(rules.Destination, []byte, logpos.Position) (bool, error) {
 	s.n++
 	return true, nil
 }
@@ -82,12 +83,12 @@ func BenchmarkHandlerLine(b *testing.B) {
 			lines, avg := workloadLines(10000, c.kinds...)
 			h, _ := newBenchHandler(b, event.FormatAuto)
 			for i, l := range lines { // warm the route cache
-				h.Line(l, tailer.Position{Gen: 1, Offset: int64(i)})
+				h.Line(l, logpos.Position{Gen: 1, Offset: int64(i)})
 			}
 			b.SetBytes(avg)
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				h.Line(lines[i%len(lines)], tailer.Position{Gen: 1, Offset: int64(i)})
+				h.Line(lines[i%len(lines)], logpos.Position{Gen: 1, Offset: int64(i)})
 			}
 		})
 	}
@@ -122,12 +123,12 @@ func BenchmarkHandlerLineWrapped(b *testing.B) {
 			lines := wrap(plain, c.format)
 			h, _ := newBenchHandler(b, event.FormatAuto)
 			for i, l := range lines {
-				h.Line(l, tailer.Position{Gen: 1, Offset: int64(i)})
+				h.Line(l, logpos.Position{Gen: 1, Offset: int64(i)})
 			}
 			b.SetBytes(avg)
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				h.Line(lines[i%len(lines)], tailer.Position{Gen: 1, Offset: int64(i)})
+				h.Line(lines[i%len(lines)], logpos.Position{Gen: 1, Offset: int64(i)})
 			}
 		})
 	}
@@ -142,11 +143,11 @@ func TestLineDoesNotAllocate(t *testing.T) {
 		lines := wrap(plain, format)
 		h, sink := newBenchHandler(t, event.FormatAuto)
 		for i, l := range lines {
-			h.Line(l, tailer.Position{Gen: 1, Offset: int64(i)})
+			h.Line(l, logpos.Position{Gen: 1, Offset: int64(i)})
 		}
 		i := 0
 		allocs := testing.AllocsPerRun(10000, func() {
-			h.Line(lines[i%len(lines)], tailer.Position{Gen: 1, Offset: int64(i)})
+			h.Line(lines[i%len(lines)], logpos.Position{Gen: 1, Offset: int64(i)})
 			i++
 		})
 		if allocs != 0 {

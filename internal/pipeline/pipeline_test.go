@@ -8,20 +8,20 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/rules"
-	"github.com/auditfwd/auditfwd/internal/tailer"
 )
 
 // memSink holds events by position like a spool: a position at or before
 // the last one held is declined.
 type memSink struct {
-	last, synced tailer.Position
+	last, synced logpos.Position
 	n, syncedN   int
 	failSync     error
 }
 
-func (s *memSink) Enqueue(_ rules.Destination, _ []byte, pos tailer.Position) (bool, error) {
+func (s *memSink) Enqueue(_ rules.Destination, _ []byte, pos logpos.Position) (bool, error) {
 	if !s.last.Less(pos) {
 		return false, nil
 	}
@@ -56,15 +56,15 @@ func TestRoutedCountsOnlyQueuedAndRepeatsAreCounted(t *testing.T) {
 	sink := &memSink{}
 	h := New(event.FormatJSON, 1<<20, exampleRules(t), sink, m)
 	line := []byte(`{"action":"login.complete","status":"success"}`)
-	h.Line(line, tailer.Position{Gen: 1, Offset: 100})
-	h.Line(line, tailer.Position{Gen: 1, Offset: 200})
+	h.Line(line, logpos.Position{Gen: 1, Offset: 100})
+	h.Line(line, logpos.Position{Gen: 1, Offset: 200})
 	if _, err := h.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	// Read again after a restart: both already held.
-	h.Line(line, tailer.Position{Gen: 1, Offset: 100})
-	h.Line(line, tailer.Position{Gen: 1, Offset: 200})
-	h.Line(line, tailer.Position{Gen: 1, Offset: 300})
+	h.Line(line, logpos.Position{Gen: 1, Offset: 100})
+	h.Line(line, logpos.Position{Gen: 1, Offset: 200})
+	h.Line(line, logpos.Position{Gen: 1, Offset: 300})
 	if _, err := h.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -84,8 +84,8 @@ func TestFailedCommitRollsBackCountsAndEvents(t *testing.T) {
 	sink := &memSink{}
 	h := New(event.FormatJSON, 1<<20, exampleRules(t), sink, m)
 	line := []byte(`{"action":"login.complete","status":"success"}`)
-	h.Line(line, tailer.Position{Gen: 1, Offset: 100})
-	h.Line([]byte("junk"), tailer.Position{Gen: 1, Offset: 105})
+	h.Line(line, logpos.Position{Gen: 1, Offset: 100})
+	h.Line([]byte("junk"), logpos.Position{Gen: 1, Offset: 105})
 	sink.failSync = errors.New("no space left on device")
 	if _, err := h.Commit(); err == nil {
 		t.Fatal("commit succeeded over a failing sink")
@@ -93,8 +93,8 @@ func TestFailedCommitRollsBackCountsAndEvents(t *testing.T) {
 	h.Rollback()
 	sink.failSync = nil
 	// The tailer hands the same lines over again.
-	h.Line(line, tailer.Position{Gen: 1, Offset: 100})
-	h.Line([]byte("junk"), tailer.Position{Gen: 1, Offset: 105})
+	h.Line(line, logpos.Position{Gen: 1, Offset: 100})
+	h.Line([]byte("junk"), logpos.Position{Gen: 1, Offset: 105})
 	if _, err := h.Commit(); err != nil {
 		t.Fatal(err)
 	}

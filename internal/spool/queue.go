@@ -16,7 +16,7 @@ import (
 	"os"
 	"sync"
 
-	"github.com/auditfwd/auditfwd/internal/tailer"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 )
 
 // Queue is a FIFO of Records in a directory. Append/Sync are called by one
@@ -33,8 +33,8 @@ type Queue struct {
 	wSize    int64 // bytes written to the active segment
 	flushed  int64 // bytes of the active segment fsynced (published or not)
 	synced   int64 // bytes of the active segment published: readers stop here
-	lastPos  tailer.Position
-	pubPos   tailer.Position // lastPos when last published
+	lastPos  logpos.Position
+	pubPos   logpos.Position // lastPos when last published
 	pending  int             // records after the cursor that are published
 	unsynced int             // records appended since the last publish
 	cur      cursor
@@ -115,7 +115,7 @@ func open(dir string, segmentBytes int64, log *slog.Logger) (*Queue, error) {
 }
 
 // HighWater is the position of the last record the queue holds durably.
-func (q *Queue) HighWater() tailer.Position {
+func (q *Queue) HighWater() logpos.Position {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.pubPos

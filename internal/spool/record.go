@@ -7,12 +7,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/auditfwd/auditfwd/internal/event"
-	"github.com/auditfwd/auditfwd/internal/tailer"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 )
 
 // Record is one routed event waiting for one channel.
 type Record struct {
-	Pos    tailer.Position `json:"pos"`
+	Pos    logpos.Position `json:"pos"`
 	Target string          `json:"target"` // Slack channel as configured when routed
 	Alert  bool            `json:"alert,omitempty"`
 	Event  json.RawMessage `json:"event"`
@@ -69,7 +69,7 @@ func decodeRecord(line []byte, prevTarget string) (r Record, ok bool) {
 	if kind, _ := event.Classify(ev); kind == event.KindMalformed {
 		return r, false
 	}
-	r.Pos = tailer.Position{Gen: gen, Offset: int64(off)}
+	r.Pos = logpos.Position{Gen: gen, Offset: int64(off)}
 	if r.Target = prevTarget; string(target) != prevTarget {
 		r.Target = string(target)
 	}

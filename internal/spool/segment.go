@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/auditfwd/auditfwd/internal/fsutil"
-	"github.com/auditfwd/auditfwd/internal/tailer"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 )
 
 // SegmentBytes is when a new segment file starts, so delivered data can be deleted.
@@ -191,7 +191,7 @@ func (q *Queue) countFrom(c cursor) (int, error) {
 // scanSegment reads the active segment at start-up. good is the length up
 // to the end of the last intact record: what follows is a torn write, cut.
 // A corrupt record before it is kept (the reader skips and reports it).
-func scanSegment(f *os.File) (good, size int64, last tailer.Position, err error) {
+func scanSegment(f *os.File) (good, size int64, last logpos.Position, err error) {
 	br := bufio.NewReaderSize(io.NewSectionReader(f, 0, 1<<62), 64<<10)
 	var off int64
 	for {
@@ -199,7 +199,7 @@ func scanSegment(f *os.File) (good, size int64, last tailer.Position, err error)
 		off += int64(len(line))
 		if len(line) > 0 && line[len(line)-1] == '\n' {
 			var rec struct {
-				Pos tailer.Position `json:"pos"`
+				Pos logpos.Position `json:"pos"`
 			}
 			if json.Unmarshal(line, &rec) == nil {
 				good, last = off, rec.Pos

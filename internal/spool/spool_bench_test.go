@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/auditfwd/auditfwd/bench/workload"
-	"github.com/auditfwd/auditfwd/internal/tailer"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 )
 
 func benchRecords(n int) []Record {
@@ -13,7 +13,7 @@ func benchRecords(n int) []Record {
 	out := make([]Record, n)
 	for i := range out {
 		out[i] = Record{
-			Pos:    tailer.Position{Gen: 1, Offset: int64(i+1) * 335},
+			Pos:    logpos.Position{Gen: 1, Offset: int64(i+1) * 335},
 			Target: "#security",
 			Event:  json.RawMessage(append([]byte(nil), g.Line(workload.Routed)...)),
 		}

@@ -8,12 +8,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/auditfwd/auditfwd/internal/tailer"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 )
 
 func rec(i int) Record {
 	return Record{
-		Pos:    tailer.Position{Gen: 1, Offset: int64(i+1) * 100},
+		Pos:    logpos.Position{Gen: 1, Offset: int64(i+1) * 100},
 		Target: "#security",
 		Event:  json.RawMessage(fmt.Sprintf(`{"action":"login.complete","n":%d}`, i)),
 	}

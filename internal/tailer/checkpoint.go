@@ -8,20 +8,8 @@ import (
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/fsutil"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 )
-
-// Position orders every line ever read: Gen grows by one each time the tailer
-// moves to another file, Offset is the byte offset just after the line in that
-// file. Downstream stores use it to recognise lines they already hold.
-type Position struct {
-	Gen    uint64 `json:"gen"`
-	Offset int64  `json:"offset"`
-}
-
-// Less reports whether p comes before q.
-func (p Position) Less(q Position) bool {
-	return p.Gen < q.Gen || p.Gen == q.Gen && p.Offset < q.Offset
-}
 
 // Checkpoint is the durable progress of the tailer: which file (by identity,
 // not by name) and the offset after the last line that was fully handled.
@@ -32,7 +20,7 @@ type Checkpoint struct {
 	Ino     uint64 `json:"ino"`
 	FPLen   int    `json:"fp_len"`  // bytes of the file's head hashed
 	FPHash  uint64 `json:"fp_hash"` // FNV-1a of those bytes
-	Position
+	logpos.Position
 }
 
 func loadCheckpoint(path string) (*Checkpoint, error) {

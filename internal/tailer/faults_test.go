@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/auditfwd/auditfwd/internal/logpos"
 )
 
 // A young file (head under 1 KiB) truncated and regrown past the old offset
@@ -229,7 +231,7 @@ func TestCorruptCheckpointSetAsideAndNumberingAfterHighWater(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.rec = newRecorder()
-		tl := New(Options{Path: h.path, CheckpointPath: h.cp, HighWater: func() Position { return Position{Gen: 7, Offset: 1 << 40} }}, h.rec)
+		tl := New(Options{Path: h.path, CheckpointPath: h.cp, HighWater: func() logpos.Position { return logpos.Position{Gen: 7, Offset: 1 << 40} }}, h.rec)
 		h.runTailer(tl)
 		h.rec.waitFor(t, "lines", atLeast(3))
 		h.rec.mu.Lock()

@@ -16,16 +16,17 @@ import (
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 )
 
 // Handler receives the lines of the log.
 type Handler interface {
 	// Line receives one complete line without its newline. line is valid only
 	// during the call. end is the position just after the line.
-	Line(line []byte, end Position)
+	Line(line []byte, end logpos.Position)
 	// Skip reports a line that is not passed on: event.KindOversized, or
 	// event.KindMalformed for a run of NUL padding (copytruncate).
-	Skip(kind event.Kind, end Position)
+	Skip(kind event.Kind, end logpos.Position)
 	// Commit makes everything handed over durable. It returns false when the
 	// current position must not be checkpointed yet (mid multi-line record).
 	Commit() (bool, error)
@@ -59,7 +60,7 @@ type Options struct {
 	// HighWater returns the last position downstream stores already hold.
 	// Without a usable checkpoint, numbering restarts after it, so that new
 	// lines are never mistaken for ones already queued.
-	HighWater func() Position
+	HighWater func() logpos.Position
 
 	// CheckpointEvery bounds how often the checkpoint is rewritten while
 	// following a log that keeps growing (each rewrite is a temp file, two
@@ -92,7 +93,7 @@ type openFile struct {
 	sizeAtGone int64
 }
 
-func (of *openFile) pos() Position { return Position{Gen: of.gen, Offset: of.off} }
+func (of *openFile) pos() logpos.Position { return logpos.Position{Gen: of.gen, Offset: of.off} }
 
 // Tailer follows one log path.
 type Tailer struct {

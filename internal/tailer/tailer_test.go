@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 )
 
 type recorder struct {
 	mu        sync.Mutex
 	lines     []string
-	ends      []Position
+	ends      []logpos.Position
 	skipped   map[event.Kind]int
 	commits   int
 	committed int          // len(lines) at the last successful commit
@@ -29,7 +30,7 @@ func newRecorder() *recorder {
 	return &recorder{skipped: map[event.Kind]int{}, changed: make(chan struct{}, 1)}
 }
 
-func (r *recorder) Line(line []byte, end Position) {
+func (r *recorder) Line(line []byte, end logpos.Position) {
 	r.mu.Lock()
 	r.lines = append(r.lines, string(line))
 	r.ends = append(r.ends, end)
@@ -37,7 +38,7 @@ func (r *recorder) Line(line []byte, end Position) {
 	r.notify()
 }
 
-func (r *recorder) Skip(kind event.Kind, end Position) {
+func (r *recorder) Skip(kind event.Kind, end logpos.Position) {
 	r.mu.Lock()
 	r.skipped[kind]++
 	r.mu.Unlock()
