@@ -165,8 +165,9 @@ func TestSecondDaemonOnSameStateDirRefused(t *testing.T) {
 }
 
 // The state directory on a small tmpfs, filled while Slack is down and
-// events keep coming: the daemon stays up and says so; once the filler is
-// removed and Slack is back, every event arrives exactly once, no restart.
+// events keep coming: the daemon stays up and says so; when Slack is back it
+// delivers what was queued although the disk is still full; once the filler
+// is removed, every event arrives exactly once, with no restart.
 func TestFullStateDirHoldsBackThenResumes(t *testing.T) {
 	s := newSlack(t)
 	s.SetMode(fakeslack.ModeError500)
@@ -201,10 +202,15 @@ func TestFullStateDirHoldsBackThenResumes(t *testing.T) {
 	if d.Pid() != pid {
 		t.Fatal("the daemon restarted")
 	}
+	// Slack is back while the disk is still full: what was queued goes out.
+	s.SetMode(fakeslack.ModeOK)
+	waitEvents(t, s, idSecurity, 1, 21, 60*time.Second)
+	if v, _ := d.Metric("auditfwd_state_dir_writable"); v != 0 {
+		t.Fatalf("state_dir_writable = %v while the disk is still full", v)
+	}
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	s.SetMode(fakeslack.ModeOK)
 	waitEvents(t, s, idSecurity, 1, 221, 90*time.Second)
 	assertExactlyOnce(t, s, idSecurity, 1, 221)
 	testenv.Eventually(t, 20*time.Second, "auditfwd_state_dir_writable 1", func() bool {
