@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,18 +12,13 @@ import (
 
 	"github.com/auditfwd/auditfwd/bench/workload"
 	"github.com/auditfwd/auditfwd/internal/config"
-	"github.com/auditfwd/auditfwd/internal/delivery"
-	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/daemon"
 	"github.com/auditfwd/auditfwd/internal/fakeslack"
-	"github.com/auditfwd/auditfwd/internal/metrics"
-	"github.com/auditfwd/auditfwd/internal/pipeline"
-	"github.com/auditfwd/auditfwd/internal/rules"
-	"github.com/auditfwd/auditfwd/internal/slack"
-	"github.com/auditfwd/auditfwd/internal/tailer"
 )
 
-// runProfile runs the catch-up in this process, wired as `auditfwd run` wires
-// it (tailer → pipeline → spools → senders → Slack client, fake Slack), and
+// runProfile runs the catch-up in this process through the daemon package,
+// as `auditfwd run` does (tailer → pipeline → spools → senders → Slack
+// client, fake Slack, the HTTP servers on free ports), and
 // writes cpu.pprof and allocs.pprof. The fake Slack's own work is in the
 // profile too (package fakeslack); read the rest.
 func runProfile(o options) error {
@@ -64,34 +58,12 @@ func runProfile(o options) error {
 	if err != nil {
 		return err
 	}
-	r, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts)
+	d, err := daemon.New(cfg, daemon.Options{Version: "bench"})
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		return err
-	}
-	log := slog.New(slog.DiscardHandler)
-	m := metrics.New("bench")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	conn := delivery.NewConnection(slack.Options{APIURL: cfg.Slack.APIURL, Timeout: slack.DefaultTimeout}, cfg.BotTokenFile(), log, m)
-	svc, err := delivery.New(delivery.Options{StateDir: cfg.StateDir, Logger: log, Metrics: m, Conn: conn})
-	if err != nil {
-		return err
-	}
-	var targets []delivery.Target
-	for _, c := range cfg.Channels {
-		targets = append(targets, delivery.Target{Name: c.Name, SlackChannel: c.SlackChannel, Patterns: c.Actions})
-	}
-	if err := svc.Start(ctx, targets); err != nil {
-		return err
-	}
-	h := pipeline.New(event.FormatAuto, cfg.AuditLog.MaxLineBytes, r, svc, m)
-	t := tailer.New(tailer.Options{
-		Path: cfg.AuditLog.Path, MaxLineBytes: cfg.AuditLog.MaxLineBytes,
-		CheckpointPath: filepath.Join(cfg.StateDir, "checkpoint.json"), Logger: log,
-	}, h)
 
 	cpuFile, err := os.Create(filepath.Join(o.profile, "cpu.pprof"))
 	if err != nil {
@@ -105,8 +77,8 @@ func runProfile(o options) error {
 		return err
 	}
 	start := time.Now()
-	tailDone := make(chan error, 1)
-	go func() { tailDone <- t.Run(ctx) }()
+	runDone := make(chan error, 1)
+	go func() { runDone <- d.Run(ctx) }()
 
 	catch := newTally("bench-c-", st.Routed)
 	seen := 0
@@ -147,8 +119,9 @@ func runProfile(o options) error {
 		return err
 	}
 	cancel()
-	<-tailDone
-	svc.Wait(5 * time.Second)
+	if err := <-runDone; err != nil {
+		return err
+	}
 	fmt.Printf("in-process catch-up of %d lines: %.3f s wall (%.0f lines/s), %.2f CPU-s (this process, fake Slack included)\n",
 		o.lines, wall.Seconds(), float64(o.lines)/wall.Seconds(), cpu.Seconds())
 	fmt.Printf("profiles: go tool pprof -top %s\n          go tool pprof -sample_index=alloc_space -top %s\n          go tool pprof -sample_index=inuse_space -ignore=fakeslack -top %s\n",

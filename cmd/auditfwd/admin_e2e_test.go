@@ -78,7 +78,7 @@ func TestAdminBrowserConnectTestRevokeReconnect(t *testing.T) {
 	})
 	setAuthorizeURL(t, d, authz.url+"/oauth/v2/authorize")
 	adminURL := "http://" + d.Admin
-	authz.redirectURI = adminURL + oauthsrv.RedirectPath()
+	authz.redirectURI = adminURL + "/api/v1/integrations/slack/oauth/callback"
 	fs.SetRedirectURI(authz.redirectURI)
 	tokenPath := filepath.Join(d.StateDir, "slack-token.json")
 	deadPath := filepath.Join(d.StateDir, "dead-letter.jsonl")

@@ -29,7 +29,7 @@ func unknownChannel(name string, cfg *config.Config) error {
 	msg := fmt.Sprintf("no channel named %q in %s", name, cfg.Path)
 	var names []string
 	meant := ""
-	for _, t := range targets(cfg) {
+	for _, t := range cfg.Targets() {
 		names = append(names, t.Name)
 		if meant == "" && slackName(t.SlackChannel) == slackName(name) {
 			meant = t.Name

@@ -6,20 +6,51 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/daemon"
 	"github.com/auditfwd/auditfwd/internal/delivery"
+	"github.com/auditfwd/auditfwd/internal/dryrun"
 	"github.com/auditfwd/auditfwd/internal/event"
 	"github.com/auditfwd/auditfwd/internal/oauthsrv"
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/slack"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
+
+func cmdRun(env *cliEnv, args []string) error {
+	fs, path := flags(env, "run")
+	dryRun := fs.Bool("dry-run", false, "read the audit log from its start, print the messages it would post, a summary on stderr, and exit")
+	output := fs.String("format", dryrun.FormatJSON, "with --dry-run: json (one JSON object per message) or text (one readable line per message)")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides log_level)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	level := cfg.LogLevel
+	if *logLevel != "" {
+		level = *logLevel
+	}
+	d, err := daemon.New(cfg, daemon.Options{Version: version, Logger: newLogger(env.stderr, level)})
+	if err != nil {
+		return err
+	}
+	if *dryRun {
+		return d.DryRun(context.Background(), *output, env.stdout, env.stderr)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return d.Run(ctx)
+}
 
 func cmdCheck(env *cliEnv, args []string) error {
 	fs, path := flags(env, "check")
@@ -187,13 +218,8 @@ func cmdTest(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	var target *delivery.Target
-	for _, t := range targets(cfg) {
-		if t.Name == pos[0] {
-			target = &t
-		}
-	}
-	if target == nil {
+	target, ok := cfg.Target(pos[0])
+	if !ok {
 		return unknownChannel(pos[0], cfg)
 	}
 	client, err := slackClient(cfg)
@@ -203,11 +229,7 @@ func cmdTest(env *cliEnv, args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	resolver := slack.NewResolver(client.ListChannels, time.Minute)
-	id, err := resolver.Resolve(ctx, target.SlackChannel)
-	if err == nil {
-		err = client.Post(ctx, id, slack.TestMessage(target.Name, target.SlackChannel, time.Now()))
-	}
-	if err != nil {
+	if err := delivery.PostTestMessage(ctx, client, resolver, target); err != nil {
 		reason, hint := explain(err, target.SlackChannel)
 		return fmt.Errorf("%s: %s (%s)", target.SlackChannel, reason, hint)
 	}
@@ -221,18 +243,14 @@ func cmdRedeliver(env *cliEnv, args []string) error {
 		return err
 	}
 	// The channel may have been fixed in the config since: use its current target.
-	current := map[string]delivery.Target{}
-	for _, t := range targets(cfg) {
-		current[t.Name] = t
-	}
 	resolver := slack.NewResolver(client.ListChannels, time.Minute)
 	authFailed := false
-	sent, kept, err := delivery.Redeliver(filepath.Join(cfg.StateDir, "dead-letter.jsonl"), func(dl delivery.DeadLetter) error {
+	sent, kept, err := delivery.Redeliver(cfg.State().DeadLetters(), func(dl delivery.DeadLetter) error {
 		if authFailed {
 			return errors.New("token rejected")
 		}
 		target := dl.SlackChannel
-		if t, ok := current[dl.Channel]; ok {
+		if t, ok := cfg.Target(dl.Channel); ok {
 			target = t.SlackChannel
 		}
 		ev, err := event.Parse(dl.Event)
@@ -244,7 +262,7 @@ func cmdRedeliver(env *cliEnv, args []string) error {
 		id, err := resolver.Resolve(ctx, target)
 		if err == nil {
 			msg, _ := slack.Pack([]event.Event{ev}, dl.Alert)
-			err = client.Post(ctx, id, msg)
+			_, err = client.Post(ctx, id, msg)
 		}
 		if err != nil {
 			class, _, _ := slack.Classify(err)
@@ -277,7 +295,7 @@ func cmdChannels(env *cliEnv, args []string) error {
 		return fmt.Errorf("conversations.list: %s (%s)", reason, hint)
 	}
 	configured := map[string][]string{}
-	for _, t := range targets(cfg) {
+	for _, t := range cfg.Targets() {
 		key := strings.TrimPrefix(t.SlackChannel, "#")
 		configured[key] = append(configured[key], t.Name)
 	}

@@ -442,9 +442,11 @@ func TestChannelNotFoundDeadLetterThenRedeliver(t *testing.T) {
 		data, _ := os.ReadFile(deadPath)
 		return strings.Count(string(data), "channel_not_found") == 2
 	})
-	if v := d.MustMetric("auditfwd_events_dead_lettered_total", "channel=audit", "reason=channel_not_found"); v != 2 {
-		t.Fatalf("dead-lettered metric %v", v)
-	}
+	// The file is written before the counter moves: wait for both.
+	testenv.Eventually(t, 10*time.Second, "dead-lettered metric 2", func() bool {
+		v, _ := d.Metric("auditfwd_events_dead_lettered_total", "channel=audit", "reason=channel_not_found")
+		return v == 2
+	})
 	if !strings.Contains(d.Output(), "dead-letter.jsonl") {
 		t.Fatalf("no log line telling what to do:\n%s", d.Output())
 	}

@@ -7,18 +7,19 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/auditfwd/auditfwd/internal/statedir"
 )
 
 // Environment variables and systemd credential names (LoadCredential=) that
 // supply what the YAML file must not contain.
 const (
-	EnvClientID          = "SLACK_CLIENT_ID"
-	EnvClientSecret      = "SLACK_CLIENT_SECRET"
-	EnvAdminPassword     = "AUDITFWD_ADMIN_PASSWORD"
-	EnvCredentialsDir    = "CREDENTIALS_DIRECTORY"
-	CredClientSecret     = "slack-client-secret"
-	CredAdminPassword    = "admin-password"
-	defaultTokenFileName = "slack-token.json"
+	EnvClientID       = "SLACK_CLIENT_ID"
+	EnvClientSecret   = "SLACK_CLIENT_SECRET"
+	EnvAdminPassword  = "AUDITFWD_ADMIN_PASSWORD"
+	EnvCredentialsDir = "CREDENTIALS_DIRECTORY"
+	CredClientSecret  = "slack-client-secret"
+	CredAdminPassword = "admin-password"
 )
 
 // ClientID is slack.client_id, else the SLACK_CLIENT_ID environment variable.
@@ -51,8 +52,11 @@ func (c *Config) BotTokenFile() string {
 	if c.Slack.BotTokenFile != "" {
 		return c.Slack.BotTokenFile
 	}
-	return filepath.Join(c.StateDir, defaultTokenFileName)
+	return c.State().Token()
 }
+
+// State is state_dir with its layout.
+func (c *Config) State() statedir.Dir { return statedir.Dir(c.StateDir) }
 
 // secret reads a secret from the configured file, the environment, or the
 // systemd credentials directory, in that order. Errors name the source,

@@ -11,13 +11,14 @@ import (
 	"github.com/auditfwd/auditfwd/internal/token"
 )
 
-// AuthRecheck is how often a rejected token is tried again with auth.test (SPEC §5).
+// AuthRecheck is how often a rejected token is tried again with auth.test
+// (docs/guarantees.md).
 const AuthRecheck = 30 * time.Second
 
 // Connection holds the Slack token in use and whether Slack accepts it.
 // Senders wait on it; the OAuth callback and the token file update it.
 type Connection struct {
-	base      slack.Options // API URL, timeout, observer; Token set per token
+	dial      func(token string) Slack
 	tokenPath string
 	log       *slog.Logger
 	m         *metrics.Metrics
@@ -25,7 +26,7 @@ type Connection struct {
 	mu       sync.Mutex
 	tok      token.Token
 	has      bool
-	client   *slack.Client
+	client   Slack
 	invalid  string // Slack's reason when it rejected the token
 	gen      uint64
 	changed  chan struct{}
@@ -50,8 +51,9 @@ func (c *Connection) tokenChanged() {
 }
 
 // NewConnection loads the token from SLACK_BOT_TOKEN or tokenPath if there is one.
+// base holds the API URL, timeout and observer; the token is set per token.
 func NewConnection(base slack.Options, tokenPath string, log *slog.Logger, m *metrics.Metrics) *Connection {
-	c := &Connection{base: base, tokenPath: tokenPath, log: log, m: m, changed: make(chan struct{})}
+	c := &Connection{dial: dialSlack(base), tokenPath: tokenPath, log: log, m: m, changed: make(chan struct{})}
 	if t, ok, err := token.Resolve(tokenPath); err != nil {
 		log.Error("cannot read the Slack token", "err", err)
 	} else if ok {
@@ -61,17 +63,26 @@ func NewConnection(base slack.Options, tokenPath string, log *slog.Logger, m *me
 	return c
 }
 
-// Current returns the client to use, the token generation it belongs to,
-// whether delivery may proceed, and a channel closed at the next change.
-func (c *Connection) Current() (*slack.Client, uint64, bool, <-chan struct{}) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.client, c.gen, c.has && c.invalid == "", c.changed
+// Session is the token in use as a sender sees it.
+type Session struct {
+	Slack Slack  // nil before the first token
+	Gen   uint64 // the token's generation: Invalid names it
+	// Usable: a token is installed and Slack has not rejected it. Senders
+	// post only then, and otherwise wait for Changed.
+	Usable  bool
+	Changed <-chan struct{} // closed at the next change
 }
 
-// Client returns a client for the current token even when Slack rejected it
-// (for commands and the Test button, which report Slack's answer).
-func (c *Connection) Client() (*slack.Client, bool) {
+// Session returns the token in use.
+func (c *Connection) Session() Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Session{Slack: c.client, Gen: c.gen, Usable: c.has && c.invalid == "", Changed: c.changed}
+}
+
+// Client returns the Slack for the current token even when Slack rejected it
+// (for the Test button, which reports Slack's answer).
+func (c *Connection) Client() (Slack, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.client, c.has
@@ -88,10 +99,8 @@ func (c *Connection) Set(t token.Token) {
 }
 
 func (c *Connection) setLocked(t token.Token) {
-	o := c.base
-	o.Token = t.AccessToken
 	c.tok, c.has, c.invalid = t, true, ""
-	c.client = slack.New(o)
+	c.client = c.dial(t.AccessToken)
 	c.gen++
 }
 

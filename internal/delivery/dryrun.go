@@ -7,9 +7,9 @@ import (
 	"io"
 
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/slack"
-	"github.com/auditfwd/auditfwd/internal/tailer"
 )
 
 // Printer is the dry-run Sink: it prints each message it would post as one
@@ -30,19 +30,22 @@ type DryRunMessage struct {
 }
 
 // Enqueue implements pipeline.Sink.
-func (p *Printer) Enqueue(d rules.Destination, line []byte, _ tailer.Position) error {
+func (p *Printer) Enqueue(d rules.Destination, line []byte, _ logpos.Position) (bool, error) {
 	ev, err := event.Parse(line)
 	if err != nil {
-		return fmt.Errorf("dry run: %w", err)
+		return false, fmt.Errorf("dry run: %w", err)
 	}
 	msg, _ := slack.Pack([]event.Event{ev}, d.Alert)
 	enc := json.NewEncoder(p.w)
 	enc.SetEscapeHTML(false) // keep Slack's <!date^…> readable
 	if err := enc.Encode(DryRunMessage{Channel: d.Channel, SlackChannel: d.SlackChannel, Alert: d.Alert, Message: msg}); err != nil {
-		return fmt.Errorf("dry run: %w", err)
+		return false, fmt.Errorf("dry run: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // Sync implements pipeline.Sink.
 func (p *Printer) Sync() error { return p.w.Flush() }
+
+// Rollback implements pipeline.Sink; a dry run has no state to roll back.
+func (p *Printer) Rollback() {}

@@ -8,16 +8,18 @@ import (
 	"github.com/auditfwd/auditfwd/internal/event"
 	"github.com/auditfwd/auditfwd/internal/slack"
 	"github.com/auditfwd/auditfwd/internal/spool"
+	"github.com/auditfwd/auditfwd/internal/statedir"
 )
 
 const digestBytes = 256 << 10
 
-// send delivers one channel's spool in order until ctx is done. A request in
-// flight is never cancelled: Slack may have accepted it.
+// send delivers one channel's spool in order until ctx is done, doing what
+// decide says after each post. A request in flight is never cancelled:
+// Slack may have accepted it.
 func (s *Service) send(ctx context.Context, ch *channel) {
 	attempt := 0
-	single := false   // after a payload error, send one event per message
-	textOnly := false // after a payload error on one event, drop the blocks
+	stuck := 0 // dead letters that could not be written in a row (state_dir full)
+	var sh shape
 	for {
 		if ctx.Err() != nil {
 			return
@@ -30,12 +32,12 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 			}
 			continue
 		}
-		client, gen, ok, changed := s.conn.Current()
-		if !ok {
+		sess := s.conn.Session()
+		if !sess.Usable {
 			select {
 			case <-ctx.Done():
 				return
-			case <-changed:
+			case <-sess.Changed:
 			}
 			continue
 		}
@@ -59,69 +61,75 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 		if bad > 0 {
 			// Only the records before the unreadable one go out now.
 			if len(events) == 0 {
-				s.deadLetter(ch, recs[:1], "unparseable_event")
+				if !s.deadLetterOrWait(ctx, ch, recs[:1], "unparseable_event", &stuck) && ctx.Err() != nil {
+					return
+				}
 				continue
 			}
 			recs = recs[:len(events)]
 		}
-		if single {
+		if sh.single {
 			events, recs = events[:1], recs[:1]
 		}
 		msg, n := slack.Pack(events, recs[0].Alert)
-		if textOnly {
+		if sh.textOnly {
 			msg = slack.TextOnly(msg)
 		}
 
-		err = s.post(client, recs[0].Target, msg)
-		switch class, reason, retryAfter := slack.Classify(err); {
-		case err == nil:
+		err = s.post(sess.Slack, recs[0].Target, msg)
+		o := outcomeOf(err)
+		d := decide(o, attempt, n, sh, s.opts.MaxBackoff)
+		attempt, sh = d.attempt, d.next
+		if !o.ok {
+			s.failed(ch, o.reason, err)
+		}
+		switch d.act {
+		case ack:
 			if err := ch.q.Ack(n); err != nil {
 				s.log.Error("cannot record delivery; it may repeat after a restart", "channel", ch.name, "err", err)
 			}
 			s.delivered(ch, events[:n])
-			attempt, single, textOnly = 0, false, false
-		case class == slack.Auth:
-			s.failed(ch, reason, err)
-			s.conn.Invalid(gen, reason)
-		case class == slack.Permanent:
-			s.failed(ch, reason, err)
-			s.deadLetter(ch, recs[:n], reason)
-			attempt, single, textOnly = 0, false, false
-		case class == slack.Payload && n > 1:
-			s.failed(ch, reason, err)
-			single = true
-		case class == slack.Payload && !textOnly:
-			s.failed(ch, reason, err)
-			textOnly = true
-		case class == slack.Payload:
-			s.failed(ch, reason, err)
-			s.deadLetter(ch, recs[:n], reason)
-			single, textOnly = false, false
-		default: // Retry
-			s.failed(ch, reason, err)
-			wait := s.backoff(attempt)
-			if reason == "ratelimited" && retryAfter == 0 {
-				wait = max(wait, 10*time.Second) // no Retry-After: Slack wants a long pause
-			}
-			wait = max(wait, retryAfter)
-			attempt++
-			if !s.sleep(ctx, wait, nil) {
+		case hold:
+			s.conn.Invalid(sess.Gen, o.reason)
+		case deadLetter:
+			if !s.deadLetterOrWait(ctx, ch, recs[:n], o.reason, &stuck) && ctx.Err() != nil {
 				return
 			}
+		case retry:
+			if !s.sleep(ctx, max(jitter(d.backoff), d.atLeast), nil) {
+				return
+			}
+		case resend:
 		}
 	}
 }
 
+// deadLetterOrWait writes recs as dead letters, or, when that fails (they
+// stay queued), waits with backoff before the sender tries again, so that a
+// full state_dir does not make it re-post at once. stuck counts the failures
+// in a row.
+func (s *Service) deadLetterOrWait(ctx context.Context, ch *channel, recs []spool.Record, reason string, stuck *int) bool {
+	if s.deadLetter(ch, recs, reason) {
+		*stuck = 0
+		return true
+	}
+	wait := jitter(backoffCeiling(*stuck, s.opts.MaxBackoff))
+	*stuck++
+	s.sleep(ctx, wait, nil)
+	return false
+}
+
 // post resolves the channel and posts with a context of its own: shutdown
 // waits for it instead of cancelling it.
-func (s *Service) post(client *slack.Client, target string, msg slack.Message) error {
+func (s *Service) post(m Messenger, target string, msg slack.Message) error {
 	ctx, cancel := context.WithTimeout(context.Background(), slack.DefaultTimeout)
 	defer cancel()
 	id, err := s.resolver.Resolve(ctx, target)
 	if err != nil {
 		return err
 	}
-	return client.Post(ctx, id, msg)
+	_, err = m.Post(ctx, id, msg)
+	return err
 }
 
 func (s *Service) delivered(ch *channel, events []event.Event) {
@@ -135,17 +143,19 @@ func (s *Service) delivered(ch *channel, events []event.Event) {
 		}
 	}
 	s.m.QueueEvents.WithLabelValues(ch.name).Set(float64(ch.q.Len()))
-	s.record(ch.name, nil)
+	ch.record(nil)
 	s.log.Debug("delivered to Slack", "channel", ch.name, "events", len(events), "first_action", events[0].Action)
 }
 
 func (s *Service) failed(ch *channel, reason string, err error) {
 	s.m.DeliveryFailures.WithLabelValues(ch.name, reason).Inc()
-	s.record(ch.name, err)
+	ch.record(err)
 	s.log.Warn("Slack delivery failed", "channel", ch.name, "reason", reason, "err", err)
 }
 
-func (s *Service) deadLetter(ch *channel, recs []spool.Record, reason string) {
+// deadLetter writes recs to the dead-letter file and acknowledges them. It
+// reports false when they could not be written and stay queued.
+func (s *Service) deadLetter(ch *channel, recs []spool.Record, reason string) bool {
 	hint := slack.Hint(reason, recs[0].Target)
 	entries := make([]DeadLetter, len(recs))
 	for i, r := range recs {
@@ -157,25 +167,28 @@ func (s *Service) deadLetter(ch *channel, recs []spool.Record, reason string) {
 	if err := s.dead.Append(entries...); err != nil {
 		// Not acknowledged: the events stay queued rather than vanish.
 		s.log.Error("cannot write dead letters; keeping the events queued", "channel", ch.name, "err", err)
-		return
+		return false
 	}
 	if err := ch.q.Ack(len(recs)); err != nil {
 		s.log.Error("cannot record dead letters in the spool", "channel", ch.name, "err", err)
 	}
 	s.m.DeadLettered.WithLabelValues(ch.name, reason).Add(float64(len(recs)))
 	s.m.QueueEvents.WithLabelValues(ch.name).Set(float64(ch.q.Len()))
-	s.log.Error("Slack rejected events for good; written to dead-letter.jsonl",
+	s.log.Error("Slack rejected events for good; written to "+statedir.DeadLetterFile,
 		"channel", ch.name, "slack_channel", recs[0].Target, "reason", reason, "events", len(recs),
 		"fix", hint+"; then run `auditfwd redeliver`")
+	return true
 }
 
 // backoff is capped exponential with jitter: 1s, 2s, 4s … MaxBackoff, each
 // between half and all of that.
 func (s *Service) backoff(attempt int) time.Duration {
-	d := time.Second << min(attempt, 10)
-	d = min(d, s.opts.MaxBackoff)
-	return d/2 + rand.N(d/2+1)
+	return jitter(backoffCeiling(attempt, s.opts.MaxBackoff))
 }
+
+// jitter is a random duration between d/2 and d, so that failing channels
+// do not retry in step.
+func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
 
 // sleep waits d (or until wake), returning false when ctx ended first.
 func (s *Service) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {

@@ -5,48 +5,33 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/slack"
 	"github.com/auditfwd/auditfwd/internal/spool"
-	"github.com/auditfwd/auditfwd/internal/tailer"
+	"github.com/auditfwd/auditfwd/internal/statedir"
+	"github.com/auditfwd/auditfwd/internal/status"
 )
 
 // ErrUnknownChannel is returned by SendTest for a name no rule has.
 var ErrUnknownChannel = errors.New("unknown channel")
 
-// Target is one configured destination, for the Test button and status.
-type Target struct {
-	Name         string
-	SlackChannel string
-	Patterns     []string
-	Alert        bool
-}
-
-// Status is what the admin page shows for one channel.
-type Status struct {
-	Target
-	LastResult  string // "ok" or the failure reason
-	LastTime    time.Time
-	LastHint    string
-	Queue       int
-	DeadLetters int
-}
-
 // Options configure a Service.
 type Options struct {
-	StateDir string
-	Logger   *slog.Logger
-	Metrics  *metrics.Metrics
-	Conn     *Connection
+	State   statedir.Dir
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+	Conn    *Connection
 	// DigestMax bounds how many events one message carries (Slack's limits
 	// bound it further).
 	DigestMax int
-	// MaxBackoff caps the wait between retries of a failing channel (SPEC: 30 s).
+	// MaxBackoff caps the wait between retries of a failing channel (30 s,
+	// docs/guarantees.md).
 	MaxBackoff time.Duration
 	// ResolveRefresh is how often an unknown channel name may trigger
 	// another conversations.list.
@@ -64,7 +49,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	channels map[string]*channel
-	targets  []Target
+	targets  []config.Target
 	touched  map[*channel]bool // enqueued since the last Sync (tailer goroutine only)
 	ctx      context.Context
 	wg       sync.WaitGroup
@@ -75,10 +60,11 @@ type channel struct {
 	q    *spool.Queue
 
 	mu     sync.Mutex
-	status Status
+	status status.Channel
 }
 
 // New opens the dead-letter file; Start opens the spools and starts senders.
+// Nothing else opens a spool: reads (Statuses, SendTest) only look.
 func New(opts Options) (*Service, error) {
 	if opts.DigestMax <= 0 {
 		opts.DigestMax = 50
@@ -89,7 +75,7 @@ func New(opts Options) (*Service, error) {
 	if opts.ResolveRefresh <= 0 {
 		opts.ResolveRefresh = time.Minute
 	}
-	dead, err := OpenDeadLetters(filepath.Join(opts.StateDir, "dead-letter.jsonl"))
+	dead, err := OpenDeadLetters(opts.State.DeadLetters())
 	if err != nil {
 		return nil, err
 	}
@@ -112,49 +98,62 @@ func New(opts Options) (*Service, error) {
 
 // Start opens the spool of every channel that has one on disk or in targets
 // and starts their senders; they stop when ctx is done.
-func (s *Service) Start(ctx context.Context, targets []Target) error {
+func (s *Service) Start(ctx context.Context, targets []config.Target) error {
 	s.mu.Lock()
 	s.ctx = ctx
 	s.mu.Unlock()
-	existing, _ := filepath.Glob(filepath.Join(s.opts.StateDir, "spool", "*"))
-	for _, dir := range existing {
-		if _, err := s.channel(filepath.Base(dir)); err != nil {
+	existing, err := s.opts.State.Spools()
+	if err != nil {
+		return err
+	}
+	for _, name := range existing {
+		if _, err := s.open(name); err != nil {
 			return err
 		}
 	}
-	return s.SetTargets(targets)
+	if err := s.SetTargets(targets); err != nil {
+		// A new channel's spool cannot be created (state_dir full or
+		// read-only): it is opened when its first event arrives, and until
+		// then the tailer holds back.
+		s.log.Error("cannot open a channel's queue yet; retrying when events arrive", "err", err)
+	}
+	return nil
 }
 
-// SetTargets replaces the configured destinations (start-up and reload).
+// SetTargets replaces the configured destinations (start-up and reload),
+// opening the spools of new ones before any event is routed to them.
 // Spools of channels no longer configured keep draining.
-func (s *Service) SetTargets(targets []Target) error {
-	s.mu.Lock()
-	s.targets = append([]Target(nil), targets...)
-	s.mu.Unlock()
+func (s *Service) SetTargets(targets []config.Target) error {
+	var errs []error
 	for _, t := range targets {
-		ch, err := s.channel(t.Name)
+		ch, err := s.open(t.Name)
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			continue
 		}
 		ch.mu.Lock()
 		ch.status.Target = t
 		ch.mu.Unlock()
 	}
-	return nil
+	s.mu.Lock()
+	s.targets = append([]config.Target(nil), targets...)
+	s.mu.Unlock()
+	return errors.Join(errs...)
 }
 
-// channel returns the named channel, opening its spool and starting its sender.
-func (s *Service) channel(name string) (*channel, error) {
+// open returns the named channel, opening its spool and starting its sender
+// the first time. Only Start and SetTargets call it.
+func (s *Service) open(name string) (*channel, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ch, ok := s.channels[name]; ok {
 		return ch, nil
 	}
-	q, err := spool.Open(filepath.Join(s.opts.StateDir, "spool", name))
+	q, err := spool.Open(s.opts.State.Spool(name), s.log.With("channel", name))
 	if err != nil {
 		return nil, err
 	}
-	ch := &channel{name: name, q: q, status: Status{Target: Target{Name: name}}}
+	ch := &channel{name: name, q: q, status: status.Channel{Target: config.Target{Name: name}}}
 	s.channels[name] = ch
 	s.m.InitChannel(name)
 	s.m.QueueEvents.WithLabelValues(name).Set(float64(q.Len()))
@@ -166,29 +165,76 @@ func (s *Service) channel(name string) (*channel, error) {
 	return ch, nil
 }
 
-// Enqueue implements pipeline.Sink.
-func (s *Service) Enqueue(d rules.Destination, line []byte, pos tailer.Position) error {
-	ch, err := s.channel(d.Channel)
-	if err != nil {
-		return err
-	}
-	if _, err := ch.q.Append(spool.Record{Pos: pos, Target: d.SlackChannel, Alert: d.Alert, Event: line}); err != nil {
-		return err
-	}
-	s.touched[ch] = true
-	return nil
+// channel returns the named channel if its spool is open.
+func (s *Service) channel(name string) (*channel, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.channels[name]
+	return ch, ok
 }
 
-// Sync implements pipeline.Sink: the spools are durable before the log checkpoint.
+// Enqueue implements pipeline.Sink. queued is false when the channel's
+// spool already holds the event (its line was read again). Every channel
+// the rules can name was opened by SetTargets before those rules took
+// effect; one whose spool could not be created then (state_dir full) is
+// opened here, and until that works the tailer holds back.
+func (s *Service) Enqueue(d rules.Destination, line []byte, pos logpos.Position) (bool, error) {
+	ch, ok := s.channel(d.Channel)
+	if !ok {
+		var err error
+		if ch, err = s.open(d.Channel); err != nil {
+			return false, err
+		}
+	}
+	queued, err := ch.q.Append(spool.Record{Pos: pos, Target: d.SlackChannel, Alert: d.Alert, Event: line})
+	if err != nil {
+		return false, err
+	}
+	if queued {
+		s.touched[ch] = true
+	}
+	return queued, nil
+}
+
+// Sync implements pipeline.Sink: the spools are durable before the log
+// checkpoint. All of them are flushed before any is published, so a failure
+// in one rolls all back with no record handed to a sender.
 func (s *Service) Sync() error {
 	for ch := range s.touched {
-		if err := ch.q.Sync(); err != nil {
+		if err := ch.q.Flush(); err != nil {
+			s.Rollback()
 			return err
 		}
+	}
+	for ch := range s.touched {
+		ch.q.Publish()
 		s.m.QueueEvents.WithLabelValues(ch.name).Set(float64(ch.q.Len()))
 		delete(s.touched, ch)
 	}
 	return nil
+}
+
+// Rollback implements pipeline.Sink: what was enqueued since the last Sync
+// is dropped; the tailer reads those lines again.
+func (s *Service) Rollback() {
+	for ch := range s.touched {
+		ch.q.Rollback()
+		delete(s.touched, ch)
+	}
+}
+
+// HighWater is the last log position any spool holds: without a usable
+// checkpoint the tailer numbers new lines after it.
+func (s *Service) HighWater() logpos.Position {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var hw logpos.Position
+	for _, ch := range s.channels {
+		if p := ch.q.HighWater(); hw.Less(p) {
+			hw = p
+		}
+	}
+	return hw
 }
 
 // Wait blocks until every sender stopped (after its in-flight request) or
@@ -213,14 +259,14 @@ func (s *Service) Wait(timeout time.Duration) bool {
 }
 
 // Statuses describes every configured channel, in config order.
-func (s *Service) Statuses() []Status {
+func (s *Service) Statuses() []status.Channel {
 	s.mu.Lock()
-	targets := append([]Target(nil), s.targets...)
+	targets := append([]config.Target(nil), s.targets...)
 	s.mu.Unlock()
-	out := make([]Status, 0, len(targets))
+	out := make([]status.Channel, 0, len(targets))
 	for _, t := range targets {
-		st := Status{Target: t}
-		if ch, err := s.channel(t.Name); err == nil {
+		st := status.Channel{Target: t}
+		if ch, ok := s.channel(t.Name); ok {
 			ch.mu.Lock()
 			st = ch.status
 			ch.mu.Unlock()
@@ -235,7 +281,7 @@ func (s *Service) Statuses() []Status {
 
 // SendTest posts the test message to the configured channel name.
 func (s *Service) SendTest(ctx context.Context, name string) error {
-	var target *Target
+	var target *config.Target
 	s.mu.Lock()
 	for i := range s.targets {
 		if s.targets[i].Name == name {
@@ -251,22 +297,18 @@ func (s *Service) SendTest(ctx context.Context, name string) error {
 	if !ok {
 		return errors.New("not connected to Slack: connect on the admin page first")
 	}
-	id, err := s.resolver.Resolve(ctx, target.SlackChannel)
-	if err == nil {
-		err = client.Post(ctx, id, slack.TestMessage(target.Name, target.SlackChannel, time.Now()))
+	err := PostTestMessage(ctx, client, s.resolver, *target)
+	if ch, ok := s.channel(name); ok {
+		ch.record(err)
 	}
-	s.record(name, err)
 	if err != nil {
 		return fmt.Errorf("test message to %s: %w", target.SlackChannel, err)
 	}
 	return nil
 }
 
-func (s *Service) record(name string, err error) {
-	ch, cerr := s.channel(name)
-	if cerr != nil {
-		return
-	}
+// record keeps the result of the last post for the admin page.
+func (ch *channel) record(err error) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	ch.status.LastTime = time.Now()

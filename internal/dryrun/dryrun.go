@@ -13,6 +13,7 @@ import (
 	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/delivery"
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/pipeline"
 	"github.com/auditfwd/auditfwd/internal/rules"
@@ -66,10 +67,10 @@ type countingSink struct {
 	sum *summary
 }
 
-func (c *countingSink) Enqueue(d rules.Destination, line []byte, pos tailer.Position) error {
-	if err := c.Sink.Enqueue(d, line, pos); err != nil {
-		return err
+func (c *countingSink) Enqueue(d rules.Destination, line []byte, pos logpos.Position) (bool, error) {
+	queued, err := c.Sink.Enqueue(d, line, pos)
+	if err == nil && queued {
+		c.sum.routed(d.Channel)
 	}
-	c.sum.routed(d.Channel)
-	return nil
+	return queued, err
 }

@@ -29,15 +29,16 @@ deploy_approval_alerts:
 `
 
 // logLines has every kind of line: 5 events (2 routed, one of them to two
-// channels; 3 unrouted), 1 not_audit, 2 malformed (NUL padding and junk), 1
-// oversized, in Docker and CRI wrappers too.
+// channels; 3 unrouted), 1 not_audit, 1 malformed (junk after NUL padding,
+// which counts as the line it precedes), 1 oversized, in Docker and CRI
+// wrappers too. run adds NUL padding at the end: one more malformed.
 var logLines = []string{
 	`{"action":"login.oauth_failed","status":"failed","ts":"2026-03-20T01:13:02Z","user_email":"mallory@example.net"}`,
 	`{"action":"app.read","status":"success","user_email":"alice@example.com"}`,
 	`{"method":"GET","path":"/api/v1/apps","status":200}`,
 	`{"log":"{\"action\":\"deploy_approval_request.create\",\"status\":\"success\",\"user_name\":\"Bob <b>\",\"user_email\":\"bob@example.com\"}\n","stream":"stdout","time":"2026-03-20T01:14:00Z"}`,
 	`2026-03-20T01:15:00.000000000Z stdout F {"action":"app.read","status":"success"}`,
-	"\x00\x00\x00not json at all", // copytruncate's NUL padding, then junk: two malformed
+	"\x00\x00\x00not json at all",
 	`{"action":"env.read","pad":"` + strings.Repeat("x", 300) + `"}`,
 	`{"action":"login\u001bstart","status":"success"}`,
 }
@@ -46,7 +47,7 @@ func run(t *testing.T, output string) (stdout, stderr string, err error) {
 	t.Helper()
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "audit.log")
-	if err := os.WriteFile(logPath, []byte(strings.Join(logLines, "\n")+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(logPath, []byte(strings.Join(logLines, "\n")+"\n\x00\x00\x00\x00"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Parse([]byte(rulesYAML+"audit_log:\n  path: "+logPath+"\n  max_line_bytes: 256\nstate_dir: "+dir+"/state\n"), "c.yaml")

@@ -7,9 +7,9 @@ import (
 	"strings"
 
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/slack"
-	"github.com/auditfwd/auditfwd/internal/tailer"
 )
 
 // textPrinter prints one readable line per message:
@@ -19,17 +19,22 @@ type textPrinter struct{ w *bufio.Writer }
 
 func newTextPrinter(w io.Writer) *textPrinter { return &textPrinter{w: bufio.NewWriter(w)} }
 
-func (p *textPrinter) Enqueue(d rules.Destination, line []byte, _ tailer.Position) error {
+func (p *textPrinter) Enqueue(d rules.Destination, line []byte, _ logpos.Position) (bool, error) {
 	ev, err := event.Parse(line)
 	if err != nil {
-		return fmt.Errorf("dry run: %w", err)
+		return false, fmt.Errorf("dry run: %w", err)
 	}
 	msg, _ := slack.Pack([]event.Event{ev}, d.Alert)
-	_, err = fmt.Fprintf(p.w, "%s → %s: %s\n", d.Channel, d.SlackChannel, Headline(msg))
-	return err
+	if _, err := fmt.Fprintf(p.w, "%s → %s: %s\n", d.Channel, d.SlackChannel, Headline(msg)); err != nil {
+		return false, fmt.Errorf("dry run: %w", err)
+	}
+	return true, nil
 }
 
 func (p *textPrinter) Sync() error { return p.w.Flush() }
+
+// Rollback: a dry run has no state to roll back.
+func (p *textPrinter) Rollback() {}
 
 var unescape = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
 

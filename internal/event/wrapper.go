@@ -56,6 +56,9 @@ func NewUnwrapper(format Format, maxLine int) *Unwrapper {
 // must not be checkpointed then.
 func (u *Unwrapper) Pending() bool { return u.pending }
 
+// Reset drops a partial line: its parts are read again from the log.
+func (u *Unwrapper) Reset() { u.partial, u.pending, u.overflow = u.partial[:0], false, false }
+
 var dockerPrefix = []byte(`{"log":`)
 
 // Unwrap returns the audit line carried by raw. done is false while a

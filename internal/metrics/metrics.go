@@ -28,7 +28,17 @@ type Metrics struct {
 	ReloadSuccessful  prometheus.Gauge
 	ReloadSuccessTime prometheus.Gauge
 	BuildInfo         *prometheus.GaugeVec
+	EventsRepeated    *prometheus.CounterVec // channel
+	StateDirWritable  prometheus.Gauge
 }
+
+// DeadLetterReasons and FailureReasons are the reasons whose series exist
+// at 0 from start-up for every channel, so that an alert on increase() sees
+// the first one (a series born at 1 shows no increase).
+var (
+	DeadLetterReasons = []string{"channel_not_found", "not_in_channel", "is_archived"}
+	FailureReasons    = []string{"channel_not_found", "not_in_channel", "is_archived", "http_5xx", "timeout", "network", "ratelimited"}
+)
 
 // LineKinds are the values of auditfwd_log_lines_total's kind label.
 var LineKinds = []string{"event", "not_audit", "malformed", "oversized"}
@@ -100,6 +110,14 @@ func New(version string) *Metrics {
 			Name: "auditfwd_build_info",
 			Help: "Build information; the value is always 1.",
 		}, []string{"version", "goversion"}),
+		EventsRepeated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfwd_events_already_queued_total",
+			Help: "Events read again (after a restart or a held-back write) that their channel's queue already held; not queued twice.",
+		}, []string{"channel"}),
+		StateDirWritable: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditfwd_state_dir_writable",
+			Help: "1, or 0 while writes to state_dir fail and reading the audit log is held back.",
+		}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -107,7 +125,9 @@ func New(version string) *Metrics {
 		m.LogLines, m.EventsRouted, m.EventsUnrouted, m.EventsDelivered, m.SlackMessages,
 		m.DeliveryFailures, m.DeadLettered, m.SlackRequestTime, m.DeliveryLag, m.QueueEvents,
 		m.LogLagBytes, m.SlackConnected, m.ReloadSuccessful, m.ReloadSuccessTime, m.BuildInfo,
+		m.EventsRepeated, m.StateDirWritable,
 	)
+	m.StateDirWritable.Set(1)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	for _, k := range LineKinds {
 		m.LogLines.WithLabelValues(k)
@@ -122,4 +142,11 @@ func (m *Metrics) InitChannel(name string) {
 	m.EventsDelivered.WithLabelValues(name)
 	m.SlackMessages.WithLabelValues(name)
 	m.QueueEvents.WithLabelValues(name)
+	m.EventsRepeated.WithLabelValues(name)
+	for _, r := range FailureReasons {
+		m.DeliveryFailures.WithLabelValues(name, r)
+	}
+	for _, r := range DeadLetterReasons {
+		m.DeadLettered.WithLabelValues(name, r)
+	}
 }

@@ -1,6 +1,6 @@
 // Package notify tells systemd how the daemon is doing over the sd_notify
 // protocol (Type=notify units, see systemd/auditfwd.service): readiness,
-// reloads, shutdown, a one-line status and watchdog keep-alives.
+// reloads, shutdown and watchdog keep-alives.
 //
 // It knows the notify socket and the watchdog interval systemd hands over in
 // NOTIFY_SOCKET and WATCHDOG_USEC/WATCHDOG_PID; it knows nothing about logs,

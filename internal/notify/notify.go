@@ -31,13 +31,6 @@ func Reloading() error {
 // Stopping tells systemd that the daemon has begun shutting down: STOPPING=1.
 func Stopping() error { return send(daemon.SdNotifyStopping) }
 
-// Status sets the one line `systemctl status` shows: STATUS=s. Line breaks
-// are replaced by spaces so that s can never smuggle in another assignment.
-func Status(s string) error {
-	s = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
-	return send("STATUS=" + s)
-}
-
 // Watchdog sends WATCHDOG=1 at half the interval systemd asks for
 // (WatchdogSec=, passed as WATCHDOG_USEC) until ctx is done. Before each ping
 // it calls healthy, when not nil; false skips that ping, so a wedged main

@@ -77,8 +77,6 @@ func TestStateNotifications(t *testing.T) {
 	}{
 		{"Ready", Ready, "READY=1"},
 		{"Stopping", Stopping, "STOPPING=1"},
-		{"Status", func() error { return Status("tailing /var/log/rack-gateway/audit.log") }, "STATUS=tailing /var/log/rack-gateway/audit.log"},
-		{"Status/newline", func() error { return Status("a\nREADY=1") }, "STATUS=a READY=1"},
 	} {
 		if err := tc.call(); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
@@ -108,7 +106,6 @@ func TestNoSocketIsANoOp(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", "")
 	for name, call := range map[string]func() error{
 		"Ready": Ready, "Reloading": Reloading, "Stopping": Stopping,
-		"Status": func() error { return Status("x") },
 	} {
 		if err := call(); err != nil {
 			t.Errorf("%s without NOTIFY_SOCKET: %v", name, err)

@@ -93,7 +93,7 @@ func TestBrowserConnectAndTest(t *testing.T) {
 		t.Fatal(err)
 	}
 	adminURL := "http://" + ln.Addr().String()
-	api := startFakeSlack(t, adminURL+RedirectPath())
+	api := startFakeSlack(t, adminURL+callbackPath)
 	srv := New(Options{
 		PublicURL:    adminURL,
 		AuthorizeURL: authorizeBase + "/oauth/v2/authorize",
@@ -169,7 +169,7 @@ func TestBrowserConnectAndTest(t *testing.T) {
 		t.Errorf("after connecting the browser is at %s", loc)
 	}
 	authMu.Lock()
-	if len(authorizeQueries) != 1 || authorizeQueries[0].Get("redirect_uri") != adminURL+RedirectPath() {
+	if len(authorizeQueries) != 1 || authorizeQueries[0].Get("redirect_uri") != adminURL+callbackPath {
 		t.Errorf("authorize requests: %v", authorizeQueries)
 	}
 	authMu.Unlock()

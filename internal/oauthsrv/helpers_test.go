@@ -18,6 +18,8 @@ import (
 
 	goslack "github.com/slack-go/slack"
 
+	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/status"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
 
@@ -31,7 +33,7 @@ const (
 // fakeDaemon records what the server asks of the daemon.
 type fakeDaemon struct {
 	mu        sync.Mutex
-	channels  []ChannelStatus
+	channels  []status.Channel
 	conn      Connection
 	tests     []string
 	connected []token.Token
@@ -41,10 +43,10 @@ type fakeDaemon struct {
 
 func newFakeDaemon() *fakeDaemon {
 	return &fakeDaemon{
-		channels: []ChannelStatus{
-			{Name: "security", SlackChannel: "#security", Patterns: []string{"login.complete", "login.*_failed", "mfa_method.*"},
+		channels: []status.Channel{
+			{Target: config.Target{Name: "security", SlackChannel: "#security", Patterns: []string{"login.complete", "login.*_failed", "mfa_method.*"}},
 				LastResult: "ok", LastTime: time.Date(2026, 3, 20, 1, 12, 44, 0, time.UTC)},
-			{Name: "infrastructure", SlackChannel: "#infrastructure", Patterns: []string{"deploy_approval_request.*", "release.promote"},
+			{Target: config.Target{Name: "infrastructure", SlackChannel: "#infrastructure", Patterns: []string{"deploy_approval_request.*", "release.promote"}},
 				LastResult: "not_in_channel", LastTime: time.Date(2026, 3, 20, 1, 10, 0, 0, time.UTC),
 				LastHint: "invite the bot to #infrastructure", DeadLetters: 3, Queue: 0},
 		},
@@ -55,10 +57,10 @@ func newFakeDaemon() *fakeDaemon {
 	}
 }
 
-func (d *fakeDaemon) Channels() []ChannelStatus {
+func (d *fakeDaemon) Channels() []status.Channel {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return append([]ChannelStatus(nil), d.channels...)
+	return append([]status.Channel(nil), d.channels...)
 }
 
 func (d *fakeDaemon) Connection() Connection {
@@ -187,7 +189,7 @@ func (f *fixture) exchange(ctx context.Context, code, redirectURI string) (token
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.exchanges = append(f.exchanges, code)
-	if want := f.ts.URL + RedirectPath(); redirectURI != want {
+	if want := f.ts.URL + callbackPath; redirectURI != want {
 		return token.Token{}, fmt.Errorf("redirect_uri %q, want %q", redirectURI, want)
 	}
 	if f.exchErr != nil {

@@ -152,7 +152,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		why := s.redact(err.Error(), t.AccessToken)
 		s.log.Error("slack install failed: saving the token", "err", why)
 		s.message(w, http.StatusInternalServerError, "Slack connection failed",
-			"Slack accepted the install but the token could not be saved: "+why+". Fix the state directory's permissions and connect again.")
+			"Slack accepted the install but the token could not be saved: "+why+". Make the state directory writable (free space, permissions) and connect again.")
 		return
 	}
 	team := t.TeamName

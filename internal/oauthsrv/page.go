@@ -16,6 +16,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/auditfwd/auditfwd/internal/status"
 )
 
 //go:embed assets/page.html assets/message.html assets/admin.css
@@ -49,7 +51,7 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04:05 UTC") + " (" + ago(now.Sub(t)) + ")"
 	},
 	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"card":    func(c ChannelStatus, p pageData) cardData { return cardData{C: c, P: p} },
+	"card":    func(c status.Channel, p pageData) cardData { return cardData{C: c, P: p} },
 }).ParseFS(assets, "assets/page.html", "assets/message.html"))
 
 func ago(d time.Duration) string {
@@ -69,15 +71,15 @@ func ago(d time.Duration) string {
 
 // cardData is one channel card with the page around it (for the CSRF token and the time).
 type cardData struct {
-	C ChannelStatus
+	C status.Channel
 	P pageData
 }
 
 type pageData struct {
 	Conn        Connection
 	EnvToken    string // the environment variable whose token is in force, or ""
-	Channels    []ChannelStatus
-	Alert       *ChannelStatus // nil: deploy approval alerts are off
+	Channels    []status.Channel
+	Alert       *status.Channel // nil: deploy approval alerts are off
 	Flash       *flash
 	CSRF        string
 	RedirectURL string

@@ -13,22 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditfwd/auditfwd/internal/status"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
-
-// ChannelStatus is what the page shows for one configured channel or for the
-// deploy approval alert (Alert true).
-type ChannelStatus struct {
-	Name         string // config name: "security", "deploy_approval_alerts"
-	SlackChannel string // "#security" or "C0123ABCD"
-	Patterns     []string
-	Alert        bool
-	LastResult   string // "ok", a Slack reason such as "not_in_channel", or "" (nothing sent yet)
-	LastTime     time.Time
-	LastHint     string // plain-words advice for LastResult
-	DeadLetters  int    // messages in dead-letter.jsonl waiting for `auditfwd redeliver`
-	Queue        int    // events waiting to be delivered
-}
 
 // Connection is the Slack connection as the delivery side sees it.
 type Connection struct {
@@ -42,7 +29,7 @@ type Connection struct {
 type Daemon interface {
 	// Channels lists the configured channels, and the deploy approval alert
 	// (Alert true) when it is enabled, in config order.
-	Channels() []ChannelStatus
+	Channels() []status.Channel
 	Connection() Connection
 	// SendTest posts the test message to the config channel name (or
 	// deploy_approval_alerts). An unknown name gives an error wrapping
@@ -60,7 +47,7 @@ var ErrUnknownChannel = errors.New("unknown channel")
 // reads no environment and no config file.
 type Options struct {
 	// PublicURL is admin.public_url, e.g. https://gw.example.com. The OAuth
-	// redirect_uri is PublicURL + RedirectPath(); cookies are Secure when it is https.
+	// redirect_uri is RedirectURL(PublicURL); cookies are Secure when it is https.
 	PublicURL    string
 	AuthorizeURL string // slack.authorize_url
 	ClientID     string
@@ -114,9 +101,6 @@ const (
 	testTimeout     = 30 * time.Second
 	exchangeTimeout = 30 * time.Second
 )
-
-// RedirectPath is the OAuth callback path, appended to admin.public_url.
-func RedirectPath() string { return callbackPath }
 
 // RedirectURL is the exact redirect URL to register with Slack.
 func RedirectURL(publicURL string) string {

@@ -17,7 +17,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/slack"
+	"github.com/auditfwd/auditfwd/internal/status"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
 
@@ -439,8 +441,8 @@ func TestTestButtonMessages(t *testing.T) {
 
 func TestPage(t *testing.T) {
 	f := newFixture(t, nil)
-	f.daemon.channels = append(f.daemon.channels, ChannelStatus{Name: "deploy_approval_alerts", SlackChannel: "#deploy-approvals",
-		Patterns: []string{"deploy_approval_request.create"}, Alert: true})
+	f.daemon.channels = append(f.daemon.channels, status.Channel{Target: config.Target{Name: "deploy_approval_alerts", SlackChannel: "#deploy-approvals",
+		Patterns: []string{"deploy_approval_request.create"}, Alert: true}})
 	b := f.admin()
 
 	r := b.get("/")

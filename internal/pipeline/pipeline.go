@@ -11,43 +11,66 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/rules"
-	"github.com/auditfwd/auditfwd/internal/tailer"
 )
 
 // Sink receives routed events: the delivery spools, or the dry-run printer.
 type Sink interface {
-	// Enqueue takes one event for one destination; line is only valid during the call.
-	Enqueue(d rules.Destination, line []byte, pos tailer.Position) error
+	// Enqueue takes one event for one destination; line is only valid during
+	// the call. queued is false when the destination already holds the event
+	// at pos (the line was read again after a restart).
+	Enqueue(d rules.Destination, line []byte, pos logpos.Position) (queued bool, err error)
 	// Sync makes everything enqueued durable (before the log is checkpointed).
 	Sync() error
+	// Rollback drops what was enqueued since the last successful Sync.
+	Rollback()
 }
 
-// Handler implements tailer.Handler.
+// Handler implements tailer.Handler. Its counts reach the metrics when a
+// commit succeeds, so lines read again after a rollback are counted once.
 type Handler struct {
 	rules  atomic.Pointer[rules.Rules]
 	unwrap *event.Unwrapper
 	sink   Sink
 	m      *metrics.Metrics
-	lines  [4]prometheus.Counter // by event.Kind
-	routed map[string]prometheus.Counter
 	err    error // first sink failure: nothing after it is enqueued
-	// unrouted, when set, is told the action of each event no rule routes
-	// (the dry run's summary); action is only valid during the call.
-	unrouted func(action []byte)
+	// onUnrouted, when set, is told the action of each event no rule
+	// routes (the dry run's summary); action is only valid during the call.
+	onUnrouted func(action []byte)
+
+	lines    [4]pending // by event.Kind
+	unrouted pending
+	routed   map[string]*pending
+	repeated map[string]*pending
+}
+
+// pending is a count not yet added to its counter.
+type pending struct {
+	c prometheus.Counter
+	n int
+}
+
+func (p *pending) flush() {
+	if p.n > 0 {
+		p.c.Add(float64(p.n))
+		p.n = 0
+	}
 }
 
 // New returns a Handler routing with r.
 func New(format event.Format, maxLine int, r *rules.Rules, sink Sink, m *metrics.Metrics) *Handler {
 	h := &Handler{
-		unwrap: event.NewUnwrapper(format, maxLine),
-		sink:   sink,
-		m:      m,
-		routed: map[string]prometheus.Counter{},
+		unwrap:   event.NewUnwrapper(format, maxLine),
+		sink:     sink,
+		m:        m,
+		unrouted: pending{c: m.EventsUnrouted},
+		routed:   map[string]*pending{},
+		repeated: map[string]*pending{},
 	}
 	for k := event.KindEvent; k <= event.KindOversized; k++ {
-		h.lines[k] = m.LogLines.WithLabelValues(k.String())
+		h.lines[k].c = m.LogLines.WithLabelValues(k.String())
 	}
 	h.rules.Store(r)
 	return h
@@ -58,31 +81,31 @@ func (h *Handler) SetRules(r *rules.Rules) { h.rules.Store(r) }
 
 // OnUnrouted makes the handler call f with the action of every event no
 // rule routes. Set it before the first line.
-func (h *Handler) OnUnrouted(f func(action []byte)) { h.unrouted = f }
+func (h *Handler) OnUnrouted(f func(action []byte)) { h.onUnrouted = f }
 
 // Rules returns the rules in force.
 func (h *Handler) Rules() *rules.Rules { return h.rules.Load() }
 
 // Line classifies, counts and routes one log line.
-func (h *Handler) Line(raw []byte, end tailer.Position) {
+func (h *Handler) Line(raw []byte, end logpos.Position) {
 	line, done, oversized := h.unwrap.Unwrap(raw)
 	if !done {
 		return
 	}
 	if oversized {
-		h.lines[event.KindOversized].Inc()
+		h.lines[event.KindOversized].n++
 		return
 	}
 	kind, action := event.Classify(line)
-	h.lines[kind].Inc()
+	h.lines[kind].n++
 	if kind != event.KindEvent {
 		return
 	}
 	dests := h.rules.Load().RouteBytes(action)
 	if len(dests) == 0 {
-		h.m.EventsUnrouted.Inc()
-		if h.unrouted != nil {
-			h.unrouted(action)
+		h.unrouted.n++
+		if h.onUnrouted != nil {
+			h.onUnrouted(action)
 		}
 		return
 	}
@@ -90,28 +113,34 @@ func (h *Handler) Line(raw []byte, end tailer.Position) {
 		return
 	}
 	for _, d := range dests {
-		if err := h.sink.Enqueue(d, line, end); err != nil {
+		queued, err := h.sink.Enqueue(d, line, end)
+		if err != nil {
 			h.err = fmt.Errorf("queue event for %s: %w", d.Channel, err)
 			return
 		}
-		h.routedCounter(d.Channel).Inc()
+		if queued {
+			counter(h.routed, h.m.EventsRouted, d.Channel).n++
+		} else {
+			counter(h.repeated, h.m.EventsRepeated, d.Channel).n++
+		}
 	}
 }
 
-func (h *Handler) routedCounter(name string) prometheus.Counter {
-	c, ok := h.routed[name]
+func counter(by map[string]*pending, vec *prometheus.CounterVec, channel string) *pending {
+	p, ok := by[channel]
 	if !ok {
-		c = h.m.EventsRouted.WithLabelValues(name)
-		h.routed[name] = c
+		p = &pending{c: vec.WithLabelValues(channel)}
+		by[channel] = p
 	}
-	return c
+	return p
 }
 
 // Skip counts a line the tailer did not pass on.
-func (h *Handler) Skip(kind event.Kind, _ tailer.Position) { h.lines[kind].Inc() }
+func (h *Handler) Skip(kind event.Kind, _ logpos.Position) { h.lines[kind].n++ }
 
-// Commit syncs the sink. A failed enqueue fails the commit, so the log is
-// never checkpointed past an event that was not queued.
+// Commit syncs the sink, then publishes the counts. A failed enqueue fails
+// the commit, so the log is never checkpointed past an event that was not
+// queued.
 func (h *Handler) Commit() (bool, error) {
 	if h.err != nil {
 		return false, h.err
@@ -119,5 +148,33 @@ func (h *Handler) Commit() (bool, error) {
 	if err := h.sink.Sync(); err != nil {
 		return false, err
 	}
+	for i := range h.lines {
+		h.lines[i].flush()
+	}
+	h.unrouted.flush()
+	for _, p := range h.routed {
+		p.flush()
+	}
+	for _, p := range h.repeated {
+		p.flush()
+	}
 	return !h.unwrap.Pending(), nil
+}
+
+// Rollback forgets everything since the last successful Commit: the tailer
+// hands those lines over again.
+func (h *Handler) Rollback() {
+	h.sink.Rollback()
+	h.unwrap.Reset()
+	h.err = nil
+	for i := range h.lines {
+		h.lines[i].n = 0
+	}
+	h.unrouted.n = 0
+	for _, p := range h.routed {
+		p.n = 0
+	}
+	for _, p := range h.repeated {
+		p.n = 0
+	}
 }

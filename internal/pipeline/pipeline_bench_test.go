@@ -10,16 +10,22 @@ import (
 	"github.com/auditfwd/auditfwd/bench/workload"
 	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/rules"
+	"github.com/auditfwd/auditfwd/internal/statedir"
 	"github.com/auditfwd/auditfwd/internal/tailer"
 )
 
 // nopSink takes events and drops them.
 type nopSink struct{ n int }
 
-func (s *nopSink) Enqueue(rules.Destination, []byte, tailer.Position) error { s.n++; return nil }
-func (s *nopSink) Sync() error                                              { return nil }
+func (s *nopSink) Enqueue(rules.Destination, []byte, logpos.Position) (bool, error) {
+	s.n++
+	return true, nil
+}
+func (s *nopSink) Sync() error { return nil }
+func (s *nopSink) Rollback()   {}
 
 // exampleRules are the channels of configs/example.yaml.
 func exampleRules(tb testing.TB) *rules.Rules {
@@ -77,12 +83,12 @@ func BenchmarkHandlerLine(b *testing.B) {
 			lines, avg := workloadLines(10000, c.kinds...)
 			h, _ := newBenchHandler(b, event.FormatAuto)
 			for i, l := range lines { // warm the route cache
-				h.Line(l, tailer.Position{Gen: 1, Offset: int64(i)})
+				h.Line(l, logpos.Position{Gen: 1, Offset: int64(i)})
 			}
 			b.SetBytes(avg)
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				h.Line(lines[i%len(lines)], tailer.Position{Gen: 1, Offset: int64(i)})
+				h.Line(lines[i%len(lines)], logpos.Position{Gen: 1, Offset: int64(i)})
 			}
 		})
 	}
@@ -117,12 +123,12 @@ func BenchmarkHandlerLineWrapped(b *testing.B) {
 			lines := wrap(plain, c.format)
 			h, _ := newBenchHandler(b, event.FormatAuto)
 			for i, l := range lines {
-				h.Line(l, tailer.Position{Gen: 1, Offset: int64(i)})
+				h.Line(l, logpos.Position{Gen: 1, Offset: int64(i)})
 			}
 			b.SetBytes(avg)
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				h.Line(lines[i%len(lines)], tailer.Position{Gen: 1, Offset: int64(i)})
+				h.Line(lines[i%len(lines)], logpos.Position{Gen: 1, Offset: int64(i)})
 			}
 		})
 	}
@@ -137,11 +143,11 @@ func TestLineDoesNotAllocate(t *testing.T) {
 		lines := wrap(plain, format)
 		h, sink := newBenchHandler(t, event.FormatAuto)
 		for i, l := range lines {
-			h.Line(l, tailer.Position{Gen: 1, Offset: int64(i)})
+			h.Line(l, logpos.Position{Gen: 1, Offset: int64(i)})
 		}
 		i := 0
 		allocs := testing.AllocsPerRun(10000, func() {
-			h.Line(lines[i%len(lines)], tailer.Position{Gen: 1, Offset: int64(i)})
+			h.Line(lines[i%len(lines)], logpos.Position{Gen: 1, Offset: int64(i)})
 			i++
 		})
 		if allocs != 0 {
@@ -169,7 +175,7 @@ func BenchmarkCatchUpOnce(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		sink.n = 0
-		t := tailer.New(tailer.Options{Path: path, Once: true, CheckpointPath: filepath.Join(dir, "checkpoint.json")}, h)
+		t := tailer.New(tailer.Options{Path: path, Once: true, CheckpointPath: statedir.Dir(dir).Checkpoint()}, h)
 		if err := t.Run(context.Background()); err != nil {
 			b.Fatal(err)
 		}

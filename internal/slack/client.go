@@ -87,39 +87,68 @@ func New(o Options) *Client {
 	}
 }
 
+// Posted is where Slack put a message: the channel's ID and the message's
+// ts, which chat.update and thread replies name.
+type Posted struct {
+	Channel string
+	TS      string
+}
+
 // Post sends m to a channel ID with chat.postMessage, link and media
 // unfurls off. m must already be escaped (Pack, TestMessage and TextOnly
 // build such messages).
-//
-// It is the one call made here rather than through slack-go: Slack answers a
-// post with the whole message echoed back, and slack-go decodes that echo
-// into Block Kit structs — measured at about 40 % of auditfwd's CPU while it
-// catches up (BENCHMARKS.md). Only ok and error are read here. Failures come
-// back as slack-go's own error types, as from every other call, so Classify
-// treats them alike.
-func (c *Client) Post(ctx context.Context, channelID string, m Message) error {
-	form := url.Values{
-		"token":        {c.token},
+func (c *Client) Post(ctx context.Context, channelID string, m Message) (Posted, error) {
+	return c.send(ctx, "chat.postMessage", url.Values{
 		"channel":      {channelID},
-		"text":         {m.Text},
 		"unfurl_links": {"false"},
 		"unfurl_media": {"false"},
-	}
+	}, m)
+}
+
+// Reply posts m in the thread of the parent message threadTS (a parent's
+// ts, never a reply's) with chat.postMessage.
+func (c *Client) Reply(ctx context.Context, channelID, threadTS string, m Message) (Posted, error) {
+	return c.send(ctx, "chat.postMessage", url.Values{
+		"channel":      {channelID},
+		"thread_ts":    {threadTS},
+		"unfurl_links": {"false"},
+		"unfurl_media": {"false"},
+	}, m)
+}
+
+// Update replaces the text and blocks of the message ts with chat.update.
+// channelID must be an ID: Slack answers a name with channel_not_found.
+func (c *Client) Update(ctx context.Context, channelID, ts string, m Message) (Posted, error) {
+	return c.send(ctx, "chat.update", url.Values{"channel": {channelID}, "ts": {ts}}, m)
+}
+
+// send makes one message call (chat.postMessage, chat.update) with form and
+// m's text and blocks.
+//
+// These are the calls made here rather than through slack-go: Slack answers
+// with the whole message echoed back, and slack-go decodes that echo into
+// Block Kit structs — measured at about 40 % of auditfwd's CPU while it
+// catches up (BENCHMARKS.md). Only ok, error, channel and ts are read here.
+// Failures come back as slack-go's own error types, as from every other
+// call, so Classify treats them alike.
+func (c *Client) send(ctx context.Context, method string, form url.Values, m Message) (Posted, error) {
+	form.Set("token", c.token)
+	form.Set("text", m.Text)
 	if len(m.Blocks) > 0 {
 		blocks, err := json.Marshal(m.Blocks)
 		if err != nil {
-			return fmt.Errorf("chat.postMessage: blocks: %w", err)
+			return Posted{}, fmt.Errorf("%s: blocks: %w", method, err)
 		}
 		form.Set("blocks", string(blocks))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.apiURL+"chat.postMessage", strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.apiURL+method, strings.NewReader(form.Encode()))
 	if err != nil {
-		return fmt.Errorf("chat.postMessage: %w", err)
+		return Posted{}, fmt.Errorf("%s: %w", method, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("chat.postMessage: %w", err)
+		return Posted{}, fmt.Errorf("%s: %w", method, err)
 	}
 	defer func() {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // keep the connection reusable
@@ -127,23 +156,25 @@ func (c *Client) Post(ctx context.Context, channelID string, m Message) error {
 	}()
 	if resp.StatusCode == http.StatusTooManyRequests {
 		if secs, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && secs >= 0 {
-			return fmt.Errorf("chat.postMessage: %w", &slackapi.RateLimitedError{RetryAfter: time.Duration(secs) * time.Second})
+			return Posted{}, fmt.Errorf("%s: %w", method, &slackapi.RateLimitedError{RetryAfter: time.Duration(secs) * time.Second})
 		}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("chat.postMessage: %w", slackapi.StatusCodeError{Code: resp.StatusCode, Status: resp.Status})
+		return Posted{}, fmt.Errorf("%s: %w", method, slackapi.StatusCodeError{Code: resp.StatusCode, Status: resp.Status})
 	}
 	var answer struct {
-		OK    bool   `json:"ok"`
-		Error string `json:"error"`
+		OK      bool   `json:"ok"`
+		Error   string `json:"error"`
+		Channel string `json:"channel"`
+		TS      string `json:"ts"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&answer); err != nil {
-		return fmt.Errorf("chat.postMessage: reading the answer: %w", err)
+		return Posted{}, fmt.Errorf("%s: reading the answer: %w", method, err)
 	}
 	if !answer.OK {
-		return fmt.Errorf("chat.postMessage: %w", slackapi.SlackErrorResponse{Err: answer.Error})
+		return Posted{}, fmt.Errorf("%s: %w", method, slackapi.SlackErrorResponse{Err: answer.Error})
 	}
-	return nil
+	return Posted{Channel: answer.Channel, TS: answer.TS}, nil
 }
 
 // Channel is a public channel the bot can see.

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -22,7 +25,7 @@ import (
 func TestPost(t *testing.T) {
 	fs, c := newFake(t)
 	m, _ := Pack([]event.Event{ev("login.complete", "user_email", "a@example.com", "user_name", "<!channel>")}, false)
-	if err := c.Post(t.Context(), "C0GENERAL1", m); err != nil {
+	if err := postErr(c.Post(t.Context(), "C0GENERAL1", m)); err != nil {
 		t.Fatal(err)
 	}
 	posts := fs.Posts()
@@ -47,6 +50,70 @@ func TestPost(t *testing.T) {
 	}
 }
 
+// Post and Reply say where the message landed: chat.update and thread
+// replies name it by channel ID and ts.
+func TestPostAndReplyReturnChannelAndTS(t *testing.T) {
+	fs, c := newFake(t)
+	ctx := t.Context()
+	parent, err := c.Post(ctx, "C0GENERAL1", Message{Text: "parent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parent.Channel != "C0GENERAL1" || parent.TS == "" {
+		t.Fatalf("Post = %+v, want the channel ID and a ts", parent)
+	}
+	reply, err := c.Reply(ctx, parent.Channel, parent.TS, Message{Text: "reply"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply.TS == "" || reply.TS == parent.TS {
+		t.Fatalf("Reply = %+v after parent %+v", reply, parent)
+	}
+	posts := fs.Posts()
+	if got := posts[1].Params.Get("thread_ts"); got != parent.TS {
+		t.Errorf("reply thread_ts = %q, want %q", got, parent.TS)
+	}
+	if got := posts[0].Params.Get("thread_ts"); got != "" {
+		t.Errorf("top-level post has thread_ts %q", got)
+	}
+}
+
+// Update sends chat.update with the channel, the ts, the text and the
+// blocks, and reads Slack's ok:false like a post.
+func TestUpdate(t *testing.T) {
+	var form url.Values
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		form = r.PostForm
+		if r.URL.Path != "/api/chat.update" {
+			fmt.Fprint(w, `{"ok":false,"error":"unknown_method"}`)
+			return
+		}
+		if form.Get("ts") == "1.000002" {
+			fmt.Fprint(w, `{"ok":false,"error":"message_not_found"}`)
+			return
+		}
+		fmt.Fprintf(w, `{"ok":true,"channel":%q,"ts":%q,"text":"echo"}`, form.Get("channel"), form.Get("ts"))
+	}))
+	defer srv.Close()
+	c := New(Options{APIURL: srv.URL + "/api/", Token: "xoxb-good"})
+	m, _ := Pack([]event.Event{ev("release.promote", "status", "success")}, false)
+	got, err := c.Update(t.Context(), "C0GENERAL1", "1.000001", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != (Posted{Channel: "C0GENERAL1", TS: "1.000001"}) {
+		t.Errorf("Update = %+v", got)
+	}
+	if form.Get("token") != "xoxb-good" || form.Get("text") != m.Text || form.Get("blocks") == "" {
+		t.Errorf("chat.update form = %v", form)
+	}
+	_, err = c.Update(t.Context(), "C0GENERAL1", "1.000002", m)
+	if class, reason, _ := Classify(err); class != Permanent || reason != "message_not_found" {
+		t.Errorf("Update of a missing message: %v (%v %s)", err, class, reason)
+	}
+}
+
 func TestClassifyAgainstFake(t *testing.T) {
 	fs, c := newFake(t)
 	fs.AddChannel("C0OUTSIDE1", "outside", false)
@@ -65,19 +132,19 @@ func TestClassifyAgainstFake(t *testing.T) {
 		return ra
 	}
 
-	check("unknown channel", c.Post(ctx, "C0NOWHERE1", msg), Permanent, "channel_not_found")
-	check("not a member", c.Post(ctx, "C0OUTSIDE1", msg), Permanent, "not_in_channel")
-	check("bad token", New(Options{APIURL: fs.URL, Token: "xoxb-bad"}).Post(ctx, "C0GENERAL1", msg), Auth, "invalid_auth")
+	check("unknown channel", postErr(c.Post(ctx, "C0NOWHERE1", msg)), Permanent, "channel_not_found")
+	check("not a member", postErr(c.Post(ctx, "C0OUTSIDE1", msg)), Permanent, "not_in_channel")
+	check("bad token", postErr(New(Options{APIURL: fs.URL, Token: "xoxb-bad"}).Post(ctx, "C0GENERAL1", msg)), Auth, "invalid_auth")
 	fs.FailNext("chat.postMessage", "msg_blocks_too_long", 1)
-	check("payload", c.Post(ctx, "C0GENERAL1", msg), Payload, "msg_blocks_too_long")
+	check("payload", postErr(c.Post(ctx, "C0GENERAL1", msg)), Payload, "msg_blocks_too_long")
 	fs.FailNext("chat.postMessage", "is_archived", 1)
-	check("archived", c.Post(ctx, "C0GENERAL1", msg), Permanent, "is_archived")
+	check("archived", postErr(c.Post(ctx, "C0GENERAL1", msg)), Permanent, "is_archived")
 
 	fs.SetRateLimit(time.Hour)
-	if err := c.Post(ctx, "C0GENERAL1", msg); err != nil {
+	if err := postErr(c.Post(ctx, "C0GENERAL1", msg)); err != nil {
 		t.Fatal(err)
 	}
-	ra := check("429", c.Post(ctx, "C0GENERAL1", msg), Retry, "ratelimited")
+	ra := check("429", postErr(c.Post(ctx, "C0GENERAL1", msg)), Retry, "ratelimited")
 	if ra < 59*time.Minute || ra > time.Hour {
 		t.Errorf("retryAfter = %v", ra)
 	}
@@ -88,22 +155,22 @@ func TestClassifyAgainstFake(t *testing.T) {
 	fs.SetRateLimit(0)
 
 	fs.SetMode(fakeslack.ModeRateLimitNoRetryAfter)
-	if ra := check("429 without Retry-After", c.Post(ctx, "C0GENERAL1", msg), Retry, "ratelimited"); ra != 0 {
+	if ra := check("429 without Retry-After", postErr(c.Post(ctx, "C0GENERAL1", msg)), Retry, "ratelimited"); ra != 0 {
 		t.Errorf("retryAfter = %v", ra)
 	}
 	fs.SetMode(fakeslack.ModeError500)
-	check("500", c.Post(ctx, "C0GENERAL1", msg), Retry, "http_5xx")
+	check("500", postErr(c.Post(ctx, "C0GENERAL1", msg)), Retry, "http_5xx")
 
 	fs.SetMode(fakeslack.ModeHang)
 	short := New(Options{APIURL: fs.URL, Token: "xoxb-good", Timeout: 100 * time.Millisecond})
-	check("hang", short.Post(ctx, "C0GENERAL1", msg), Retry, "timeout")
+	check("hang", postErr(short.Post(ctx, "C0GENERAL1", msg)), Retry, "timeout")
 	dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-	check("hang ctx", c.Post(dctx, "C0GENERAL1", msg), Retry, "timeout")
+	check("hang ctx", postErr(c.Post(dctx, "C0GENERAL1", msg)), Retry, "timeout")
 	cancel()
 	fs.SetMode(fakeslack.ModeOK)
 
 	fs.RevokeToken("xoxb-good")
-	check("revoked", c.Post(ctx, "C0GENERAL1", msg), Auth, "token_revoked")
+	check("revoked", postErr(c.Post(ctx, "C0GENERAL1", msg)), Auth, "token_revoked")
 	_, err := c.AuthTest(ctx)
 	check("revoked auth.test", err, Auth, "token_revoked")
 	_, err = c.ListChannels(ctx)
@@ -116,7 +183,7 @@ func TestClassifyAgainstFake(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	check("refused", New(Options{APIURL: "http://" + addr + "/api", Token: "x"}).Post(ctx, "C0GENERAL1", msg), Retry, "network")
+	check("refused", postErr(New(Options{APIURL: "http://" + addr + "/api", Token: "x"}).Post(ctx, "C0GENERAL1", msg)), Retry, "network")
 }
 
 func TestClassify(t *testing.T) {
@@ -385,10 +452,10 @@ func TestObserve(t *testing.T) {
 	}}
 	c := New(o)
 	ctx := t.Context()
-	if err := c.Post(ctx, "C0GENERAL1", Message{Text: "x"}); err != nil {
+	if err := postErr(c.Post(ctx, "C0GENERAL1", Message{Text: "x"})); err != nil {
 		t.Fatal(err)
 	}
-	_ = c.Post(ctx, "C0NOWHERE1", Message{Text: "x"}) // failed requests count too
+	_ = postErr(c.Post(ctx, "C0NOWHERE1", Message{Text: "x"})) // failed requests count too
 	if _, err := c.ListChannels(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -403,3 +470,6 @@ func TestObserve(t *testing.T) {
 		t.Errorf("observed %v, want %v", seen, want)
 	}
 }
+
+// postErr is the error of a Post, for checks that only look at the error.
+func postErr(_ Posted, err error) error { return err }

@@ -504,7 +504,7 @@ func postAll(t *testing.T, ms ...Message) {
 	t.Helper()
 	fs, c := newFake(t)
 	for _, m := range ms {
-		if err := c.Post(t.Context(), "C0GENERAL1", m); err != nil {
+		if _, err := c.Post(t.Context(), "C0GENERAL1", m); err != nil {
 			t.Fatalf("post: %v", err)
 		}
 	}

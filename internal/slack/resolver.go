@@ -13,9 +13,6 @@ import (
 
 var channelID = regexp.MustCompile(`^[CG][A-Z0-9]{8,}$`)
 
-// IsChannelID reports whether s looks like a Slack channel ID (C0123ABCD).
-func IsChannelID(s string) bool { return channelID.MatchString(s) }
-
 // Resolver maps channel names to IDs with conversations.list and caches the
 // result. Safe for concurrent use; concurrent lookups share one listing.
 type Resolver struct {

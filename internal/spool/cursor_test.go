@@ -26,7 +26,7 @@ func peekAck(t *testing.T, q *Queue, k int) []int {
 func reopen(t *testing.T, q *Queue, dir string) *Queue {
 	t.Helper()
 	q.Close()
-	q2, err := Open(dir)
+	q2, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func reopen(t *testing.T, q *Queue, dir string) *Queue {
 
 func TestCursorSlotsAlternateAndSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
-	q, err := Open(dir)
+	q, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestCursorSlotsAlternateAndSurviveRestart(t *testing.T) {
 
 func TestTornCursorSlotFallsBackToThePreviousCursor(t *testing.T) {
 	dir := t.TempDir()
-	q, err := Open(dir)
+	q, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,47 +73,65 @@ func TestTornCursorSlotFallsBackToThePreviousCursor(t *testing.T) {
 	q = reopen(t, q, dir)
 	wantSeq(t, drainAll(t, q, 100), 2, 10)
 
-	// Both slots unreadable: refuse to guess.
-	q.Close()
-	if err := os.WriteFile(path, make([]byte, 2*cursorSlotBytes), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Open(dir); err == nil {
-		t.Fatal("opened with no valid cursor slot")
+}
+
+// A cursor with no valid slot (zeros after a disk fault, garbage, a
+// truncated file) is set aside: delivery restarts at the oldest record still
+// on disk, so messages may repeat but none is lost, and the queue works on.
+func TestUnusableCursorSetAsideRestartsAtOldestRecord(t *testing.T) {
+	for name, content := range map[string][]byte{
+		"zeros":   make([]byte, 2*cursorSlotBytes),
+		"garbage": []byte("\x00\x01not a cursor"),
+		"empty":   {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			q, err := Open(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			appendAll(t, q, 0, 10)
+			wantSeq(t, peekAck(t, q, 4), 0, 4)
+			q.Close()
+			path := filepath.Join(dir, cursorFile)
+			if err := os.WriteFile(path, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			q, err = Open(dir, nil)
+			if err != nil {
+				t.Fatalf("refused to open over a bad cursor: %v", err)
+			}
+			defer q.Close()
+			wantSeq(t, drainAll(t, q, 100), 0, 10)
+			aside, _ := filepath.Glob(path + ".corrupt-*")
+			if len(aside) != 1 {
+				t.Fatalf("cursor set aside as %v", aside)
+			}
+		})
 	}
 }
 
-func TestLegacyCursorFileIsReadThenReplaced(t *testing.T) {
+// A cursor that points past the data (a segment that is gone, an offset past
+// its end) is no better than a corrupt one.
+func TestCursorPastTheDataSetAside(t *testing.T) {
 	dir := t.TempDir()
-	q, err := Open(dir)
+	q, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	appendAll(t, q, 0, 10)
-	recs, err := q.Peek(3, 1<<20)
-	if err != nil || len(recs) != 3 {
-		t.Fatal(len(recs), err)
-	}
-	var skip int64
-	for _, l := range q.peeked {
-		skip += l
-	}
+	appendAll(t, q, 0, 5)
 	q.Close()
-	// The layout of earlier versions: cursor.json only.
-	legacy := filepath.Join(dir, legacyCursorFile)
-	if err := os.WriteFile(legacy, []byte(`{"segment":1,"offset":`+itoa(skip)+`}`), 0o600); err != nil {
+	path := filepath.Join(dir, cursorFile)
+	data := append(encodeSlot(cursor{Segment: 1, Offset: 1 << 30}, 7), encodeSlot(cursor{Segment: 1, Offset: 1 << 30}, 6)...)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	q, err = Open(dir)
+	q, err = Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantSeq(t, peekAck(t, q, 1), 3, 4)
-	if _, err := os.Stat(legacy); !os.IsNotExist(err) {
-		t.Fatalf("legacy cursor still there: %v", err)
-	}
-	q = reopen(t, q, dir)
-	wantSeq(t, drainAll(t, q, 100), 4, 10)
+	defer q.Close()
+	wantSeq(t, drainAll(t, q, 100), 0, 5)
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/auditfwd/auditfwd/internal/tailer"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 )
 
 // decodeRecord must agree with json.Unmarshal whenever it takes a line.
@@ -28,9 +28,9 @@ func checkDecode(t *testing.T, line []byte) {
 
 func TestDecodeRecordTakesWhatEncodeWrites(t *testing.T) {
 	for _, r := range []Record{
-		{Pos: tailer.Position{Gen: 1, Offset: 330}, Target: "#security", Event: json.RawMessage(`{"action":"login.complete","n":1}`)},
-		{Pos: tailer.Position{Gen: 18446744073709551615, Offset: 9223372036854775807}, Target: "C0123ABCD", Alert: true, Event: json.RawMessage(` {"action":"x","a":[1,{"b":null}],"s":"\"q\" \u00e9"} `)},
-		{Pos: tailer.Position{Gen: 0, Offset: 0}, Target: "#sécurité", Event: json.RawMessage(`{"action":"x"}`)},
+		{Pos: logpos.Position{Gen: 1, Offset: 330}, Target: "#security", Event: json.RawMessage(`{"action":"login.complete","n":1}`)},
+		{Pos: logpos.Position{Gen: 18446744073709551615, Offset: 9223372036854775807}, Target: "C0123ABCD", Alert: true, Event: json.RawMessage(` {"action":"x","a":[1,{"b":null}],"s":"\"q\" \u00e9"} `)},
+		{Pos: logpos.Position{Gen: 0, Offset: 0}, Target: "#sécurité", Event: json.RawMessage(`{"action":"x"}`)},
 	} {
 		line := bytes.TrimSuffix(encode(r), []byte("\n"))
 		if _, ok := decodeRecord(line, ""); !ok {
@@ -40,8 +40,8 @@ func TestDecodeRecordTakesWhatEncodeWrites(t *testing.T) {
 	}
 	// Markers and escaped targets are left to json.Unmarshal.
 	for _, r := range []Record{
-		{Pos: tailer.Position{Gen: 1, Offset: 5}, Marker: true, Event: json.RawMessage("null")},
-		{Pos: tailer.Position{Gen: 1, Offset: 5}, Target: "a\"b", Event: json.RawMessage(`{"action":"x"}`)},
+		{Pos: logpos.Position{Gen: 1, Offset: 5}, Marker: true, Event: json.RawMessage("null")},
+		{Pos: logpos.Position{Gen: 1, Offset: 5}, Target: "a\"b", Event: json.RawMessage(`{"action":"x"}`)},
 	} {
 		if _, ok := decodeRecord(bytes.TrimSuffix(encode(r), []byte("\n")), ""); ok {
 			t.Fatalf("decodeRecord took %+v", r)
@@ -85,7 +85,7 @@ func FuzzEncodeAgreesWithReference(f *testing.F) {
 	f.Add(uint64(1), int64(100), "#security", false, false, `{"action":"x"}`)
 	f.Add(uint64(7), int64(-1), "<a&b>\u2028\x7f\"\\é", true, true, " null ")
 	f.Fuzz(func(t *testing.T, gen uint64, off int64, target string, alert, marker bool, ev string) {
-		r := Record{Pos: tailer.Position{Gen: gen, Offset: off}, Target: target, Alert: alert, Marker: marker, Event: json.RawMessage(ev)}
+		r := Record{Pos: logpos.Position{Gen: gen, Offset: off}, Target: target, Alert: alert, Marker: marker, Event: json.RawMessage(ev)}
 		if got, want := encode(r), encodeRef(r); !bytes.Equal(got, want) {
 			t.Fatalf("encode = %q, reference %q", got, want)
 		}

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/auditfwd/auditfwd/bench/workload"
-	"github.com/auditfwd/auditfwd/internal/tailer"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 )
 
 func benchRecords(n int) []Record {
@@ -13,7 +13,7 @@ func benchRecords(n int) []Record {
 	out := make([]Record, n)
 	for i := range out {
 		out[i] = Record{
-			Pos:    tailer.Position{Gen: 1, Offset: int64(i+1) * 335},
+			Pos:    logpos.Position{Gen: 1, Offset: int64(i+1) * 335},
 			Target: "#security",
 			Event:  json.RawMessage(append([]byte(nil), g.Line(workload.Routed)...)),
 		}
@@ -24,7 +24,7 @@ func benchRecords(n int) []Record {
 // BenchmarkAppend is the tailer's cost of queueing one routed event (the
 // fsync is Sync's, once per commit, and not included).
 func BenchmarkAppend(b *testing.B) {
-	q, err := Open(b.TempDir())
+	q, err := Open(b.TempDir(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func BenchmarkAppend(b *testing.B) {
 // BenchmarkPeek is the sender's cost of reading one digest's worth of
 // records (50, as delivery asks) from the head of the queue.
 func BenchmarkPeek(b *testing.B) {
-	q, err := Open(b.TempDir())
+	q, err := Open(b.TempDir(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func BenchmarkPeek(b *testing.B) {
 
 // BenchmarkAck is the durable acknowledgement after each Slack post.
 func BenchmarkAck(b *testing.B) {
-	q, err := Open(b.TempDir())
+	q, err := Open(b.TempDir(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,12 +8,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/auditfwd/auditfwd/internal/tailer"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 )
 
 func rec(i int) Record {
 	return Record{
-		Pos:    tailer.Position{Gen: 1, Offset: int64(i+1) * 100},
+		Pos:    logpos.Position{Gen: 1, Offset: int64(i+1) * 100},
 		Target: "#security",
 		Event:  json.RawMessage(fmt.Sprintf(`{"action":"login.complete","n":%d}`, i)),
 	}
@@ -74,7 +74,7 @@ func wantSeq(t *testing.T, got []int, from, to int) {
 }
 
 func TestUnsyncedRecordsAreInvisible(t *testing.T) {
-	q, err := Open(t.TempDir())
+	q, err := Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestUnsyncedRecordsAreInvisible(t *testing.T) {
 
 func TestAckSurvivesRestartAndDuplicatesAreRefused(t *testing.T) {
 	dir := t.TempDir()
-	q, err := Open(dir)
+	q, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestAckSurvivesRestartAndDuplicatesAreRefused(t *testing.T) {
 	}
 	q.Close()
 
-	q, err = Open(dir)
+	q, err = Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,13 +131,13 @@ func TestAckSurvivesRestartAndDuplicatesAreRefused(t *testing.T) {
 
 func TestTornRecordIsCut(t *testing.T) {
 	dir := t.TempDir()
-	q, _ := Open(dir)
+	q, _ := Open(dir, nil)
 	appendAll(t, q, 0, 3)
 	q.Close()
 	f, _ := os.OpenFile(filepath.Join(dir, fmt.Sprintf("%016d.jsonl", 1)), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(`{"pos":{"gen":1,"offset":400},"target":"#se`)
 	f.Close()
-	q, err := Open(dir)
+	q, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestTornRecordIsCut(t *testing.T) {
 
 func TestSegmentsRollAndDeliveredOnesAreDeleted(t *testing.T) {
 	dir := t.TempDir()
-	q, err := open(dir, 1000)
+	q, err := open(dir, 1000, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestSegmentsRollAndDeliveredOnesAreDeleted(t *testing.T) {
 	}
 	q.Close()
 	// The last position survives the deletion of old segments.
-	q, err = open(dir, 1000)
+	q, err = open(dir, 1000, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestSegmentsRollAndDeliveredOnesAreDeleted(t *testing.T) {
 }
 
 func TestPeekBoundsBytesButReturnsOneLargeRecord(t *testing.T) {
-	q, _ := Open(t.TempDir())
+	q, _ := Open(t.TempDir(), nil)
 	defer q.Close()
 	big := rec(0)
 	big.Event = json.RawMessage(fmt.Sprintf(`{"n":0,"pad":%q}`, strings.Repeat("a", 5000)))
@@ -191,5 +191,77 @@ func TestPeekBoundsBytesButReturnsOneLargeRecord(t *testing.T) {
 	recs, err := q.Peek(10, 1000)
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("got %d records, %v", len(recs), err)
+	}
+}
+
+// A record damaged in the middle of a segment (a disk fault) is skipped and
+// reported; the records around it are delivered, and so is everything after.
+func TestCorruptRecordSkippedOthersDelivered(t *testing.T) {
+	dir := t.TempDir()
+	q, _ := Open(dir, nil)
+	appendAll(t, q, 0, 5)
+	q.Close()
+	seg := filepath.Join(dir, fmt.Sprintf("%016d.jsonl", 1))
+	data, _ := os.ReadFile(seg)
+	lines := strings.SplitAfter(string(data), "\n")
+	lines[2] = strings.Repeat("\x00", len(lines[2])-1) + "\n" // record 2, zeroed
+	if err := os.WriteFile(seg, []byte(strings.Join(lines, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if added, _ := q.Append(rec(5)); !added {
+		t.Fatal("record after the damage refused")
+	}
+	q.Sync()
+	if q.Len() != 5 {
+		t.Fatalf("len %d; a corrupt record is not counted as waiting", q.Len())
+	}
+	got := drainAll(t, q, 2)
+	if fmt.Sprint(got) != "[0 1 3 4 5]" {
+		t.Fatalf("delivered %v, want [0 1 3 4 5]", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "corrupt-records")); err != nil {
+		t.Fatalf("no copy of the corrupt record kept: %v", err)
+	}
+}
+
+// Records rolled back (a commit failed elsewhere) are cut and never reach
+// the sender; the same positions are accepted again afterwards.
+func TestRollbackDropsUnpublishedRecords(t *testing.T) {
+	dir := t.TempDir()
+	q, _ := Open(dir, nil)
+	defer q.Close()
+	appendAll(t, q, 0, 3)
+	for i := 3; i < 6; i++ {
+		if added, err := q.Append(rec(i)); err != nil || !added {
+			t.Fatal(added, err)
+		}
+	}
+	if err := q.Flush(); err != nil { // flushed but not published: still rolled back
+		t.Fatal(err)
+	}
+	q.Rollback()
+	if q.Len() != 3 || q.HighWater() != rec(2).Pos {
+		t.Fatalf("after rollback len %d high water %+v", q.Len(), q.HighWater())
+	}
+	for i := 3; i < 6; i++ {
+		if added, err := q.Append(rec(i)); err != nil || !added {
+			t.Fatalf("record %d refused after rollback: %v %v", i, added, err)
+		}
+	}
+	q.Sync()
+	wantSeq(t, drainAll(t, q, 10), 0, 6)
+	q.Close()
+	q2, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q2.Close()
+	if q2.HighWater() != rec(5).Pos {
+		t.Fatalf("high water after reopen %+v", q2.HighWater())
 	}
 }

@@ -5,22 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/auditfwd/auditfwd/internal/fsutil"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 )
-
-// Position orders every line ever read: Gen grows by one each time the tailer
-// moves to another file, Offset is the byte offset just after the line in that
-// file. Downstream stores use it to recognise lines they already hold.
-type Position struct {
-	Gen    uint64 `json:"gen"`
-	Offset int64  `json:"offset"`
-}
-
-// Less reports whether p comes before q.
-func (p Position) Less(q Position) bool {
-	return p.Gen < q.Gen || p.Gen == q.Gen && p.Offset < q.Offset
-}
 
 // Checkpoint is the durable progress of the tailer: which file (by identity,
 // not by name) and the offset after the last line that was fully handled.
@@ -31,7 +20,7 @@ type Checkpoint struct {
 	Ino     uint64 `json:"ino"`
 	FPLen   int    `json:"fp_len"`  // bytes of the file's head hashed
 	FPHash  uint64 `json:"fp_hash"` // FNV-1a of those bytes
-	Position
+	logpos.Position
 }
 
 func loadCheckpoint(path string) (*Checkpoint, error) {
@@ -43,11 +32,17 @@ func loadCheckpoint(path string) (*Checkpoint, error) {
 		return nil, fmt.Errorf("read checkpoint %s: %w", path, err)
 	}
 	var cp Checkpoint
+	if len(data) == 0 {
+		return nil, fmt.Errorf("read checkpoint %s: empty file", path)
+	}
 	if err := json.Unmarshal(data, &cp); err != nil {
 		return nil, fmt.Errorf("read checkpoint %s: %w", path, err)
 	}
 	if cp.Version != 1 {
 		return nil, fmt.Errorf("read checkpoint %s: unknown version %d", path, cp.Version)
+	}
+	if cp.Offset < 0 || cp.FPLen < 0 || cp.FPLen > fingerprintMax {
+		return nil, fmt.Errorf("read checkpoint %s: impossible values (offset %d, fingerprint %d bytes)", path, cp.Offset, cp.FPLen)
 	}
 	return &cp, nil
 }
@@ -61,5 +56,51 @@ func saveCheckpoint(path string, cp Checkpoint) error {
 	if err := fsutil.WriteFileAtomic(path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
+	return nil
+}
+func (t *Tailer) commit() error { return t.commitAt(false) }
+
+// commitFollowing is commit at the end of the log while following it. The
+// handler is made durable at once (that is what hands new events to the
+// senders), but while lines keep arriving the checkpoint of the same file
+// is rewritten at most every CheckpointEvery; the poll tick writes a
+// position left waiting. Skipping a write weakens no guarantee: the
+// checkpoint only lags, never leads the spools, and a line read again after
+// a crash is recognised downstream by its position.
+func (t *Tailer) commitFollowing() error { return t.commitAt(true) }
+
+func (t *Tailer) commitAt(following bool) error {
+	t.uncommit = 0
+	if t.opts.Heartbeat != nil {
+		t.opts.Heartbeat()
+	}
+	ok, err := t.h.Commit()
+	if err != nil {
+		return commitFailed(err)
+	}
+	if !ok || t.cur == nil {
+		return nil
+	}
+	of := t.cur
+	of.safe = of.off
+	if t.opts.CheckpointPath == "" {
+		return nil
+	}
+	cp := Checkpoint{
+		Version: 1, Path: of.name, Dev: of.dev, Ino: of.ino,
+		FPLen: of.fp.n, FPHash: of.fp.hash, Position: of.pos(),
+	}
+	if cp == t.lastSaved {
+		return nil
+	}
+	now := time.Now()
+	if following && cp.Gen == t.lastSaved.Gen && cp.Dev == t.lastSaved.Dev && cp.Ino == t.lastSaved.Ino &&
+		now.Sub(t.lastSaveTime) < t.opts.CheckpointEvery {
+		return nil
+	}
+	if err := saveCheckpoint(t.opts.CheckpointPath, cp); err != nil {
+		return commitFailed(err)
+	}
+	t.lastSaved, t.lastSaveTime = cp, now
 	return nil
 }

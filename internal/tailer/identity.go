@@ -47,6 +47,34 @@ func takeFingerprint(f *os.File, size int64) fingerprint {
 	return fingerprint{n: n, hash: h}
 }
 
+// extend takes a longer fingerprint of a file whose head is still being
+// written, from one read, provided the file still starts with the bytes fp
+// was taken from. It reports false (and leaves fp) when it does not: the file
+// was truncated and regrew past its old size.
+func (fp *fingerprint) extend(f *os.File, size int64) bool {
+	n := int(min(size, fingerprintMax))
+	if n <= fp.n {
+		return true
+	}
+	buf := make([]byte, n)
+	got, err := f.ReadAt(buf, 0)
+	if err != nil && err != io.EOF {
+		return true // unreadable now: decide on the next round
+	}
+	if got < fp.n {
+		return false // shorter than the old head: truncated
+	}
+	old := fnv.New64a()
+	old.Write(buf[:fp.n])
+	if old.Sum64() != fp.hash {
+		return false
+	}
+	h := fnv.New64a()
+	h.Write(buf[:got])
+	fp.n, fp.hash = got, h.Sum64()
+	return true
+}
+
 // matches reports whether f still starts with the bytes fp was taken from.
 func (fp fingerprint) matches(f *os.File) bool {
 	h, ok := headHash(f, fp.n)

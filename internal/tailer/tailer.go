@@ -8,33 +8,31 @@
 package tailer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
-
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 )
 
 // Handler receives the lines of the log.
 type Handler interface {
 	// Line receives one complete line without its newline. line is valid only
 	// during the call. end is the position just after the line.
-	Line(line []byte, end Position)
+	Line(line []byte, end logpos.Position)
 	// Skip reports a line that is not passed on: event.KindOversized, or
 	// event.KindMalformed for a run of NUL padding (copytruncate).
-	Skip(kind event.Kind, end Position)
+	Skip(kind event.Kind, end logpos.Position)
 	// Commit makes everything handed over durable. It returns false when the
 	// current position must not be checkpointed yet (mid multi-line record).
 	Commit() (bool, error)
+	// Rollback forgets everything handed over since the last successful
+	// Commit: the tailer reads those lines again later (state_dir unwritable).
+	Rollback()
 }
 
 // Options configure a Tailer.
@@ -55,6 +53,14 @@ type Options struct {
 	Ready       func()            // once the start position is fixed and saved
 	Heartbeat   func()            // after every round and commit: proof of life for the watchdog
 	Lag         func(bytes int64) // bytes in the log not read yet
+	// Writable reports whether commits succeed: false while the state
+	// directory cannot be written and the tailer holds back, true again once
+	// a commit went through.
+	Writable func(ok bool)
+	// HighWater returns the last position downstream stores already hold.
+	// Without a usable checkpoint, numbering restarts after it, so that new
+	// lines are never mistaken for ones already queued.
+	HighWater func() logpos.Position
 
 	// CheckpointEvery bounds how often the checkpoint is rewritten while
 	// following a log that keeps growing (each rewrite is a temp file, two
@@ -77,6 +83,7 @@ type openFile struct {
 	fp       fingerprint
 	gen      uint64
 	off      int64 // start of the next unhandled line: what the checkpoint records
+	safe     int64 // off at the last successful commit: where a rollback resumes
 	scan     int64 // next byte to read while skipping an over-long line
 	skipping bool
 	padding  bool // NUL padding seen at the start of the current line
@@ -86,7 +93,7 @@ type openFile struct {
 	sizeAtGone int64
 }
 
-func (of *openFile) pos() Position { return Position{Gen: of.gen, Offset: of.off} }
+func (of *openFile) pos() logpos.Position { return logpos.Position{Gen: of.gen, Offset: of.off} }
 
 // Tailer follows one log path.
 type Tailer struct {
@@ -101,6 +108,11 @@ type Tailer struct {
 	wake      chan struct{}
 
 	lastSaveTime time.Time // when lastSaved was written
+
+	stat  func(string) (os.FileInfo, error) // os.Stat; tests inject failures
+	fault *stateFault                       // set while commits fail
+
+	afterCommit func(*openFile) // tests: act in the window before the fingerprint is extended
 }
 
 // New prepares a Tailer; Run starts it.
@@ -129,6 +141,7 @@ func New(opts Options, h Handler) *Tailer {
 		h:    h,
 		buf:  make([]byte, min(initialBuffer, opts.MaxLineBytes+1)),
 		wake: make(chan struct{}, 1),
+		stat: os.Stat,
 	}
 }
 
@@ -141,9 +154,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 	stopWatch := t.watch()
 	defer stopWatch()
 
-	if err := t.start(); err != nil {
-		return err
-	}
+	t.start()
 	if t.opts.Ready != nil {
 		t.opts.Ready()
 	}
@@ -151,35 +162,42 @@ func (t *Tailer) Run(ctx context.Context) error {
 
 	poll := time.NewTicker(t.opts.PollInterval)
 	defer poll.Stop()
+	wait, err := time.Duration(0), t.commit()
 	for {
+		if err != nil {
+			if !isCommitError(err) {
+				return err
+			}
+			wait = t.holdBack(err)
+		} else if t.fault != nil {
+			t.recovered()
+		}
+		if wait != 0 {
+			var timer *time.Timer
+			var timeout <-chan time.Time
+			if wait > 0 {
+				timer = time.NewTimer(wait)
+				timeout = timer.C
+			}
+			select {
+			case <-ctx.Done():
+			case <-t.wake:
+			case <-poll.C:
+			case <-timeout:
+			}
+			if timer != nil {
+				timer.Stop()
+			}
+		}
+		if ctx.Err() != nil {
+			return t.shutdown()
+		}
 		if t.opts.Heartbeat != nil {
 			t.opts.Heartbeat()
 		}
-		wait, err := t.step(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return t.commit()
-			}
-			return err
-		}
-		if wait == 0 {
-			continue
-		}
-		var timer *time.Timer
-		var timeout <-chan time.Time
-		if wait > 0 {
-			timer = time.NewTimer(wait)
-			timeout = timer.C
-		}
-		select {
-		case <-ctx.Done():
-			return t.commit()
-		case <-t.wake:
-		case <-poll.C:
-		case <-timeout:
-		}
-		if timer != nil {
-			timer.Stop()
+		wait, err = t.step(ctx)
+		if err != nil && ctx.Err() != nil {
+			return t.shutdown()
 		}
 	}
 }
@@ -218,7 +236,7 @@ func (t *Tailer) step(ctx context.Context) (time.Duration, error) {
 			f.Close()
 			return -1, err
 		}
-		t.log.Info("reading audit log", "path", t.opts.Path)
+		t.log.Info("reading audit log", "path", t.opts.Path, "file", of.name)
 		t.cur = of
 		return 0, t.commit()
 	}
@@ -245,17 +263,33 @@ func (t *Tailer) step(ctx context.Context) (time.Duration, error) {
 	if err := t.commitFollowing(); err != nil {
 		return -1, err
 	}
+	if t.afterCommit != nil {
+		t.afterCommit(of)
+	}
 	size := t.reportLag(of)
 	if of.fp.n < fingerprintMax && size > int64(of.fp.n) {
-		of.fp = takeFingerprint(of.f, size)
+		// The head is still growing: extend the fingerprint, unless the bytes
+		// it was taken from are gone (truncated and regrown since the checks
+		// above); then it is a truncation.
+		if !of.fp.extend(of.f, size) {
+			return 0, t.truncated(ctx, of)
+		}
 	}
 
 	// Rotation: the path names another file (or none) now.
-	if pfi, err := os.Stat(t.opts.Path); err == nil {
+	pfi, err := t.stat(t.opts.Path)
+	if err == nil {
 		if dev, ino := devIno(pfi); dev == of.dev && ino == of.ino {
 			of.goneSince = time.Time{}
 			return -1, nil
 		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		// Not a rotation: the path cannot be looked at right now. Keep
+		// following the open file; deciding it was rotated would read it
+		// again from its start after RotateWait.
+		t.log.Warn("cannot stat audit log path; following the open file", "path", t.opts.Path, "err", err)
+		of.goneSince = time.Time{}
+		return -1, nil
 	}
 	now := time.Now()
 	if of.goneSince.IsZero() {
@@ -270,207 +304,12 @@ func (t *Tailer) step(ctx context.Context) (time.Duration, error) {
 	if err := t.drain(ctx, of, true); err != nil {
 		return -1, err
 	}
+	// The old file's last lines are durable before it is closed: a failed
+	// commit keeps it open and reads them again.
+	if err := t.commit(); err != nil {
+		return -1, err
+	}
 	return 0, t.moveOn(of)
-}
-
-// isTruncated reports whether the file shrank below what was read or its
-// head no longer matches the fingerprint (truncated, then rewritten past the
-// old size).
-func (t *Tailer) isTruncated(of *openFile) (bool, error) {
-	fi, err := of.f.Stat()
-	if err != nil {
-		return false, fmt.Errorf("stat %s: %w", of.name, err)
-	}
-	return fi.Size() < of.scan || !of.fp.matches(of.f), nil
-}
-
-// moveOn leaves a rotated file for the next one: a sibling rotated after it
-// (when the tailer fell behind several rotations), else the live path.
-func (t *Tailer) moveOn(old *openFile) error {
-	oldFi, _ := old.f.Stat()
-	var pathDev, pathIno uint64
-	if pfi, err := os.Stat(t.opts.Path); err == nil {
-		pathDev, pathIno = devIno(pfi)
-	}
-	var next *openFile
-	for _, p := range siblings(t.opts.Path) {
-		fi, err := os.Stat(p)
-		if err != nil || oldFi == nil || !fi.ModTime().After(oldFi.ModTime()) {
-			continue
-		}
-		dev, ino := devIno(fi)
-		if dev == old.dev && ino == old.ino || dev == pathDev && ino == pathIno {
-			continue
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			continue
-		}
-		of, err := t.newOpenFile(f, p, 0)
-		if err != nil {
-			f.Close()
-			continue
-		}
-		t.log.Info("reading a rotated audit log file that was never read", "file", p)
-		next = of
-		break
-	}
-	t.closeCurrent()
-	if next == nil {
-		f, err := os.Open(t.opts.Path)
-		if err != nil {
-			t.log.Info("audit log is gone; waiting for it to appear", "path", t.opts.Path)
-			return nil
-		}
-		of, err := t.newOpenFile(f, t.opts.Path, 0)
-		if err != nil {
-			f.Close()
-			return err
-		}
-		next = of
-	}
-	t.cur = next
-	return t.commit()
-}
-
-// truncated handles copytruncate: what was written before the truncation but
-// after our position is read from the copy, then the file from its start.
-func (t *Tailer) truncated(ctx context.Context, of *openFile) error {
-	t.log.Info("audit log truncated (copytruncate?); reading it from the start", "file", of.name, "offset", of.off)
-	if of.off > 0 && of.fp.n > 0 {
-		if cf := t.findRotated(of.fp, of.off, 0, 0, of.ino); cf != nil {
-			cf.gen = of.gen // the copy continues the same byte stream
-			cf.off, cf.scan = of.off, of.off
-			t.log.Info("reading the rest of the truncated log from its copy", "file", cf.name)
-			err := t.drain(ctx, cf, true)
-			cf.f.Close()
-			if err != nil {
-				return err
-			}
-		}
-	}
-	fi, err := of.f.Stat()
-	if err != nil {
-		return fmt.Errorf("stat %s: %w", of.name, err)
-	}
-	t.gen++
-	of.gen = t.gen
-	of.off, of.scan, of.n, of.skipping, of.padding = 0, 0, 0, false, false
-	of.fp = takeFingerprint(of.f, fi.Size())
-	return t.commit()
-}
-
-// start fixes the start position from the checkpoint, or from start_at.
-func (t *Tailer) start() error {
-	cp, err := loadCheckpoint(t.opts.CheckpointPath)
-	if err != nil {
-		return err
-	}
-	f, openErr := os.Open(t.opts.Path)
-	if cp == nil {
-		t.gen = 0
-		if openErr != nil {
-			t.log.Info("audit log does not exist yet; waiting for it", "path", t.opts.Path)
-			return nil // read from its first line when it appears
-		}
-		of, err := t.newOpenFile(f, t.opts.Path, 0)
-		if err != nil {
-			f.Close()
-			return err
-		}
-		if t.opts.StartAtEnd {
-			of.off = lastLineEnd(f)
-			of.scan = of.off
-		}
-		t.cur = of
-		return t.commit()
-	}
-
-	t.gen = cp.Gen
-	fp := fingerprint{n: cp.FPLen, hash: cp.FPHash}
-	if openErr == nil {
-		fi, err := f.Stat()
-		if err == nil {
-			dev, ino := devIno(fi)
-			if dev == cp.Dev && ino == cp.Ino && fi.Size() >= cp.Offset && fp.matches(f) {
-				of := &openFile{f: f, name: t.opts.Path, dev: dev, ino: ino, fp: fp, gen: cp.Gen, off: cp.Offset, scan: cp.Offset}
-				t.cur = of
-				t.lastSaved = *cp
-				return nil
-			}
-		}
-		f.Close()
-	}
-	// The checkpointed file was rotated away (or truncated) while we were
-	// stopped: its remainder is in a sibling with the same fingerprint.
-	if cp.Offset > 0 || cp.FPLen > 0 {
-		if of := t.findRotated(fp, cp.Offset, cp.Dev, cp.Ino, 0); of != nil {
-			of.gen, of.off, of.scan = cp.Gen, cp.Offset, cp.Offset
-			t.log.Info("resuming in a rotated audit log file", "file", of.name, "offset", cp.Offset)
-			t.cur = of
-			return t.commit()
-		}
-		t.log.Warn("the checkpointed audit log file is gone (rotated and compressed or deleted?); reading the current file from its start; lines after the checkpoint in the old file may be lost",
-			"path", t.opts.Path, "checkpoint_offset", cp.Offset)
-	}
-	if openErr != nil {
-		return nil
-	}
-	f, err = os.Open(t.opts.Path)
-	if err != nil {
-		return nil
-	}
-	of, err := t.newOpenFile(f, t.opts.Path, 0)
-	if err != nil {
-		f.Close()
-		return err
-	}
-	t.cur = of
-	return t.commit()
-}
-
-// findRotated finds a sibling whose head matches fp and that holds at least
-// off bytes, preferring the one with the given device and inode.
-func (t *Tailer) findRotated(fp fingerprint, off int64, dev, ino, excludeIno uint64) *openFile {
-	var best *os.File
-	var bestName string
-	var bestSize int64
-	bestExact := false
-	for _, p := range siblings(t.opts.Path) {
-		f, err := os.Open(p)
-		if err != nil {
-			continue
-		}
-		fi, err := f.Stat()
-		if err != nil || fi.Size() < off || !fp.matches(f) {
-			f.Close()
-			continue
-		}
-		d, i := devIno(fi)
-		if excludeIno != 0 && i == excludeIno {
-			f.Close()
-			continue
-		}
-		exact := dev != 0 && d == dev && i == ino
-		if best == nil || exact && !bestExact || exact == bestExact && fi.Size() > bestSize {
-			if best != nil {
-				best.Close()
-			}
-			best, bestName, bestSize, bestExact = f, p, fi.Size(), exact
-			continue
-		}
-		f.Close()
-	}
-	if best == nil {
-		return nil
-	}
-	fi, err := best.Stat()
-	if err != nil {
-		best.Close()
-		return nil
-	}
-	d, i := devIno(fi)
-	return &openFile{f: best, name: bestName, dev: d, ino: i, fp: fp}
 }
 
 func (t *Tailer) newOpenFile(f *os.File, name string, off int64) (*openFile, error) {
@@ -483,7 +322,7 @@ func (t *Tailer) newOpenFile(f *os.File, name string, off int64) (*openFile, err
 	return &openFile{
 		f: f, name: name, dev: dev, ino: ino,
 		fp:  takeFingerprint(f, fi.Size()),
-		gen: t.gen, off: off, scan: off,
+		gen: t.gen, off: off, scan: off, safe: off,
 	}, nil
 }
 
@@ -506,229 +345,3 @@ func (t *Tailer) reportLag(of *openFile) int64 {
 }
 
 // commit makes the handler durable, then records the position.
-func (t *Tailer) commit() error { return t.commitAt(false) }
-
-// commitFollowing is commit at the end of the log while following it. The
-// handler is made durable at once (that is what hands new events to the
-// senders), but while lines keep arriving the checkpoint of the same file
-// is rewritten at most every CheckpointEvery; the poll tick writes a
-// position left waiting. Skipping a write weakens no guarantee: the
-// checkpoint only lags, never leads the spools, and a line read again after
-// a crash is recognised downstream by its position.
-func (t *Tailer) commitFollowing() error { return t.commitAt(true) }
-
-func (t *Tailer) commitAt(following bool) error {
-	t.uncommit = 0
-	if t.opts.Heartbeat != nil {
-		t.opts.Heartbeat()
-	}
-	ok, err := t.h.Commit()
-	if err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	if !ok || t.opts.CheckpointPath == "" || t.cur == nil {
-		return nil
-	}
-	of := t.cur
-	cp := Checkpoint{
-		Version: 1, Path: of.name, Dev: of.dev, Ino: of.ino,
-		FPLen: of.fp.n, FPHash: of.fp.hash, Position: of.pos(),
-	}
-	if cp == t.lastSaved {
-		return nil
-	}
-	now := time.Now()
-	if following && cp.Gen == t.lastSaved.Gen && cp.Dev == t.lastSaved.Dev && cp.Ino == t.lastSaved.Ino &&
-		now.Sub(t.lastSaveTime) < t.opts.CheckpointEvery {
-		return nil
-	}
-	if err := saveCheckpoint(t.opts.CheckpointPath, cp); err != nil {
-		return err
-	}
-	t.lastSaved, t.lastSaveTime = cp, now
-	return nil
-}
-
-// drain reads of from its position to the current end of the file, handing
-// over every complete line. With final, a last line without a newline is
-// complete too (the file will not grow any more).
-func (t *Tailer) drain(ctx context.Context, of *openFile, final bool) error {
-	max := t.opts.MaxLineBytes
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if of.skipping {
-			m, err := of.f.ReadAt(t.buf, of.scan)
-			if i := bytes.IndexByte(t.buf[:m], '\n'); i >= 0 {
-				of.scan += int64(i + 1)
-				of.off, of.skipping = of.scan, false
-				t.h.Skip(event.KindOversized, of.pos())
-				continue
-			}
-			of.scan += int64(m)
-			t.uncommit += int64(m)
-			if m == 0 || err == io.EOF {
-				if final && of.scan > of.off {
-					of.off, of.skipping = of.scan, false
-					t.h.Skip(event.KindOversized, of.pos())
-				}
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("read %s: %w", of.name, err)
-			}
-			continue
-		}
-
-		if of.n == len(t.buf) {
-			if of.n > max {
-				of.skipping, of.scan, of.n = true, of.off+int64(of.n), 0
-				continue
-			}
-			grown := make([]byte, min(2*len(t.buf), max+1))
-			copy(grown, t.buf[:of.n])
-			t.buf = grown
-		}
-		m, err := of.f.ReadAt(t.buf[of.n:], of.off+int64(of.n))
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("read %s: %w", of.name, err)
-		}
-		t.uncommit += int64(m)
-		end := of.n + m
-		start := 0
-		for start < end {
-			if t.buf[start] == 0 { // copytruncate's NUL padding: never an event
-				s := start
-				for s < end && t.buf[s] == 0 {
-					s++
-				}
-				of.off += int64(s - start)
-				start = s
-				of.padding = true
-				continue
-			}
-			i := bytes.IndexByte(t.buf[start:end], '\n')
-			if i < 0 {
-				break
-			}
-			line := t.buf[start : start+i]
-			of.off += int64(i + 1)
-			start += i + 1
-			t.emit(of, line)
-		}
-		of.n = copy(t.buf, t.buf[start:end])
-		if of.n == 0 {
-			of.scan = of.off
-		}
-		if m == 0 {
-			if final && of.n > 0 {
-				line := t.buf[:of.n]
-				of.off += int64(of.n)
-				of.n = 0
-				t.emit(of, line)
-			}
-			if final && of.padding {
-				of.padding = false
-				t.h.Skip(event.KindMalformed, of.pos())
-			}
-			of.scan = of.off
-			of.n = 0 // a partial line is read again, whole, next time
-			return nil
-		}
-		if t.uncommit >= t.opts.CommitBytes && t.cur == of {
-			if err := t.commit(); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (t *Tailer) emit(of *openFile, line []byte) {
-	if of.padding {
-		of.padding = false
-		t.h.Skip(event.KindMalformed, of.pos())
-	}
-	if len(line) > t.opts.MaxLineBytes {
-		t.h.Skip(event.KindOversized, of.pos())
-		return
-	}
-	t.h.Line(line, of.pos())
-}
-
-// lastLineEnd is where start_at: end begins: after the last complete line,
-// so a line being written right now is read whole.
-func lastLineEnd(f *os.File) int64 {
-	fi, err := f.Stat()
-	if err != nil {
-		return 0
-	}
-	size := fi.Size()
-	buf := make([]byte, 64<<10)
-	for end := size; end > 0; {
-		start := max(0, end-int64(len(buf)))
-		n, _ := f.ReadAt(buf[:end-start], start)
-		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
-			return start + int64(i) + 1
-		}
-		end = start
-	}
-	return 0
-}
-
-// watch wakes the tailer on file-system events in the log's directory (and
-// the symlink target's). The poll tick covers file systems without events.
-func (t *Tailer) watch() func() {
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		t.log.Warn("fsnotify unavailable; polling the audit log", "err", err)
-		return func() {}
-	}
-	names := map[string]bool{}
-	add := func(p string) {
-		dir := filepath.Dir(p)
-		if err := w.Add(dir); err != nil {
-			t.log.Debug("cannot watch directory; polling", "dir", dir, "err", err)
-		}
-		names[filepath.Base(p)] = true
-	}
-	add(t.opts.Path)
-	if real, err := filepath.EvalSymlinks(t.opts.Path); err == nil && real != t.opts.Path {
-		add(real)
-	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case ev, ok := <-w.Events:
-				if !ok {
-					return
-				}
-				base := filepath.Base(ev.Name)
-				relevant := false
-				for n := range names {
-					if strings.HasPrefix(base, n) || strings.HasPrefix(base, "..") {
-						relevant = true
-					}
-				}
-				if relevant {
-					select {
-					case t.wake <- struct{}{}:
-					default:
-					}
-				}
-			case err, ok := <-w.Errors:
-				if !ok {
-					return
-				}
-				t.log.Warn("fsnotify", "err", err)
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		w.Close()
-	}
-}

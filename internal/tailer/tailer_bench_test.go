@@ -7,13 +7,15 @@ import (
 
 	"github.com/auditfwd/auditfwd/bench/workload"
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 )
 
 type countHandler struct{ lines, bytes int }
 
-func (h *countHandler) Line(line []byte, _ Position) { h.lines++; h.bytes += len(line) }
-func (h *countHandler) Skip(event.Kind, Position)    {}
-func (h *countHandler) Commit() (bool, error)        { return true, nil }
+func (h *countHandler) Line(line []byte, _ logpos.Position) { h.lines++; h.bytes += len(line) }
+func (h *countHandler) Skip(event.Kind, logpos.Position)    {}
+func (h *countHandler) Commit() (bool, error)               { return true, nil }
+func (h *countHandler) Rollback()                           {}
 
 // BenchmarkReadOnce is the tailer's own cost through a backlog: bulk
 // positioned reads, line splitting and checkpoints, with a handler that only

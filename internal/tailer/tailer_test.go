@@ -11,22 +11,26 @@ import (
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/logpos"
 )
 
 type recorder struct {
-	mu      sync.Mutex
-	lines   []string
-	ends    []Position
-	skipped map[event.Kind]int
-	commits int
-	changed chan struct{}
+	mu        sync.Mutex
+	lines     []string
+	ends      []logpos.Position
+	skipped   map[event.Kind]int
+	commits   int
+	committed int          // len(lines) at the last successful commit
+	fail      func() error // when set and non-nil, Commit fails
+	rollbacks int
+	changed   chan struct{}
 }
 
 func newRecorder() *recorder {
 	return &recorder{skipped: map[event.Kind]int{}, changed: make(chan struct{}, 1)}
 }
 
-func (r *recorder) Line(line []byte, end Position) {
+func (r *recorder) Line(line []byte, end logpos.Position) {
 	r.mu.Lock()
 	r.lines = append(r.lines, string(line))
 	r.ends = append(r.ends, end)
@@ -34,7 +38,7 @@ func (r *recorder) Line(line []byte, end Position) {
 	r.notify()
 }
 
-func (r *recorder) Skip(kind event.Kind, end Position) {
+func (r *recorder) Skip(kind event.Kind, end logpos.Position) {
 	r.mu.Lock()
 	r.skipped[kind]++
 	r.mu.Unlock()
@@ -43,9 +47,22 @@ func (r *recorder) Skip(kind event.Kind, end Position) {
 
 func (r *recorder) Commit() (bool, error) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		if err := r.fail(); err != nil {
+			return false, err
+		}
+	}
 	r.commits++
-	r.mu.Unlock()
+	r.committed = len(r.lines)
 	return true, nil
+}
+
+func (r *recorder) Rollback() {
+	r.mu.Lock()
+	r.rollbacks++
+	r.lines, r.ends = r.lines[:r.committed], r.ends[:r.committed]
+	r.mu.Unlock()
 }
 
 func (r *recorder) notify() {
@@ -108,12 +125,23 @@ func (h *harness) start(opts Options) {
 	if opts.PollInterval == 0 {
 		opts.PollInterval = 200 * time.Millisecond
 	}
+	h.runTailer(New(opts, h.rec))
+}
+
+// runTailer runs tl (built on h.rec) and waits until it is ready.
+func (h *harness) runTailer(tl *Tailer) {
+	h.t.Helper()
 	h.ready = make(chan struct{})
-	opts.Ready = func() { close(h.ready) }
+	ready := tl.opts.Ready
+	tl.opts.Ready = func() {
+		if ready != nil {
+			ready()
+		}
+		close(h.ready)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	h.done = make(chan error, 1)
-	tl := New(opts, h.rec)
 	go func() { h.done <- tl.Run(ctx) }()
 	select {
 	case <-h.ready:
@@ -351,15 +379,40 @@ func waitCheckpointOffset(t *testing.T, path string, off int64) {
 	}
 }
 
+// A writer without O_APPEND after copytruncate leaves NULs up to its old
+// offset, then its next line: one physical line, handed over (and so counted)
+// once, without the padding. Padding with no line after it is one malformed line.
 func TestNULPaddingIsNotAnEvent(t *testing.T) {
 	h := newHarness(t)
 	appendFile(t, h.path, strings.Repeat("\x00", 5000)+numbered(0, 3))
 	h.start(Options{})
 	checkSequence(t, h.rec.waitFor(t, "lines after padding", atLeast(3)), 3)
+	appendFile(t, h.path, strings.Repeat("\x00", 100)+"\n")
+	h.rec.waitFor(t, "the padding-only line", func(lines []string) bool { return len(lines) >= 4 })
 	h.rec.mu.Lock()
 	defer h.rec.mu.Unlock()
-	if h.rec.skipped[event.KindMalformed] != 1 {
-		t.Fatalf("padding counted %d times, want 1", h.rec.skipped[event.KindMalformed])
+	if n := h.rec.skipped[event.KindMalformed]; n != 0 {
+		t.Fatalf("padding reported as %d extra lines; want each physical line once", n)
+	}
+	if len(h.rec.lines) != 4 || h.rec.lines[3] != "" {
+		t.Fatalf("lines = %q, want 3 numbered lines and one empty (padding-only) line", h.rec.lines)
+	}
+}
+
+func TestNULPaddingAtEndOfRotatedFileCountedOnce(t *testing.T) {
+	h := newHarness(t)
+	appendFile(t, h.path, numbered(0, 2)+strings.Repeat("\x00", 300))
+	h.start(Options{RotateWait: 10 * time.Millisecond})
+	h.rec.waitFor(t, "two lines", atLeast(2))
+	if err := os.Rename(h.path, h.path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, h.path, numbered(2, 3))
+	checkSequence(t, h.rec.waitFor(t, "line after rotation", atLeast(3)), 3)
+	h.rec.mu.Lock()
+	defer h.rec.mu.Unlock()
+	if n := h.rec.skipped[event.KindMalformed]; n != 1 {
+		t.Fatalf("trailing padding counted %d times, want 1", n)
 	}
 }
 

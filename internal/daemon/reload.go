@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/metrics"
+	"github.com/auditfwd/auditfwd/internal/notify"
 	"github.com/auditfwd/auditfwd/internal/reload"
 	"github.com/auditfwd/auditfwd/internal/rules"
 )
@@ -160,9 +161,9 @@ func (r *reloader) watch(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-r.hup:
-			notifyReloading()
+			notify.Reloading()
 			r.reload(triggerSIGHUP)
-			notifyReady()
+			notify.Ready()
 		case <-changed:
 			r.reload("file changed")
 		}

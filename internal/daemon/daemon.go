@@ -1,4 +1,10 @@
-package main
+// Package daemon is `auditfwd run`: it wires tailer → pipeline → spools →
+// senders → Slack, serves /metrics and the admin page, talks to systemd
+// (readiness, reloads, watchdog) and applies config reloads. It owns the
+// order in which these start and stop; the work itself is done by the
+// packages it wires (docs/architecture.md). cmd/auditfwd and the benchmark
+// both run the daemon through New and Run.
+package daemon
 
 import (
 	"context"
@@ -6,85 +12,87 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"os/signal"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/delivery"
-	"github.com/auditfwd/auditfwd/internal/dryrun"
 	"github.com/auditfwd/auditfwd/internal/event"
 	"github.com/auditfwd/auditfwd/internal/httpserver"
 	"github.com/auditfwd/auditfwd/internal/metrics"
+	"github.com/auditfwd/auditfwd/internal/notify"
 	"github.com/auditfwd/auditfwd/internal/oauthsrv"
 	"github.com/auditfwd/auditfwd/internal/pipeline"
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/slack"
+	"github.com/auditfwd/auditfwd/internal/status"
 	"github.com/auditfwd/auditfwd/internal/tailer"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
 
-// shutdownGrace is how long SIGTERM waits for in-flight Slack requests; the
-// whole exit stays within systemd's and the SPEC's 10 s.
+// shutdownGrace is how long a stop waits for in-flight Slack requests; the
+// whole exit stays within systemd's 10 s (docs/guarantees.md).
 const shutdownGrace = 7 * time.Second
 
-func cmdRun(env *cliEnv, args []string) error {
-	fs, path := flags(env, "run")
-	dryRun := fs.Bool("dry-run", false, "read the audit log from its start, print the messages it would post, a summary on stderr, and exit")
-	output := fs.String("format", dryrun.FormatJSON, "with --dry-run: json (one JSON object per message) or text (one readable line per message)")
-	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides log_level)")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		return err
-	}
-	level := cfg.LogLevel
-	if *logLevel != "" {
-		level = *logLevel
-	}
-	log := newLogger(env.stderr, level)
-	r, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts)
-	if err != nil {
-		return err
-	}
-	format, err := event.ParseFormat(cfg.AuditLog.Format)
-	if err != nil {
-		return err
-	}
-	m := metrics.New(version)
-	if *dryRun {
-		return dryrun.Run(context.Background(), dryrun.Options{Config: cfg, Format: format, Rules: r, Metrics: m,
-			Output: *output, Stdout: env.stdout, Stderr: env.stderr})
-	}
-	d := &daemon{cfg: cfg, log: log, m: m}
-	return d.run(format, r)
+// Options are what the daemon takes besides the config.
+type Options struct {
+	Version string       // for auditfwd_build_info and the start-up log line
+	Logger  *slog.Logger // nil: discard
 }
 
-// daemon is `auditfwd run`: the wiring of tailer → pipeline → spools → senders,
-// the HTTP servers and the config reloader.
-type daemon struct {
+// Daemon is one `auditfwd run`. Build it with New; Run runs it once.
+type Daemon struct {
 	cfg     *config.Config
 	log     *slog.Logger
+	version string
 	m       *metrics.Metrics
+	format  event.Format
+	rules   *rules.Rules
 	ready   atomic.Bool
+	hb      heartbeat
+
+	// Set by Run.
 	conn    *delivery.Connection
 	svc     *delivery.Service
 	handler *pipeline.Handler
-	reload  *reloader
 }
 
-func (d *daemon) run(format event.Format, r *rules.Rules) error {
-	cfg, log, m := d.cfg, d.log, d.m
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		return fmt.Errorf("state_dir: %w", err)
+// New checks what can be checked before anything starts: the routing rules
+// and the log format.
+func New(cfg *config.Config, o Options) (*Daemon, error) {
+	r, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts)
+	if err != nil {
+		return nil, err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	format, err := event.ParseFormat(cfg.AuditLog.Format)
+	if err != nil {
+		return nil, err
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Daemon{cfg: cfg, log: log, version: o.Version, m: metrics.New(o.Version), format: format, rules: r}, nil
+}
+
+// Run forwards until ctx is done (SIGTERM), then stops reading, lets
+// in-flight Slack requests finish, persists progress and returns nil. It
+// returns an error when start-up fails or the tailer stops on its own.
+func (d *Daemon) Run(ctx context.Context) error {
+	cfg, log, m := d.cfg, d.log, d.m
+	state := cfg.State()
+	if err := state.Create(); err != nil {
+		return err
+	}
+	// One owner per state_dir, before any of its state is read.
+	lock, err := state.Lock()
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 
 	d.conn = delivery.NewConnection(slack.Options{
@@ -94,16 +102,16 @@ func (d *daemon) run(format event.Format, r *rules.Rules) error {
 			m.SlackRequestTime.WithLabelValues(method).Observe(dur.Seconds())
 		},
 	}, cfg.BotTokenFile(), log, m)
-	svc, err := delivery.New(delivery.Options{StateDir: cfg.StateDir, Logger: log, Metrics: m, Conn: d.conn})
+	svc, err := delivery.New(delivery.Options{State: state, Logger: log, Metrics: m, Conn: d.conn})
 	if err != nil {
 		return err
 	}
 	d.svc = svc
-	if err := svc.Start(ctx, targets(cfg)); err != nil {
+	if err := svc.Start(ctx, cfg.Targets()); err != nil {
 		return err
 	}
-	d.handler = pipeline.New(format, cfg.AuditLog.MaxLineBytes, r, svc, m)
-	d.reload = newReloader(cfg, log, m, d.apply)
+	d.handler = pipeline.New(d.format, cfg.AuditLog.MaxLineBytes, d.rules, svc, m)
+	reloader := newReloader(cfg, log, m, d.apply)
 
 	metricsLn, err := httpserver.Listen("metrics.listen", cfg.Metrics.Listen)
 	if err != nil {
@@ -114,15 +122,17 @@ func (d *daemon) run(format event.Format, r *rules.Rules) error {
 		metricsLn.Close()
 		return err
 	}
-	metricsSrv := httpserver.New(d.metricsHandler())
 	adminHandler, err := d.adminHandler()
 	if err != nil {
+		metricsLn.Close()
+		adminLn.Close()
 		return err
 	}
+	metricsSrv := httpserver.New(d.metricsHandler())
 	adminSrv := httpserver.New(adminHandler)
 	go metricsSrv.Serve(metricsLn)
 	go adminSrv.Serve(adminLn)
-	log.Info("auditfwd started", "version", version, "config", cfg.Path, "audit_log", cfg.AuditLog.Path,
+	log.Info("auditfwd started", "version", d.version, "config", cfg.Path, "audit_log", cfg.AuditLog.Path,
 		"metrics", metricsLn.Addr().String(), "admin", adminLn.Addr().String())
 	for _, w := range rules.Lint(cfg) { // what `auditfwd check` says
 		log.Warn("rules in force have a warning", "warning", w.String())
@@ -136,26 +146,33 @@ func (d *daemon) run(format event.Format, r *rules.Rules) error {
 	}
 
 	go d.conn.Run(ctx)
-	go d.reload.watch(ctx)
-	var hb heartbeat
-	go watchdog(ctx, func() bool { return d.ready.Load() && hb.healthy() })
+	go reloader.watch(ctx)
+	go notify.Watchdog(ctx, func() bool { return d.ready.Load() && d.hb.healthy() })
 
 	t := tailer.New(tailer.Options{
 		Path:           cfg.AuditLog.Path,
 		StartAtEnd:     cfg.AuditLog.StartAt == "end",
 		MaxLineBytes:   cfg.AuditLog.MaxLineBytes,
-		CheckpointPath: cfgCheckpointPath(cfg),
+		CheckpointPath: state.Checkpoint(),
 		Logger:         log,
 		Ready: func() {
 			d.ready.Store(true)
-			notifyReady()
+			notify.Ready()
 		},
-		Heartbeat: hb.beat,
+		Heartbeat: d.hb.beat,
 		Lag:       func(n int64) { m.LogLagBytes.Set(float64(n)) },
+		HighWater: svc.HighWater,
+		Writable: func(ok bool) {
+			if ok {
+				m.StateDirWritable.Set(1)
+			} else {
+				m.StateDirWritable.Set(0)
+			}
+		},
 	}, d.handler)
 	tailErr := t.Run(ctx)
 	stop()
-	notifyStopping()
+	notify.Stopping()
 	if tailErr != nil {
 		log.Error("tailer stopped", "err", tailErr)
 	}
@@ -174,20 +191,17 @@ func (d *daemon) run(format event.Format, r *rules.Rules) error {
 	return nil
 }
 
-func cfgCheckpointPath(cfg *config.Config) string {
-	return cfg.StateDir + "/checkpoint.json"
-}
-
-// apply swaps in reloaded routing rules.
-func (d *daemon) apply(cfg *config.Config, r *rules.Rules) error {
-	if err := d.svc.SetTargets(targets(cfg)); err != nil {
+// apply swaps in reloaded routing rules: the new channels' spools open
+// before the first event is routed to them.
+func (d *Daemon) apply(cfg *config.Config, r *rules.Rules) error {
+	if err := d.svc.SetTargets(cfg.Targets()); err != nil {
 		return err
 	}
 	d.handler.SetRules(r)
 	return nil
 }
 
-func (d *daemon) metricsHandler() http.Handler {
+func (d *Daemon) metricsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.m.Registry, promhttp.HandlerOpts{Registry: d.m.Registry}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -203,7 +217,7 @@ func (d *daemon) metricsHandler() http.Handler {
 	return mux
 }
 
-func (d *daemon) adminHandler() (http.Handler, error) {
+func (d *Daemon) adminHandler() (http.Handler, error) {
 	cfg := d.cfg
 	secret, err := cfg.ClientSecret()
 	if err != nil {
@@ -230,19 +244,9 @@ func (d *daemon) adminHandler() (http.Handler, error) {
 }
 
 // adminView shows the daemon to the admin page.
-type adminView struct{ d *daemon }
+type adminView struct{ d *Daemon }
 
-func (a adminView) Channels() []oauthsrv.ChannelStatus {
-	var out []oauthsrv.ChannelStatus
-	for _, st := range a.d.svc.Statuses() {
-		out = append(out, oauthsrv.ChannelStatus{
-			Name: st.Name, SlackChannel: st.SlackChannel, Patterns: st.Patterns, Alert: st.Alert,
-			LastResult: st.LastResult, LastTime: st.LastTime, LastHint: st.LastHint,
-			DeadLetters: st.DeadLetters, Queue: st.Queue,
-		})
-	}
-	return out
-}
+func (a adminView) Channels() []status.Channel { return a.d.svc.Statuses() }
 
 func (a adminView) Connection() oauthsrv.Connection {
 	connected, t, problem := a.d.conn.State()
@@ -265,15 +269,3 @@ func (a adminView) SendTest(ctx context.Context, name string) error {
 // Connected installs the token the OAuth flow saved; delivery resumes at
 // once (the connection drops cached channel IDs as it switches).
 func (a adminView) Connected(t token.Token) { a.d.conn.Set(t) }
-
-// targets lists the configured destinations for delivery and the admin page.
-func targets(cfg *config.Config) []delivery.Target {
-	var out []delivery.Target
-	for _, c := range cfg.Channels {
-		out = append(out, delivery.Target{Name: c.Name, SlackChannel: c.SlackChannel, Patterns: c.Actions})
-	}
-	if a := cfg.DeployApprovalAlerts; a.Enabled {
-		out = append(out, delivery.Target{Name: config.AlertsChannelName, SlackChannel: a.SlackChannel, Patterns: a.Actions, Alert: true})
-	}
-	return out
-}

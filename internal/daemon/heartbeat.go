@@ -1,11 +1,8 @@
-package main
+package daemon
 
 import (
-	"context"
 	"sync/atomic"
 	"time"
-
-	"github.com/auditfwd/auditfwd/internal/notify"
 )
 
 // heartbeat tells the systemd watchdog the tailer's loop is alive: it beats
@@ -20,9 +17,3 @@ func (h *heartbeat) healthy() bool {
 	last := h.last.Load()
 	return last != 0 && time.Since(time.Unix(0, last)) < 20*time.Second
 }
-
-func notifyReady()     { notify.Ready() }
-func notifyReloading() { notify.Reloading() }
-func notifyStopping()  { notify.Stopping() }
-
-func watchdog(ctx context.Context, healthy func() bool) { notify.Watchdog(ctx, healthy) }

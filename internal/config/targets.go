@@ -1,0 +1,33 @@
+package config
+
+// Target is one configured destination as delivery, the admin page and the
+// commands see it: a channel rule, or the deploy approval alert.
+type Target struct {
+	Name         string // the config name: metrics label, `auditfwd test NAME`
+	SlackChannel string // "#name", "name" or an ID like C0123ABCD
+	Patterns     []string
+	Alert        bool // the deploy approval alert
+}
+
+// Targets lists the channels in file order, then the deploy approval alert
+// when it is enabled.
+func (c *Config) Targets() []Target {
+	out := make([]Target, 0, len(c.Channels)+1)
+	for _, ch := range c.Channels {
+		out = append(out, Target{Name: ch.Name, SlackChannel: ch.SlackChannel, Patterns: ch.Actions})
+	}
+	if a := c.DeployApprovalAlerts; a.Enabled {
+		out = append(out, Target{Name: AlertsChannelName, SlackChannel: a.SlackChannel, Patterns: a.Actions, Alert: true})
+	}
+	return out
+}
+
+// Target returns the configured destination called name.
+func (c *Config) Target(name string) (Target, bool) {
+	for _, t := range c.Targets() {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Target{}, false
+}

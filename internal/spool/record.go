@@ -1,0 +1,136 @@
+package spool
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/logpos"
+)
+
+// Record is one routed event waiting for one channel.
+type Record struct {
+	Pos    logpos.Position `json:"pos"`
+	Target string          `json:"target"` // Slack channel as configured when routed
+	Alert  bool            `json:"alert,omitempty"`
+	Event  json.RawMessage `json:"event"`
+	Marker bool            `json:"marker,omitempty"` // carries the last position across segments; not an event
+
+	corrupt bool // a line that could not be decoded: skipped, never delivered
+}
+
+// decodeRecord decodes a record line (without its newline) exactly as encode
+// lays it out, as json.Unmarshal would, without reflection; ok is false for
+// any other layout or doubt (markers, escaped targets, an event that is not a
+// valid JSON object), and json.Unmarshal decides then. The event aliases line;
+// the target is prevTarget when equal (records share a few targets).
+func decodeRecord(line []byte, prevTarget string) (r Record, ok bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(`{"pos":{"gen":`))
+	if !ok {
+		return r, false
+	}
+	var gen, off uint64
+	if gen, rest, ok = cutUint(rest); !ok {
+		return r, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"offset":`)); !ok {
+		return r, false
+	}
+	if off, rest, ok = cutUint(rest); !ok || off > 1<<63-1 {
+		return r, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`},"target":"`)); !ok {
+		return r, false
+	}
+	q := bytes.IndexByte(rest, '"')
+	if q < 0 {
+		return r, false
+	}
+	target := rest[:q]
+	for _, c := range target {
+		if c < 0x20 || c == '\\' {
+			return r, false
+		}
+	}
+	if !utf8.Valid(target) {
+		return r, false
+	}
+	rest = rest[q+1:]
+	rest, r.Alert = bytes.CutPrefix(rest, []byte(`,"alert":true`))
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"event":`)); !ok || len(rest) < 2 || rest[len(rest)-1] != '}' {
+		return r, false
+	}
+	ev := rest[: len(rest)-1 : len(rest)-1]
+	if ev[0] != '{' || ev[len(ev)-1] != '}' {
+		return r, false
+	}
+	if kind, _ := event.Classify(ev); kind == event.KindMalformed {
+		return r, false
+	}
+	r.Pos = logpos.Position{Gen: gen, Offset: int64(off)}
+	if r.Target = prevTarget; string(target) != prevTarget {
+		r.Target = string(target)
+	}
+	r.Event = ev
+	return r, true
+}
+
+// cutUint takes a decimal number as encode writes it (no sign, no leading
+// zero) off the front of b.
+func cutUint(b []byte) (uint64, []byte, bool) {
+	i := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	if i == 0 || i > 1 && b[0] == '0' {
+		return 0, b, false
+	}
+	n, err := strconv.ParseUint(string(b[:i]), 10, 64)
+	if err != nil {
+		return 0, b, false
+	}
+	return n, b[i:], true
+}
+
+func encode(r Record) []byte { return appendRecord(nil, r) }
+
+// appendRecord appends r's line to b.
+func appendRecord(b []byte, r Record) []byte {
+	b = append(b, `{"pos":{"gen":`...)
+	b = strconv.AppendUint(b, r.Pos.Gen, 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, r.Pos.Offset, 10)
+	b = append(b, '}')
+	if r.Marker {
+		b = append(b, `,"marker":true`...)
+	}
+	b = append(b, `,"target":`...)
+	if plainJSONString(r.Target) {
+		b = append(b, '"')
+		b = append(b, r.Target...)
+		b = append(b, '"')
+	} else {
+		t, _ := json.Marshal(r.Target)
+		b = append(b, t...)
+	}
+	if r.Alert {
+		b = append(b, `,"alert":true`...)
+	}
+	b = append(b, `,"event":`...)
+	b = append(b, bytes.TrimSpace(r.Event)...)
+	return append(b, "}\n"...)
+}
+
+// plainJSONString reports whether json.Marshal would write s as it is,
+// between quotes.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,249 @@
+package tailer
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/auditfwd/auditfwd/internal/logpos"
+)
+
+// A young file (head under 1 KiB) truncated and regrown past the old offset
+// between two reads: extending the fingerprint must notice the old head is
+// gone instead of hashing the new one.
+func TestFingerprintExtensionNoticesTruncation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	if err := os.WriteFile(path, []byte(strings.Repeat("a", 500)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fp := takeFingerprint(f, 500)
+	grown := strings.Repeat("a", 500) + strings.Repeat("b", 480)
+	if err := os.WriteFile(path, []byte(grown), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !fp.extend(f, int64(len(grown))) || fp.n != len(grown) {
+		t.Fatalf("a growing head must extend the fingerprint: ok n=%d", fp.n)
+	}
+	// copytruncate (or a writer reopening with O_TRUNC), then 1,960 new bytes.
+	if err := os.WriteFile(path, []byte(strings.Repeat("c", 1960)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := fp
+	if fp.extend(f, 1960) {
+		t.Fatal("extend accepted a file whose head was rewritten")
+	}
+	if fp != before {
+		t.Fatal("a failed extend changed the fingerprint")
+	}
+}
+
+// The race itself, repeated: a young file is read, then truncated and
+// rewritten past its old size exactly in the window between the read and the
+// fingerprint's extension (a hook makes the window certain instead of
+// hoping a writer hits it). Every line of the new content must arrive.
+func TestYoungFileTruncatedAndRegrownLosesNothing(t *testing.T) {
+	var rewritten strings.Builder
+	for i := 0; i < 178; i++ {
+		rewritten.WriteString("new--" + string(rune('a'+i%26)) + "-" + pad6(i) + "\n")
+	}
+	for iter := 0; iter < 20; iter++ {
+		h := newHarness(t)
+		appendFile(t, h.path, numbered(0, 20)) // 240 bytes: the fingerprint covers 240
+		h.rec = newRecorder()
+		tl := New(Options{Path: h.path, CheckpointPath: h.cp, PollInterval: 5 * time.Millisecond}, h.rec)
+		var fired atomic.Bool
+		tl.afterCommit = func(of *openFile) {
+			if of.off == 972 && !fired.Swap(true) {
+				if err := os.WriteFile(h.path, []byte(rewritten.String()), 0o644); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		h.runTailer(tl)
+		h.rec.waitFor(t, "first lines", atLeast(20))
+		appendFile(t, h.path, numbered(20, 81)) // to 972 bytes, still under the 1 KiB fingerprint
+		lines := h.rec.waitFor(t, "the rewritten file's lines", func(l []string) bool {
+			return countPrefix(l, "new--") >= 178
+		})
+		if !fired.Load() {
+			t.Fatal("the rewrite never ran")
+		}
+		seen := map[string]bool{}
+		for _, l := range lines {
+			if strings.HasPrefix(l, "new--") {
+				seen[l] = true
+			}
+		}
+		if len(seen) != 178 {
+			t.Fatalf("iteration %d: %d of 178 lines of the rewritten file arrived", iter, len(seen))
+		}
+		h.stop()
+	}
+}
+
+func pad6(i int) string {
+	s := "000000" + itoa(i)
+	return s[len(s)-6:]
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; i > 0; i /= 10 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+	}
+	return string(b)
+}
+
+func countPrefix(lines []string, p string) int {
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, p) {
+			n++
+		}
+	}
+	return n
+}
+
+// A stat error other than "not found" on the log path is not a rotation:
+// taking it for one would read the same file again from its start.
+func TestStatErrorIsNotRotation(t *testing.T) {
+	h := newHarness(t)
+	appendFile(t, h.path, numbered(0, 5))
+	var failing atomic.Bool
+	failing.Store(true)
+	opts := Options{Path: h.path, CheckpointPath: h.cp, RotateWait: 20 * time.Millisecond, PollInterval: 10 * time.Millisecond}
+	h.rec = newRecorder()
+	tl := New(opts, h.rec)
+	tl.stat = func(p string) (os.FileInfo, error) {
+		if failing.Load() {
+			return nil, &os.PathError{Op: "stat", Path: p, Err: syscall.EIO}
+		}
+		return os.Stat(p)
+	}
+	h.runTailer(tl)
+	h.rec.waitFor(t, "five lines", atLeast(5))
+	// Many RotateWaits pass while stat fails; lines keep coming.
+	for i := 5; i < 10; i++ {
+		appendFile(t, h.path, numbered(i, i+1))
+		h.rec.waitFor(t, "next line", atLeast(i+1))
+		time.Sleep(30 * time.Millisecond) // let RotateWait elapse: the failure must not count as a rotation
+	}
+	failing.Store(false)
+	appendFile(t, h.path, numbered(10, 12))
+	checkSequence(t, h.rec.waitFor(t, "all lines", atLeast(12)), 12)
+}
+
+// The last line of a renamed-away file, read by the final drain before any
+// new file exists, is committed at once, not when the log reappears.
+func TestFinalDrainAfterRenameCommitsWithoutNewFile(t *testing.T) {
+	h := newHarness(t)
+	appendFile(t, h.path, numbered(0, 2)+"line-000002") // no newline: complete only once the file is final
+	h.start(Options{RotateWait: 20 * time.Millisecond, PollInterval: 10 * time.Millisecond})
+	h.rec.waitFor(t, "two lines", atLeast(2))
+	if err := os.Rename(h.path, h.path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	h.rec.waitFor(t, "the trailing line", atLeast(3))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h.rec.mu.Lock()
+		committed := h.rec.committed
+		h.rec.mu.Unlock()
+		if committed == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the trailing line of the rotated file was not committed (committed %d lines)", committed)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the recorder: nothing to wait on
+	}
+}
+
+// While commits fail (state_dir full), the tailer stays up, rolls back, reads
+// the same lines again later, and loses and repeats nothing once writes work.
+func TestCommitFailureHoldsBackAndResumes(t *testing.T) {
+	h := newHarness(t)
+	appendFile(t, h.path, numbered(0, 3))
+	var full atomic.Bool
+	var writable atomic.Int32 // 1 ok, 2 failing
+	h.rec = newRecorder()
+	h.rec.fail = func() error {
+		if full.Load() {
+			return errors.New("no space left on device")
+		}
+		return nil
+	}
+	tl := New(Options{Path: h.path, CheckpointPath: h.cp, PollInterval: 10 * time.Millisecond,
+		Writable: func(ok bool) {
+			if ok {
+				writable.Store(1)
+			} else {
+				writable.Store(2)
+			}
+		}}, h.rec)
+	h.runTailer(tl)
+	h.rec.waitFor(t, "three lines", atLeast(3))
+	full.Store(true)
+	appendFile(t, h.path, numbered(3, 50))
+	waitUntil(t, "the tailer reports the fault", func() bool { return writable.Load() == 2 })
+	waitUntil(t, "a rollback", func() bool {
+		h.rec.mu.Lock()
+		defer h.rec.mu.Unlock()
+		return h.rec.rollbacks > 0
+	})
+	appendFile(t, h.path, numbered(50, 60))
+	full.Store(false)
+	lines := h.rec.waitFor(t, "every line once writing works", atLeast(60))
+	waitUntil(t, "writable again", func() bool { return writable.Load() == 1 })
+	checkSequence(t, lines, 60)
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition of the test's own
+	}
+}
+
+// An unusable checkpoint is set aside and the tailer starts after what is queued.
+func TestCorruptCheckpointSetAsideAndNumberingAfterHighWater(t *testing.T) {
+	for _, content := range []string{"", "\x00\x00\x00garbage", `{"version":1,"offset":-5}`} {
+		h := newHarness(t)
+		appendFile(t, h.path, numbered(0, 3))
+		if err := os.WriteFile(h.cp, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		h.rec = newRecorder()
+		tl := New(Options{Path: h.path, CheckpointPath: h.cp, HighWater: func() logpos.Position { return logpos.Position{Gen: 7, Offset: 1 << 40} }}, h.rec)
+		h.runTailer(tl)
+		h.rec.waitFor(t, "lines", atLeast(3))
+		h.rec.mu.Lock()
+		end := h.rec.ends[0]
+		h.rec.mu.Unlock()
+		if end.Gen != 8 {
+			t.Errorf("checkpoint %q: first position %+v; want generation 8, after the high-water mark", content, end)
+		}
+		aside, _ := filepath.Glob(h.cp + ".corrupt-*")
+		if len(aside) != 1 {
+			t.Errorf("checkpoint %q: set aside as %v; want one .corrupt- file", content, aside)
+		}
+		h.stop()
+	}
+}
