@@ -235,7 +235,7 @@ func cmdRedeliver(env *cliEnv, args []string) error {
 		defer cancel()
 		id, err := resolver.Resolve(ctx, target)
 		if err == nil {
-			msg, _ := slack.Pack([]event.Event{ev}, dl.Alert)
+			msg, _ := slack.PackMentioned([]event.Event{ev}, dl.Alert, [][]string{dl.Mention})
 			err = client.Post(ctx, id, msg)
 		}
 		if err != nil {

@@ -172,7 +172,7 @@ func (s *Service) Enqueue(d rules.Destination, line []byte, pos tailer.Position)
 	if err != nil {
 		return err
 	}
-	if _, err := ch.q.Append(spool.Record{Pos: pos, Target: d.SlackChannel, Alert: d.Alert, Event: line}); err != nil {
+	if _, err := ch.q.Append(spool.Record{Pos: pos, Target: d.SlackChannel, Alert: d.Alert, Mention: d.Mention, Event: line}); err != nil {
 		return err
 	}
 	s.touched[ch] = true

@@ -33,6 +33,8 @@ type Handler struct {
 	lines  [4]prometheus.Counter // by event.Kind
 	routed map[string]prometheus.Counter
 	err    error // first sink failure: nothing after it is enqueued
+
+	fields event.Fields // the current line's fields, for where conditions
 }
 
 // New returns a Handler routing with r.
@@ -66,12 +68,12 @@ func (h *Handler) Line(raw []byte, end tailer.Position) {
 		h.lines[event.KindOversized].Inc()
 		return
 	}
-	kind, action := event.Classify(line)
+	kind, action := event.ClassifyFields(line, &h.fields)
 	h.lines[kind].Inc()
 	if kind != event.KindEvent {
 		return
 	}
-	dests := h.rules.Load().RouteBytes(action)
+	dests := h.rules.Load().RouteEvent(action, &h.fields)
 	if len(dests) == 0 {
 		h.m.EventsUnrouted.Inc()
 		return
