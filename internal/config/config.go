@@ -8,6 +8,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -119,9 +120,17 @@ type Condition struct {
 	GlobLines []int    // GlobLines[i] is the line of Globs[i]
 }
 
-// String shows the condition as it is written: `status: [failed, denied]`.
+// String shows the condition as YAML would: `status: [failed, denied]`,
+// `api_token_name: [""]`.
 func (c Condition) String() string {
-	return c.Field + ": [" + strings.Join(c.Globs, ", ") + "]"
+	gs := make([]string, len(c.Globs))
+	for i, g := range c.Globs {
+		gs[i] = g
+		if g == "" || strings.ContainsAny(g, `,[]{}"'#`) || g != strings.TrimSpace(g) {
+			gs[i] = strconv.Quote(g)
+		}
+	}
+	return c.Field + ": [" + strings.Join(gs, ", ") + "]"
 }
 
 // ruleLines remembers where a rule's keys were, for validation messages.

@@ -30,7 +30,9 @@ func (v Verdict) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: matched: %s → %s", v.Rule, v.Reason, v.SlackChannel)
 	if v.Queue != v.Rule {
-		fmt.Fprintf(&b, " (posted once, with %s)", v.Queue)
+		// Rules naming one Slack channel share its queue (and metrics
+		// label): an event is posted there once, whichever of them match.
+		fmt.Fprintf(&b, " (queue %s)", v.Queue)
 	}
 	if v.Alert {
 		b.WriteString(" as an alert")
@@ -66,13 +68,13 @@ func (r *Rules) Explain(action []byte, f *event.Fields) []Verdict {
 			if !vals[0].Present() {
 				shown = "(absent)"
 			}
-			ok, by := cond.holds(text)
+			ok, by, excluded := cond.check(text)
 			switch {
-			case ok && by != "":
+			case ok && len(cond.include) > 0:
 				reasons = append(reasons, fmt.Sprintf("%s %s matches %s", cond.field, shown, strconv.Quote(by)))
 			case ok:
 				reasons = append(reasons, fmt.Sprintf("%s %s is excluded by none of %s", cond.field, shown, quoteAll(cond.src.Globs)))
-			case by != "":
+			case excluded:
 				v.Matched, v.Reason = false, fmt.Sprintf("where %s %s is excluded by %s", cond.field, shown, strconv.Quote(by))
 			default:
 				v.Matched, v.Reason = false, fmt.Sprintf("where %s %s matches none of %s", cond.field, shown, quoteAll(cond.src.Globs))

@@ -32,7 +32,11 @@ func parseFields(text string) (map[string][]string, []string) {
 		if _, dup := m[name]; dup {
 			continue
 		}
-		m[name] = strings.Fields(values)
+		var closed []string // nil: any value
+		if vs := strings.Fields(values); len(vs) > 0 {
+			closed = vs
+		}
+		m[name] = closed
 		names = append(names, name)
 	}
 	return m, names

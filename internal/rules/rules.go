@@ -70,23 +70,30 @@ func (ru *rule) matchAction(action string) int {
 	return -1
 }
 
-// holds reports whether the field's value, as text, meets the condition;
-// when not, why says which glob decided ("" when no plain glob matched).
-func (c *condition) holds(value string) (ok bool, why string) {
+// holds reports whether the field's value, as text, meets the condition.
+func (c *condition) holds(value string) bool {
+	ok, _, _ := c.check(value)
+	return ok
+}
+
+// check is holds with the reason: the glob that decided (as written, "!"
+// included for an exclusion; "" when no plain glob matched) and whether it
+// was an exclusion.
+func (c *condition) check(value string) (ok bool, by string, excluded bool) {
 	for i := range c.exclude {
 		if c.exclude[i].match(value) {
-			return false, "!" + c.exclude[i].pattern
+			return false, "!" + c.exclude[i].pattern, true
 		}
 	}
 	if len(c.include) == 0 {
-		return true, ""
+		return true, "", false
 	}
 	for i := range c.include {
 		if c.include[i].match(value) {
-			return true, c.include[i].pattern
+			return true, c.include[i].pattern, false
 		}
 	}
-	return false, ""
+	return false, "", false
 }
 
 // slackKey is what makes two configured Slack channels the same one:
@@ -329,7 +336,7 @@ func (p *plan) eval(f *event.Fields, holds []bool) {
 		ok := true
 		for c, k := range p.keyIdx[j] {
 			t := vals[k].Text(line, text[:0])
-			if ok, _ = ru.where[c].holds(unsafeString(t)); !ok {
+			if ok = ru.where[c].holds(unsafeString(t)); !ok {
 				break
 			}
 		}

@@ -285,7 +285,7 @@ func TestExplain(t *testing.T) {
 	}
 	_, a = event.ClassifyFields([]byte(`{"action":"login.oauth_failed","status":"failed","user_email":"eve@example.com"}`), &f)
 	v := r.Explain(a, &f)[1]
-	if w := `security-failures: matched: action matches "login.*"; status "failed" matches "failed"; user_email "eve@example.com" is excluded by none of ["!*@bots.*"] → #security (posted once, with security), mention S0123ABCD here`; v.String() != w {
+	if w := `security-failures: matched: action matches "login.*"; status "failed" matches "failed"; user_email "eve@example.com" is excluded by none of ["!*@bots.*"] → #security (queue security), mention S0123ABCD here`; v.String() != w {
 		t.Errorf("Explain:\n got %s\nwant %s", v, w)
 	}
 	_, a = event.ClassifyFields([]byte(`{"action":"app.read"}`), &f)
