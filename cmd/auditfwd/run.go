@@ -235,7 +235,7 @@ func (a adminView) Channels() []oauthsrv.ChannelStatus {
 	var out []oauthsrv.ChannelStatus
 	for _, st := range a.d.svc.Statuses() {
 		out = append(out, oauthsrv.ChannelStatus{
-			Name: st.Name, SlackChannel: st.SlackChannel, Patterns: st.Patterns, Alert: st.Alert,
+			Name: st.Name, SlackChannel: st.SlackChannel, Patterns: st.Patterns, Alert: st.Alert, Where: st.Where, Mention: st.Mention,
 			LastResult: st.LastResult, LastTime: st.LastTime, LastHint: st.LastHint,
 			DeadLetters: st.DeadLetters, Queue: st.Queue,
 		})
@@ -269,10 +269,21 @@ func (a adminView) Connected(t token.Token) { a.d.conn.Set(t) }
 func targets(cfg *config.Config) []delivery.Target {
 	var out []delivery.Target
 	for _, c := range cfg.Channels {
-		out = append(out, delivery.Target{Name: c.Name, SlackChannel: c.SlackChannel, Patterns: c.Actions})
+		out = append(out, delivery.Target{Name: c.Name, SlackChannel: c.SlackChannel, Patterns: c.Actions,
+			Where: conditions(c.Where), Mention: c.Mention})
 	}
 	if a := cfg.DeployApprovalAlerts; a.Enabled {
-		out = append(out, delivery.Target{Name: config.AlertsChannelName, SlackChannel: a.SlackChannel, Patterns: a.Actions, Alert: true})
+		out = append(out, delivery.Target{Name: config.AlertsChannelName, SlackChannel: a.SlackChannel, Patterns: a.Actions, Alert: true,
+			Where: conditions(a.Where), Mention: a.Mention})
+	}
+	return out
+}
+
+// conditions shows a rule's where conditions as they are written.
+func conditions(cs []config.Condition) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.String())
 	}
 	return out
 }

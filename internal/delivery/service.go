@@ -25,6 +25,8 @@ type Target struct {
 	SlackChannel string
 	Patterns     []string
 	Alert        bool
+	Where        []string // conditions as written: "status: [failed, denied]"
+	Mention      []string // S…, U…/W…, here, channel
 }
 
 // Status is what the admin page shows for one channel.

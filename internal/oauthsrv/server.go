@@ -21,6 +21,8 @@ type ChannelStatus struct {
 	Name         string // config name: "security", "deploy_approval_alerts"
 	SlackChannel string // "#security" or "C0123ABCD"
 	Patterns     []string
+	Where        []string // the rule's where conditions as written: "status: [failed, denied]"
+	Mention      []string // who its messages ping: S…, U…/W…, here, channel
 	Alert        bool
 	LastResult   string // "ok", a Slack reason such as "not_in_channel", or "" (nothing sent yet)
 	LastTime     time.Time
