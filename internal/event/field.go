@@ -14,7 +14,7 @@ import (
 // Value locates one top-level field's value in a line, as LookupFields found
 // it. The zero Value is a missing field.
 type Value struct {
-	start, end int // the value's bytes; a string's contents without its quotes
+	start, end int32 // the value's bytes; a string's contents without its quotes
 	kind       valueKind
 }
 
@@ -94,32 +94,48 @@ func (f *Fields) Lookup(keys []string, vals []Value) {
 		return
 	}
 	vals = vals[:len(keys)]
+	clear(vals)
+	// One pass over the fields; a key whose length no wanted key has is
+	// passed over with one test.
+	var lens uint64
+	for _, k := range keys {
+		lens |= 1 << min(len(k), 63)
+	}
 	b := f.line
-	spans := f.spans[:f.n]
-	for k, want := range keys {
-		vals[k] = Value{}
-		n := int32(len(want))
-		for i := range spans {
-			sp := &spans[i]
-			if sp.ke-sp.ks != n && !sp.kesc {
-				continue
-			}
-			key := b[sp.ks:sp.ke]
-			if sp.kesc {
-				var tmp [64]byte
-				key = appendUnescaped(tmp[:0], key)
-			}
-			if string(key) == want {
-				vals[k] = valueOf(b, int(sp.vs), int(sp.ve), sp.kind)
-				break
+	left := len(keys)
+	for i := range f.spans[:f.n] {
+		sp := &f.spans[i]
+		if lens&(1<<min(sp.ke-sp.ks, 63)) == 0 && !sp.kesc {
+			continue
+		}
+		var k int
+		if sp.kesc {
+			k = keyIndex(b[sp.ks:sp.ke], true, keys, vals)
+		} else {
+			k = missingKey(b[sp.ks:sp.ke], keys, vals)
+		}
+		if k >= 0 {
+			vals[k] = valueOf(b, int(sp.vs), int(sp.ve), sp.kind)
+			if left--; left == 0 {
+				return
 			}
 		}
 	}
 }
 
+// missingKey returns the index of the key not found yet that equals key, or -1.
+func missingKey(key []byte, keys []string, vals []Value) int {
+	for k, want := range keys {
+		if vals[k].kind == valueMissing && string(key) == want {
+			return k
+		}
+	}
+	return -1
+}
+
 // valueOf classifies the value at b[vs:ve].
 func valueOf(b []byte, vs, ve int, kind spanKind) Value {
-	v := Value{start: vs, end: ve, kind: valuePlain}
+	v := Value{start: int32(vs), end: int32(ve), kind: valuePlain}
 	raw := b[vs:ve]
 	switch {
 	case kind == spanEscString:
@@ -156,7 +172,7 @@ func LookupFields(line []byte, keys []string, vals []Value) (ok bool) {
 	clear(vals)
 	b := line
 	i := skipWS(b, 0)
-	if i >= len(b) || b[i] != '{' {
+	if i >= len(b) || b[i] != '{' || len(b) > math.MaxInt32 { // longer lines are never read whole
 		return false
 	}
 	left := len(keys)
@@ -253,12 +269,7 @@ func keyIndex(key []byte, escaped bool, keys []string, vals []Value) int {
 		var tmp [64]byte
 		key = appendUnescaped(tmp[:0], key)
 	}
-	for k, want := range keys {
-		if vals[k].kind == valueMissing && want == string(key) {
-			return k
-		}
-	}
-	return -1
+	return missingKey(key, keys, vals)
 }
 
 // Text returns v's value as routing compares it: a string's contents,

@@ -68,12 +68,19 @@ func (h *Handler) Line(raw []byte, end tailer.Position) {
 		h.lines[event.KindOversized].Inc()
 		return
 	}
-	kind, action := event.ClassifyFields(line, &h.fields)
+	r := h.rules.Load()
+	var kind event.Kind
+	var action []byte
+	if r.HasWhere() { // indexing the fields costs every line a little
+		kind, action = event.ClassifyFields(line, &h.fields)
+	} else {
+		kind, action = event.Classify(line)
+	}
 	h.lines[kind].Inc()
 	if kind != event.KindEvent {
 		return
 	}
-	dests := h.rules.Load().RouteEvent(action, &h.fields)
+	dests := r.RouteEvent(action, &h.fields)
 	if len(dests) == 0 {
 		h.m.EventsUnrouted.Inc()
 		return

@@ -37,6 +37,7 @@ type Rules struct {
 	rules  []rule // the channels in config order, then the alerts when enabled
 	owner  map[string]*rule
 	alerts *rule // nil when deploy approval alerts are disabled
+	where  bool  // some rule has a where
 
 	mu    sync.RWMutex
 	cache map[string]*plan
@@ -145,6 +146,9 @@ func Compile(channels []config.Channel, alerts config.DeployApprovalAlerts) (*Ru
 		r.rules = append(r.rules, newRule(config.AlertsChannelName, alerts.SlackChannel, alerts.Actions, alerts.Where, alerts.Mention, true))
 		r.alerts = &r.rules[len(r.rules)-1]
 	}
+	for i := range r.rules {
+		r.where = r.where || len(r.rules[i].where) > 0
+	}
 	// One queue per Slack channel keeps its events in log order: every rule
 	// naming the same Slack channel delivers under the first such name.
 	r.owner = map[string]*rule{}
@@ -167,18 +171,12 @@ func (r *Rules) Names() []string {
 }
 
 // HasWhere reports whether any rule has where conditions: only then does
-// routing read fields other than the action.
-func (r *Rules) HasWhere() bool {
-	for i := range r.rules {
-		if len(r.rules[i].where) > 0 {
-			return true
-		}
-	}
-	return false
-}
+// RouteEvent read the event's fields, and need them indexed.
+func (r *Rules) HasWhere() bool { return r.where }
 
 // RouteEvent returns where the event goes: action is its action (as
-// event.ClassifyFields found it) and f the index of its line. The
+// event.ClassifyFields found it) and f the index of its line; when
+// HasWhere is false, f is not read (event.Classify's action will do). The
 // destinations are in config order, the alert destination last unless it
 // took the place of a rule naming the same Slack channel; nil when the event
 // goes nowhere. Callers must not modify the slice.
@@ -260,7 +258,7 @@ type plan struct {
 const maxTabulated = 6
 
 // maxKeys bounds the fields one action's conditions read without allocating.
-const maxKeys = 16
+const maxKeys = 8
 
 func (r *Rules) plan(action []byte) *plan {
 	r.mu.RLock()
@@ -331,7 +329,7 @@ func (p *plan) eval(f *event.Fields, holds []bool) {
 	vals = vals[:len(p.keys)]
 	f.Lookup(p.keys, vals)
 	line := f.Line()
-	var text [128]byte
+	var text [64]byte // for the rare value that must be rendered (escapes, 1e3)
 	for j, ru := range p.cond {
 		ok := true
 		for c, k := range p.keyIdx[j] {
