@@ -3,7 +3,6 @@ package rules
 import (
 	_ "embed"
 	"path"
-	"slices"
 	"strings"
 
 	"github.com/auditfwd/auditfwd/internal/suggest"
@@ -41,15 +40,6 @@ func parseFields(text string) (map[string][]string, []string) {
 	}
 	return m, names
 }
-
-// Fields returns the top-level fields the gateway is known to write, in
-// catalog order. The caller may modify the slice.
-func Fields() []string { return slices.Clone(fieldNames) }
-
-// FieldValues returns the values the gateway writes for field when they
-// form a closed set (status, action_type, rbac_decision, resource_type),
-// else nil.
-func FieldValues(field string) []string { return slices.Clone(fieldCatalog[field]) }
 
 // closestField returns the known field closest to name, or "" when none is
 // close enough to be a typo.

@@ -8,7 +8,6 @@
 package rules
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -207,21 +206,6 @@ func (r *Rules) RouteEvent(action []byte, f *event.Fields) []Destination {
 	return p.byMask[mask]
 }
 
-// Route is RouteEvent for an event that has only an action: where
-// conditions see every other field as absent.
-func (r *Rules) Route(action string) []Destination {
-	var f event.Fields
-	a := actionOnly(action, &f)
-	return r.RouteEvent(a, &f)
-}
-
-// actionOnly indexes the event {"action": action} into f and returns its action.
-func actionOnly(action string, f *event.Fields) []byte {
-	line := fmt.Appendf(nil, `{"action":%s}`, jsonString(action))
-	_, a := event.ClassifyFields(line, f)
-	return a
-}
-
 // Match returns the names of every rule that matches the event, in config
 // order, deploy_approval_alerts last: those whose action pattern matches and
 // whose where holds, including rules whose Slack channel an earlier rule
@@ -379,9 +363,3 @@ func union(a, b []string) []string {
 // unsafeString views b as a string for a call that does not keep it: the
 // hot path matches field values without copying them.
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
-
-// jsonString quotes s as a JSON string.
-func jsonString(s string) []byte {
-	b, _ := json.Marshal(s)
-	return b
-}

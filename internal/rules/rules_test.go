@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -36,6 +37,15 @@ func defaultRules(t testing.TB, alertsEnabled bool) *Rules {
 	}
 	cfg.DeployApprovalAlerts.Enabled = alertsEnabled
 	return mustCompile(t, cfg.Channels, cfg.DeployApprovalAlerts)
+}
+
+// Route is RouteEvent for an event that has only an action: where
+// conditions see every other field as absent.
+func (r *Rules) Route(action string) []Destination {
+	q, _ := json.Marshal(action)
+	var f event.Fields
+	_, a := event.ClassifyFields(fmt.Appendf(nil, `{"action":%s}`, q), &f)
+	return r.RouteEvent(a, &f)
 }
 
 // routeLine routes one JSON line.

@@ -365,3 +365,30 @@ func TestReplay(t *testing.T) {
 		t.Errorf("Changes:\n got %+v\nwant %+v", rp.Changes, wantChanges)
 	}
 }
+
+func TestFieldCatalog(t *testing.T) {
+	for _, f := range []string{"ts", "timestamp", "action", "status", "user_email", "user_name", "api_token_name", "api_token_id",
+		"resource", "resource_type", "command", "rbac_decision", "http_status", "latency_ms", "ip_address", "user_agent", "event_count", "details"} {
+		if _, ok := fieldCatalog[f]; !ok {
+			t.Errorf("catalog lacks %q", f)
+		}
+	}
+	for f, want := range map[string][]string{
+		"status":        {"success", "failed", "denied", "error", "alert"},
+		"action_type":   {"auth", "convox", "gateway", "security", "users", "tokens", "admin"},
+		"rbac_decision": {"allow", "deny"},
+		"user_email":    nil,
+	} {
+		if got := fieldCatalog[f]; !slices.Equal(got, want) {
+			t.Errorf("%s values %q, want %q", f, got, want)
+		}
+	}
+	for _, v := range []string{"app", "env", "release", "user", "api_token", "deploy_approval_request"} {
+		if !slices.Contains(fieldCatalog["resource_type"], v) {
+			t.Errorf("resource_type lacks %q", v)
+		}
+	}
+	if closestField("usr_email") != "user_email" || closestField("tenant") != "" {
+		t.Error("closestField")
+	}
+}
