@@ -377,7 +377,7 @@ func (d *decoder) channels(k, v *yaml.Node) []Channel {
 			},
 			"actions": func(k, v *yaml.Node) {
 				ch.lines.actions = k.Line
-				ch.Actions, ch.ActionLines = d.patterns(k, v, where+".actions")
+				ch.Actions, ch.ActionLines = d.patterns(v, where+".actions")
 			},
 			"where":   func(k, v *yaml.Node) { ch.Where = d.where(k, v, where+".where") },
 			"mention": func(k, v *yaml.Node) { ch.Mention, ch.MentionLines = d.mentions(v, where+".mention") },
@@ -391,13 +391,13 @@ func (d *decoder) channels(k, v *yaml.Node) []Channel {
 
 // patterns decodes a list of action patterns with the line of each. The
 // list is not nil once the key is present, even when empty or null.
-func (d *decoder) patterns(k, v *yaml.Node, name string) ([]string, []int) {
-	return d.strings(v, name, "action patterns", "pattern")
+func (d *decoder) patterns(v *yaml.Node, name string) ([]string, []int) {
+	return d.scalars(v, name, "action patterns", "pattern")
 }
 
-// strings decodes a list of scalars with the line of each: never nil.
+// scalars decodes a list of scalars with the line of each: never nil.
 // what names the list and item one element in messages.
-func (d *decoder) strings(v *yaml.Node, name, what, item string) ([]string, []int) {
+func (d *decoder) scalars(v *yaml.Node, name, what, item string) ([]string, []int) {
 	if isNull(v) {
 		return []string{}, []int{}
 	}
@@ -492,7 +492,7 @@ func scalarText(n *yaml.Node) string {
 
 // mentions decodes a rule's mention list.
 func (d *decoder) mentions(v *yaml.Node, name string) ([]string, []int) {
-	ms, lines := d.strings(v, name, "mentions (S… user groups, U…/W… users, here, channel)", "mention")
+	ms, lines := d.scalars(v, name, "mentions (S… user groups, U…/W… users, here, channel)", "mention")
 	for i := range ms {
 		ms[i] = strings.TrimSpace(ms[i])
 	}
@@ -521,7 +521,7 @@ func (d *decoder) alerts(k, v *yaml.Node, a *DeployApprovalAlerts) {
 			a.lines.slack = v.Line
 		},
 		"actions": func(k, v *yaml.Node) {
-			a.Actions, a.ActionLines = d.patterns(k, v, where+".actions")
+			a.Actions, a.ActionLines = d.patterns(v, where+".actions")
 			a.lines.actions = k.Line
 		},
 		"where":   func(k, v *yaml.Node) { a.Where = d.where(k, v, where+".where") },
