@@ -45,15 +45,17 @@ func TestKindsRouteAsLabelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := New(DefaultSeed)
+	var f event.Fields
 	for i := range 20000 {
 		line, kind := g.Next()
-		k, action := event.Classify(line)
+		k, action := event.ClassifyFields(line, &f)
+		dests := r.RouteEvent(action, &f)
 		switch {
 		case kind == HTTP && k != event.KindNotAudit,
 			kind != HTTP && k != event.KindEvent,
-			kind == Routed && len(r.RouteBytes(action)) == 0,
-			(kind == Proxy || kind == Unrouted) && len(r.RouteBytes(action)) != 0:
-			t.Fatalf("line %d (kind %d) classified %v, routes %v: %s", i, kind, k, r.RouteBytes(action), line)
+			kind == Routed && len(dests) == 0,
+			(kind == Proxy || kind == Unrouted) && len(dests) != 0:
+			t.Fatalf("line %d (kind %d) classified %v, routes %v: %s", i, kind, k, dests, line)
 		}
 	}
 	if k, _ := event.Classify(bytes.TrimSpace(LatencyEvent(3, Base))); k != event.KindEvent {

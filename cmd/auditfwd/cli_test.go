@@ -195,10 +195,12 @@ func TestRouteActions(t *testing.T) {
 	path := configFile(t, routeConfig)
 	out, errOut, code := cli(t, "", "route", "--config", path,
 		"login.complete", "app.read", "deploy_approval_request.create", "custom.thing", "login.oauth_failed")
-	want := `login.complete security
+	// Every rule that matched is named, security-copy too, although its
+	// events are posted once in #security under the name security.
+	want := `login.complete security security-copy
 app.read none
 deploy_approval_request.create infrastructure deploy_approval_alerts
-custom.thing security
+custom.thing security-copy
 login.oauth_failed security
 `
 	if code != 0 || out != want || errOut != "" {
@@ -226,7 +228,7 @@ func TestRouteStdinMixedFormats(t *testing.T) {
 		`{"action":"custom.thing"`, // cut short
 	}, "\n") + "\n"
 	out, errOut, code := cli(t, in, "route", "--config", path)
-	want := `login.complete security
+	want := `login.complete security security-copy
 release.promote infrastructure
 app.read none
 deploy_approval_request.create infrastructure deploy_approval_alerts

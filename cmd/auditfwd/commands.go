@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -93,87 +92,6 @@ func plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-func cmdRoute(env *cliEnv, args []string) error {
-	fs, path := flags(env, "route")
-	diff := fs.String("diff", "", "compare with the rules in this older config file")
-	actions, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	cfg, r, err := loadRules(*path)
-	if err != nil {
-		return err
-	}
-	out := bufio.NewWriter(env.stdout)
-	defer out.Flush()
-	if *diff != "" {
-		_, old, err := loadRules(*diff)
-		if err != nil {
-			return err
-		}
-		changes := rules.Diff(old, r, actions)
-		for _, c := range changes {
-			fmt.Fprintf(out, "%s: %s -> %s\n", c.Action, namesOrNone(c.Old), namesOrNone(c.New))
-		}
-		if len(changes) == 0 {
-			fmt.Fprintf(out, "no known action changes destination between %s and %s\n", *diff, cfg.Path)
-		}
-		return nil
-	}
-	if len(actions) > 0 {
-		for _, a := range actions {
-			fmt.Fprintf(out, "%s %s\n", a, destinations(r, a))
-		}
-		return nil
-	}
-	format, err := event.ParseFormat(cfg.AuditLog.Format)
-	if err != nil {
-		return err
-	}
-	unwrap := event.NewUnwrapper(format, cfg.AuditLog.MaxLineBytes)
-	sc := bufio.NewScanner(env.stdin)
-	sc.Buffer(make([]byte, 64<<10), cfg.AuditLog.MaxLineBytes+1)
-	for sc.Scan() {
-		line, done, oversized := unwrap.Unwrap(sc.Bytes())
-		if !done || oversized {
-			continue
-		}
-		kind, action := event.Classify(line)
-		if kind != event.KindEvent {
-			continue
-		}
-		fmt.Fprintf(out, "%s %s\n", action, destinations(r, string(action)))
-	}
-	return nil // a line too long for the scanner ends the input; like the daemon, it is skipped
-}
-
-func loadRules(path string) (*config.Config, *rules.Rules, error) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	r, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cfg, r, nil
-}
-
-func destinations(r *rules.Rules, action string) string {
-	var names []string
-	for _, d := range r.Route(action) {
-		names = append(names, d.Channel)
-	}
-	return namesOrNone(names)
-}
-
-func namesOrNone(names []string) string {
-	if len(names) == 0 {
-		return "none"
-	}
-	return strings.Join(names, " ")
-}
-
 // slackCommand parses a Slack-talking command's arguments, loads the config
 // and builds a client from the configured token.
 func slackCommand(env *cliEnv, name string, args []string) (*config.Config, *slack.Client, []string, error) {
@@ -261,7 +179,7 @@ func cmdRedeliver(env *cliEnv, args []string) error {
 		defer cancel()
 		id, err := resolver.Resolve(ctx, target)
 		if err == nil {
-			msg, _ := slack.Pack([]event.Event{ev}, dl.Alert)
+			msg, _ := slack.PackMentioned([]event.Event{ev}, dl.Alert, [][]string{dl.Mention})
 			_, err = client.Post(ctx, id, msg)
 		}
 		if err != nil {

@@ -131,12 +131,18 @@ func TestPromtoolAcceptsTheMetrics(t *testing.T) {
 	d.Start()
 	d.Append(testenv.Event("login.complete", 1), "garbage")
 	waitEvents(t, s, idSecurity, 1, 2, 20*time.Second)
-	resp, err := http.Get("http://" + d.Metrics + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	// The daemon records the delivery just after Slack answered: the fake
+	// Slack may have the post a moment before the metrics have it.
+	var body []byte
+	testenv.Eventually(t, 10*time.Second, "the delivery in the metrics", func() bool {
+		resp, err := http.Get("http://" + d.Metrics + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return bytes.Contains(body, []byte("# TYPE auditfwd_delivery_lag_seconds "))
+	})
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = bytes.NewReader(body)
 	out, err := cmd.CombinedOutput()

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -87,23 +88,60 @@ type Admin struct {
 }
 
 // Channel is one routing rule: events whose action matches one of Actions
-// (path.Match patterns) go to SlackChannel.
+// (path.Match patterns) and that meet every Where condition go to
+// SlackChannel, pinging Mention.
 type Channel struct {
-	Name         string   `yaml:"name"`
-	SlackChannel string   `yaml:"slack_channel"` // "#name", "name" or an ID like C0123ABCD
-	Actions      []string `yaml:"actions"`
-	Line         int      `yaml:"-"` // line of the list item; 0 for the built-in defaults
-	ActionLines  []int    `yaml:"-"` // ActionLines[i] is the line of Actions[i]; 0 for defaults
+	Name         string      `yaml:"name"`
+	SlackChannel string      `yaml:"slack_channel"` // "#name", "name" or an ID like C0123ABCD
+	Actions      []string    `yaml:"actions"`
+	Where        []Condition `yaml:"where"`   // every one must hold; in file order
+	Mention      []string    `yaml:"mention"` // S… user group, U…/W… user, here, channel
+	Line         int         `yaml:"-"`       // line of the list item; 0 for the built-in defaults
+	ActionLines  []int       `yaml:"-"`       // ActionLines[i] is the line of Actions[i]; 0 for defaults
+	MentionLines []int       `yaml:"-"`       // MentionLines[i] is the line of Mention[i]
+	lines        ruleLines
 }
 
 // DeployApprovalAlerts sends matching events to one more channel, formatted
 // as an alert, whatever the channel rules say.
 type DeployApprovalAlerts struct {
-	Enabled      bool     `yaml:"enabled"`
-	SlackChannel string   `yaml:"slack_channel"`
-	Actions      []string `yaml:"actions"`
-	Line         int      `yaml:"-"` // line of the deploy_approval_alerts key; 0 when absent
-	ActionLines  []int    `yaml:"-"` // ActionLines[i] is the line of Actions[i]; 0 for defaults
+	Enabled      bool        `yaml:"enabled"`
+	SlackChannel string      `yaml:"slack_channel"`
+	Actions      []string    `yaml:"actions"`
+	Where        []Condition `yaml:"where"`
+	Mention      []string    `yaml:"mention"`
+	Line         int         `yaml:"-"` // line of the deploy_approval_alerts key; 0 when absent
+	ActionLines  []int       `yaml:"-"` // ActionLines[i] is the line of Actions[i]; 0 for defaults
+	MentionLines []int       `yaml:"-"`
+	lines        ruleLines
+}
+
+// Condition is one key of a rule's where: the event field Field must match
+// at least one plain glob of Globs (when it has any) and none of those
+// written with a leading '!'. docs/rules.md has the details.
+type Condition struct {
+	Field     string
+	Globs     []string // as written: "!x" excludes x, `\!x` matches a literal "!x"
+	Line      int      // line of the key; 0 when built by hand
+	GlobLines []int    // GlobLines[i] is the line of Globs[i]
+}
+
+// String shows the condition as YAML would: `status: [failed, denied]`,
+// `api_token_name: [""]`.
+func (c Condition) String() string {
+	gs := make([]string, len(c.Globs))
+	for i, g := range c.Globs {
+		gs[i] = g
+		if g == "" || strings.ContainsAny(g, `,[]{}"'#`) || g != strings.TrimSpace(g) {
+			gs[i] = strconv.Quote(g)
+		}
+	}
+	return c.Field + ": [" + strings.Join(gs, ", ") + "]"
+}
+
+// ruleLines remembers where a rule's keys were, for validation messages.
+type ruleLines struct {
+	name, slack, actions int
 }
 
 // Error is one problem at a place in the file.
@@ -176,6 +214,7 @@ func Parse(data []byte, filename string) (*Config, error) {
 	if !channelsSet {
 		cfg.Channels = DefaultChannels()
 	}
+	d.errs = append(d.errs, checkRules(filename, cfg.Channels, &cfg.DeployApprovalAlerts)...)
 	if len(d.errs) > 0 {
 		d.sort()
 		return nil, d.errs

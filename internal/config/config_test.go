@@ -359,6 +359,10 @@ func TestRoutingEqual(t *testing.T) {
 		base + "deploy_approval_alerts: {enabled: true}\n",
 		base + "deploy_approval_alerts: {slack_channel: '#x'}\n",
 		base + "deploy_approval_alerts: {actions: [x]}\n",
+		base + "    where: {status: [failed]}\n",
+		base + "    mention: [here]\n",
+		base + "deploy_approval_alerts: {where: {status: [failed]}}\n",
+		base + "deploy_approval_alerts: {mention: [here]}\n",
 	} {
 		if a.RoutingEqual(mustParse(t, other)) {
 			t.Errorf("RoutingEqual true for\n%s", other)

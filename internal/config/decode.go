@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
-	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -348,10 +348,9 @@ func (d *decoder) slack(v *yaml.Node, s *Slack) {
 	}
 }
 
-var channelNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
-
 // channels decodes the channels list. The result is never nil, so that
 // `channels: []` (route nothing) differs from an absent key (the defaults).
+// What the rules mean is checked by checkRules once the file is read.
 func (d *decoder) channels(k, v *yaml.Node) []Channel {
 	out := []Channel{}
 	if isNull(v) {
@@ -362,107 +361,143 @@ func (d *decoder) channels(k, v *yaml.Node) []Channel {
 		d.errorf(v.Line, "channels must be a list of channels, not %s", describe(v))
 		return out
 	}
-	names := map[string]int{}
 	for i, item := range v.Content {
 		item = deref(item)
 		where := fmt.Sprintf("channels[%d]", i)
-		ch := Channel{Line: item.Line}
-		nameLine, slackLine, actionsLine, actionsSet := item.Line, item.Line, item.Line, false
+		ch := Channel{Line: item.Line, lines: ruleLines{name: item.Line, slack: item.Line, actions: item.Line}}
 		ok := d.mapping(item, where, map[string]field{
 			"name": func(_, v *yaml.Node) {
 				ch.Name, _ = d.str(v, where+".name")
 				ch.Name = strings.TrimSpace(ch.Name)
-				nameLine = v.Line
+				ch.lines.name = v.Line
 			},
 			"slack_channel": func(_, v *yaml.Node) {
 				ch.SlackChannel, _ = d.str(v, where+".slack_channel")
 				ch.SlackChannel = strings.TrimSpace(ch.SlackChannel)
-				slackLine = v.Line
+				ch.lines.slack = v.Line
 			},
 			"actions": func(k, v *yaml.Node) {
-				actionsSet, actionsLine = true, k.Line
-				ch.Actions, ch.ActionLines = d.patterns(k, v, where+".actions")
+				ch.lines.actions = k.Line
+				ch.Actions, ch.ActionLines = d.patterns(v, where+".actions")
 			},
+			"where":   func(k, v *yaml.Node) { ch.Where = d.where(k, v, where+".where") },
+			"mention": func(k, v *yaml.Node) { ch.Mention, ch.MentionLines = d.mentions(v, where+".mention") },
 		})
-		if !ok {
-			continue
+		if ok {
+			out = append(out, ch)
 		}
-		label := where
-		switch {
-		case ch.Name == "":
-			d.errorf(nameLine, "%s has no name", where)
-		case ch.Name == AlertsChannelName:
-			d.errorf(nameLine, "%s: the name %q is reserved for the deploy_approval_alerts section", where, ch.Name)
-		case !channelNameRE.MatchString(ch.Name):
-			d.errorf(nameLine, "%s: name %q must be lowercase letters, digits, '_' and '-', starting with a letter or digit (it is a metrics label and a command argument)", where, ch.Name)
-		default:
-			label = fmt.Sprintf("channel %q", ch.Name)
-			if first, dup := names[ch.Name]; dup {
-				d.errorf(nameLine, "duplicate channel name %q (first at line %d)", ch.Name, first)
-			} else {
-				names[ch.Name] = nameLine
-			}
-		}
-		if ch.SlackChannel == "" {
-			d.errorf(slackLine, "%s has no slack_channel (a name like \"#security\", quoted because of the #, or an ID like C0123ABCD)", label)
-		}
-		if len(ch.Actions) == 0 && actionsSet {
-			d.errorf(actionsLine, "%s has no actions; remove the channel or add patterns", label)
-		} else if !actionsSet {
-			d.errorf(item.Line, "%s has no actions key; list the action patterns it receives", label)
-		}
-		d.checkPatterns(label, ch.Actions, ch.ActionLines)
-		out = append(out, ch)
 	}
 	return out
 }
 
-// patterns decodes a list of action patterns with the line of each.
-func (d *decoder) patterns(k, v *yaml.Node, name string) ([]string, []int) {
+// patterns decodes a list of action patterns with the line of each. The
+// list is not nil once the key is present, even when empty or null.
+func (d *decoder) patterns(v *yaml.Node, name string) ([]string, []int) {
+	return d.scalars(v, name, "action patterns", "pattern")
+}
+
+// scalars decodes a list of scalars with the line of each: never nil.
+// what names the list and item one element in messages.
+func (d *decoder) scalars(v *yaml.Node, name, what, item string) ([]string, []int) {
 	if isNull(v) {
-		return nil, nil
+		return []string{}, []int{}
 	}
 	if v.Kind != yaml.SequenceNode {
-		d.errorf(v.Line, "%s must be a list of action patterns, not %s", name, describe(v))
-		return nil, nil
+		d.errorf(v.Line, "%s must be a list of %s, not %s", name, what, describe(v))
+		return []string{}, []int{}
 	}
-	acts := make([]string, 0, len(v.Content))
+	vals := make([]string, 0, len(v.Content))
 	lines := make([]int, 0, len(v.Content))
-	for _, item := range v.Content {
-		item = deref(item)
-		if item.Kind != yaml.ScalarNode || isNull(item) {
-			d.errorf(item.Line, "%s: each pattern must be a string, not %s", name, describe(item))
+	for _, n := range v.Content {
+		n = deref(n)
+		if n.Kind != yaml.ScalarNode || isNull(n) {
+			d.errorf(n.Line, "%s: each %s must be a string, not %s", name, item, describe(n))
 			continue
 		}
-		acts = append(acts, item.Value)
-		lines = append(lines, item.Line)
+		vals = append(vals, n.Value)
+		lines = append(lines, n.Line)
 	}
-	return acts, lines
+	return vals, lines
 }
 
-// checkPatterns reports empty and malformed patterns: a malformed pattern is
-// a config error, never a silent no-match (SPEC §3).
-func (d *decoder) checkPatterns(label string, acts []string, lines []int) {
-	for i, p := range acts {
+// where decodes a rule's conditions: a mapping of event fields to lists of
+// globs. Unquoted numbers are compared as the gateway's numbers are, in
+// their shortest decimal form (1.0 is "1"); null is "" (the field is absent).
+func (d *decoder) where(k, v *yaml.Node, name string) []Condition {
+	if isNull(v) || v.Kind == yaml.MappingNode && len(v.Content) == 0 {
+		d.errorf(k.Line, "%s has no conditions; remove it, or add a field and its globs (status: [failed])", name)
+		return nil
+	}
+	if v.Kind != yaml.MappingNode {
+		d.errorf(v.Line, "%s must be a mapping of event fields to lists of globs (status: [failed]), not %s", name, describe(v))
+		return nil
+	}
+	out := []Condition{}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		key, val := v.Content[i], deref(v.Content[i+1])
+		if key.Kind != yaml.ScalarNode || key.Tag == "!!merge" {
+			d.errorf(key.Line, "%s: keys must be event field names", name)
+			continue
+		}
+		if first, dup := seen[key.Value]; dup {
+			d.errorf(key.Line, "%s.%s is set twice (first at line %d)", name, key.Value, first)
+			continue
+		}
+		seen[key.Value] = key.Line
+		c := Condition{Field: key.Value, Line: key.Line, Globs: []string{}, GlobLines: []int{}}
+		ok := true
 		switch {
-		case strings.TrimSpace(p) == "":
-			d.errorf(lines[i], "%s: empty action pattern", label)
-		case p != strings.TrimSpace(p):
-			d.errorf(lines[i], "%s: pattern %q has leading or trailing spaces and would never match", label, p)
+		case isNull(val):
+		case val.Kind != yaml.SequenceNode:
+			d.errorf(val.Line, "%s.%s must be a list of globs, not %s; write %s: [%s]", name, key.Value, describe(val), key.Value, val.Value)
+			ok = false
 		default:
-			if err := ValidatePattern(p); err != nil {
-				d.errorf(lines[i], "%s: %v", label, err)
+			for _, n := range val.Content {
+				n = deref(n)
+				if n.Kind != yaml.ScalarNode {
+					d.errorf(n.Line, "%s.%s: each glob must be a string, not %s", name, key.Value, describe(n))
+					ok = false
+					continue
+				}
+				c.Globs = append(c.Globs, scalarText(n))
+				c.GlobLines = append(c.GlobLines, n.Line)
 			}
 		}
+		if ok { // a shape error is reported once, not again as an empty list
+			out = append(out, c)
+		}
 	}
+	return out
 }
 
-// ValidatePattern reports whether p is a well-formed path.Match pattern.
-func ValidatePattern(p string) error {
-	if _, err := path.Match(p, ""); err != nil {
-		return fmt.Errorf("malformed pattern %q (path.Match syntax: * any run, ? one character, [a-z] a class): %w", p, err)
+// scalarText is a glob as routing compares it: an unquoted number in its
+// shortest decimal form, null as "", anything else as written.
+func scalarText(n *yaml.Node) string {
+	switch n.Tag {
+	case "!!null":
+		return ""
+	case "!!int":
+		var i int64
+		if n.Decode(&i) == nil {
+			return strconv.FormatInt(i, 10)
+		}
+	case "!!float":
+		var f float64
+		if n.Decode(&f) == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return strconv.FormatFloat(f, 'f', -1, 64)
+		}
 	}
-	return nil
+	return n.Value
+}
+
+// mentions decodes a rule's mention list.
+func (d *decoder) mentions(v *yaml.Node, name string) ([]string, []int) {
+	ms, lines := d.scalars(v, name, "mentions (S… user groups, U…/W… users, here, channel)", "mention")
+	for i := range ms {
+		ms[i] = strings.TrimSpace(ms[i])
+	}
+	return ms, lines
 }
 
 func (d *decoder) alerts(k, v *yaml.Node, a *DeployApprovalAlerts) {
@@ -470,9 +505,9 @@ func (d *decoder) alerts(k, v *yaml.Node, a *DeployApprovalAlerts) {
 	if isNull(v) {
 		return
 	}
+	a.lines = ruleLines{name: k.Line, slack: k.Line, actions: k.Line}
 	const where = AlertsChannelName
-	slackLine, actionsLine := k.Line, k.Line
-	ok := d.mapping(v, where, map[string]field{
+	d.mapping(v, where, map[string]field{
 		"enabled": func(_, v *yaml.Node) {
 			if isNull(v) {
 				return
@@ -484,28 +519,15 @@ func (d *decoder) alerts(k, v *yaml.Node, a *DeployApprovalAlerts) {
 		"slack_channel": func(_, v *yaml.Node) {
 			s, _ := d.str(v, where+".slack_channel")
 			a.SlackChannel = strings.TrimSpace(s)
-			slackLine = v.Line
+			a.lines.slack = v.Line
 		},
 		"actions": func(k, v *yaml.Node) {
-			a.Actions, a.ActionLines = d.patterns(k, v, where+".actions")
-			if a.Actions == nil {
-				a.Actions, a.ActionLines = []string{}, []int{}
-			}
-			actionsLine = k.Line
+			a.Actions, a.ActionLines = d.patterns(v, where+".actions")
+			a.lines.actions = k.Line
 		},
+		"where":   func(k, v *yaml.Node) { a.Where = d.where(k, v, where+".where") },
+		"mention": func(k, v *yaml.Node) { a.Mention, a.MentionLines = d.mentions(v, where+".mention") },
 	})
-	if !ok {
-		return
-	}
-	d.checkPatterns(where, a.Actions, a.ActionLines)
-	if a.Enabled {
-		if a.SlackChannel == "" {
-			d.errorf(slackLine, "%s is enabled but has no slack_channel", where)
-		}
-		if len(a.Actions) == 0 {
-			d.errorf(actionsLine, "%s is enabled but has no actions", where)
-		}
-	}
 }
 
 // tabIndentedLine returns the first line from line from (1-based; 0: the

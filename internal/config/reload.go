@@ -3,20 +3,29 @@ package config
 import "slices"
 
 // RoutingEqual reports whether c and o route identically: the same channels
-// (names, Slack channels and patterns, in order) and the same deploy approval
-// alerts. Line numbers are ignored, so moving a block in the file is no change.
+// (names, Slack channels, patterns, where conditions and mentions, in order)
+// and the same deploy approval alerts. Line numbers are ignored, so moving a
+// block in the file is no change.
 func (c *Config) RoutingEqual(o *Config) bool {
 	if len(c.Channels) != len(o.Channels) {
 		return false
 	}
 	for i, a := range c.Channels {
 		b := o.Channels[i]
-		if a.Name != b.Name || a.SlackChannel != b.SlackChannel || !slices.Equal(a.Actions, b.Actions) {
+		if a.Name != b.Name || a.SlackChannel != b.SlackChannel || !slices.Equal(a.Actions, b.Actions) ||
+			!conditionsEqual(a.Where, b.Where) || !slices.Equal(a.Mention, b.Mention) {
 			return false
 		}
 	}
 	a, b := c.DeployApprovalAlerts, o.DeployApprovalAlerts
-	return a.Enabled == b.Enabled && a.SlackChannel == b.SlackChannel && slices.Equal(a.Actions, b.Actions)
+	return a.Enabled == b.Enabled && a.SlackChannel == b.SlackChannel && slices.Equal(a.Actions, b.Actions) &&
+		conditionsEqual(a.Where, b.Where) && slices.Equal(a.Mention, b.Mention)
+}
+
+func conditionsEqual(a, b []Condition) bool {
+	return slices.EqualFunc(a, b, func(x, y Condition) bool {
+		return x.Field == y.Field && slices.Equal(x.Globs, y.Globs)
+	})
 }
 
 // RestartKeysChanged returns the dotted names of the settings outside

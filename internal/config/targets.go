@@ -6,7 +6,9 @@ type Target struct {
 	Name         string // the config name: metrics label, `auditfwd test NAME`
 	SlackChannel string // "#name", "name" or an ID like C0123ABCD
 	Patterns     []string
-	Alert        bool // the deploy approval alert
+	Alert        bool     // the deploy approval alert
+	Where        []string // conditions as written: "status: [failed, denied]"
+	Mention      []string // S…, U…/W…, here, channel
 }
 
 // Targets lists the channels in file order, then the deploy approval alert
@@ -14,10 +16,12 @@ type Target struct {
 func (c *Config) Targets() []Target {
 	out := make([]Target, 0, len(c.Channels)+1)
 	for _, ch := range c.Channels {
-		out = append(out, Target{Name: ch.Name, SlackChannel: ch.SlackChannel, Patterns: ch.Actions})
+		out = append(out, Target{Name: ch.Name, SlackChannel: ch.SlackChannel, Patterns: ch.Actions,
+			Where: conditions(ch.Where), Mention: ch.Mention})
 	}
 	if a := c.DeployApprovalAlerts; a.Enabled {
-		out = append(out, Target{Name: AlertsChannelName, SlackChannel: a.SlackChannel, Patterns: a.Actions, Alert: true})
+		out = append(out, Target{Name: AlertsChannelName, SlackChannel: a.SlackChannel, Patterns: a.Actions, Alert: true,
+			Where: conditions(a.Where), Mention: a.Mention})
 	}
 	return out
 }
@@ -30,4 +34,13 @@ func (c *Config) Target(name string) (Target, bool) {
 		}
 	}
 	return Target{}, false
+}
+
+// conditions shows a rule's where conditions as they are written.
+func conditions(cs []Condition) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.String())
+	}
+	return out
 }

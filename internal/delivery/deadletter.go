@@ -22,6 +22,7 @@ type DeadLetter struct {
 	Reason       string          `json:"reason"`
 	Hint         string          `json:"hint,omitempty"`
 	Alert        bool            `json:"alert,omitempty"`
+	Mention      []string        `json:"mention,omitempty"`
 	Event        json.RawMessage `json:"event"`
 }
 

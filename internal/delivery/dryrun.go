@@ -35,7 +35,7 @@ func (p *Printer) Enqueue(d rules.Destination, line []byte, _ logpos.Position) (
 	if err != nil {
 		return false, fmt.Errorf("dry run: %w", err)
 	}
-	msg, _ := slack.Pack([]event.Event{ev}, d.Alert)
+	msg, _ := slack.PackMentioned([]event.Event{ev}, d.Alert, [][]string{d.Mention})
 	enc := json.NewEncoder(p.w)
 	enc.SetEscapeHTML(false) // keep Slack's <!date^…> readable
 	if err := enc.Encode(DryRunMessage{Channel: d.Channel, SlackChannel: d.SlackChannel, Alert: d.Alert, Message: msg}); err != nil {

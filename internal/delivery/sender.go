@@ -71,7 +71,7 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 		if sh.single {
 			events, recs = events[:1], recs[:1]
 		}
-		msg, n := slack.Pack(events, recs[0].Alert)
+		msg, n := slack.PackMentioned(events, recs[0].Alert, mentions(recs))
 		if sh.textOnly {
 			msg = slack.TextOnly(msg)
 		}
@@ -161,7 +161,7 @@ func (s *Service) deadLetter(ch *channel, recs []spool.Record, reason string) bo
 	for i, r := range recs {
 		entries[i] = DeadLetter{
 			Time: time.Now().UTC(), Channel: ch.name, SlackChannel: r.Target,
-			Reason: reason, Hint: hint, Alert: r.Alert, Event: r.Event,
+			Reason: reason, Hint: hint, Alert: r.Alert, Mention: r.Mention, Event: r.Event,
 		}
 	}
 	if err := s.dead.Append(entries...); err != nil {

@@ -186,7 +186,7 @@ func (s *Service) Enqueue(d rules.Destination, line []byte, pos logpos.Position)
 			return false, err
 		}
 	}
-	queued, err := ch.q.Append(spool.Record{Pos: pos, Target: d.SlackChannel, Alert: d.Alert, Event: line})
+	queued, err := ch.q.Append(spool.Record{Pos: pos, Target: d.SlackChannel, Alert: d.Alert, Mention: d.Mention, Event: line})
 	if err != nil {
 		return false, err
 	}

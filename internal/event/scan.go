@@ -39,7 +39,18 @@ const maxDepth = 256
 // It is the hot path of a backlog: the common shapes (string, number and
 // literal values of the top-level object) are scanned inline; nested objects
 // and arrays go through scanner.value.
-func Classify(line []byte) (Kind, []byte) {
+func Classify(line []byte) (Kind, []byte) { return classify(line, nil) }
+
+// ClassifyFields is Classify that also indexes the line's top-level fields
+// into f as it goes, so that routing conditions can read them afterwards
+// without scanning the line again. f is valid for this line until the next
+// call with it.
+func ClassifyFields(line []byte, f *Fields) (Kind, []byte) {
+	f.reset(line)
+	return classify(line, f)
+}
+
+func classify(line []byte, f *Fields) (Kind, []byte) {
 	b := line
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
@@ -82,6 +93,9 @@ func Classify(line []byte) (Kind, []byte) {
 					return KindMalformed, nil
 				}
 				i = j
+				if f != nil {
+					f.add(ks, ke, kesc, vs, ve, spanString(vesc))
+				}
 				// The first occurrence wins, like the message formatter's view.
 				if isAction && !haveAction {
 					haveAction, actionIsString = true, true
@@ -96,14 +110,21 @@ func Classify(line []byte) (Kind, []byte) {
 					}
 				}
 			case c == '-' || c >= '0' && c <= '9':
+				vs := i
 				if i = scanNumber(b, i); i < 0 {
 					return KindMalformed, nil
+				}
+				if f != nil {
+					f.add(ks, ke, kesc, vs, i, spanRaw)
 				}
 				haveAction = haveAction || isAction
 			default:
 				s := scanner{b: b, i: i}
 				if !s.value(0) {
 					return KindMalformed, nil
+				}
+				if f != nil {
+					f.add(ks, ke, kesc, i, s.i, spanRaw)
 				}
 				i = s.i
 				haveAction = haveAction || isAction

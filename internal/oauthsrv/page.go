@@ -52,6 +52,7 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	},
 	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"card":    func(c status.Channel, p pageData) cardData { return cardData{C: c, P: p} },
+	"mention": describeMention,
 }).ParseFS(assets, "assets/page.html", "assets/message.html"))
 
 func ago(d time.Duration) string {
@@ -66,6 +67,18 @@ func ago(d time.Duration) string {
 		return fmt.Sprintf("%dh ago", int(d.Hours()))
 	default:
 		return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+	}
+}
+
+// describeMention says who a mention entry pings: "@here", "user group S0123ABCD".
+func describeMention(m string) string {
+	switch {
+	case m == "here" || m == "channel":
+		return "@" + m
+	case strings.HasPrefix(m, "S"):
+		return "user group " + m
+	default:
+		return "user " + m
 	}
 }
 

@@ -442,7 +442,9 @@ func TestTestButtonMessages(t *testing.T) {
 func TestPage(t *testing.T) {
 	f := newFixture(t, nil)
 	f.daemon.channels = append(f.daemon.channels, status.Channel{Target: config.Target{Name: "deploy_approval_alerts", SlackChannel: "#deploy-approvals",
-		Patterns: []string{"deploy_approval_request.create"}, Alert: true}})
+		Patterns: []string{"deploy_approval_request.create"}, Alert: true, Mention: []string{"here"}}})
+	f.daemon.channels[0].Where = []string{"status: [failed, denied]", `user_email: ["!*@bots.*"]`, `api_token_name: [""]`}
+	f.daemon.channels[0].Mention = []string{"S0123ABCD", "U024BE7LH"}
 	b := f.admin()
 
 	r := b.get("/")
@@ -454,7 +456,9 @@ func TestPage(t *testing.T) {
 		"Not connected", `id="connect" href="/api/v1/integrations/slack/oauth/start">Connect to Slack<`,
 		`id="channel-security"`, "#security", "<code>login.*_failed</code>", "✓ ok", "2026-03-20 01:12:44 UTC (47m ago)",
 		`id="channel-infrastructure"`, "✗ not_in_channel", "invite the bot to #infrastructure", "3 waiting",
-		`id="channel-deploy_approval_alerts"`, "#deploy-approvals",
+		`id="channel-deploy_approval_alerts"`, "#deploy-approvals", `<span class="badge">@here</span>`,
+		"<code>status: [failed, denied]</code>", "<code>user_email: [&#34;!*@bots.*&#34;]</code>", "<code>api_token_name: [&#34;&#34;]</code>",
+		`<span class="badge">user group S0123ABCD</span>`, `<span class="badge">user U024BE7LH</span>`,
 		`action="/api/v1/integrations/slack/channels/security/test"`,
 		f.ts.URL + "/api/v1/integrations/slack/oauth/callback",
 		"channels:read", "chat:write",
@@ -465,6 +469,10 @@ func TestPage(t *testing.T) {
 	}
 	if strings.Contains(r.body, "<script") {
 		t.Error("page has a script")
+	}
+	// A card without where conditions or mentions shows neither.
+	if infra, _, _ := strings.Cut(strings.SplitN(r.body, `id="channel-infrastructure"`, 2)[1], "</section>"); strings.Contains(infra, "Where") || strings.Contains(infra, "Mentions") {
+		t.Errorf("infrastructure card shows where or mentions:\n%s", infra)
 	}
 	h := r.Header
 	if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {

@@ -40,6 +40,8 @@ type Handler struct {
 	// routes (the dry run's summary); action is only valid during the call.
 	onUnrouted func(action []byte)
 
+	fields event.Fields // the current line's fields, for where conditions
+
 	lines    [4]pending // by event.Kind
 	unrouted pending
 	routed   map[string]*pending
@@ -96,12 +98,19 @@ func (h *Handler) Line(raw []byte, end logpos.Position) {
 		h.lines[event.KindOversized].n++
 		return
 	}
-	kind, action := event.Classify(line)
+	r := h.rules.Load()
+	var kind event.Kind
+	var action []byte
+	if r.HasWhere() { // indexing the fields costs every line a little
+		kind, action = event.ClassifyFields(line, &h.fields)
+	} else {
+		kind, action = event.Classify(line)
+	}
 	h.lines[kind].n++
 	if kind != event.KindEvent {
 		return
 	}
-	dests := h.rules.Load().RouteBytes(action)
+	dests := r.RouteEvent(action, &h.fields)
 	if len(dests) == 0 {
 		h.unrouted.n++
 		if h.onUnrouted != nil {

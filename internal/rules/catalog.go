@@ -5,11 +5,9 @@ import (
 	"path"
 	"slices"
 	"strings"
-
-	"github.com/auditfwd/auditfwd/internal/suggest"
 )
 
-// actionsText is the catalog of ACTIONS.md, built into the binary so that
+// actionsText is the catalog of the gateway's actions, built into the binary so that
 // `auditfwd check` needs nothing at run time.
 //
 //go:embed actions.txt
@@ -33,7 +31,7 @@ func parseCatalog(text string) (actions, scopes []string) {
 
 // Catalog returns the audit actions Rack Gateway is known to write, both
 // those its code emits and those only its documentation names, in
-// ACTIONS.md order. The caller may modify the slice.
+// catalog order. The caller may modify the slice.
 func Catalog() []string { return slices.Clone(catalog) }
 
 // catalogMatches returns the catalog actions pattern p matches.
@@ -64,11 +62,5 @@ func closestKnown(p string) string {
 	for _, s := range catalogScopes {
 		cands = append(cands, s+".*")
 	}
-	best, bestDist := "", max(1, len(p)/3)+1
-	for _, c := range cands {
-		if d := suggest.Distance(p, c); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
+	return closest(p, cands)
 }

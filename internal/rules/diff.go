@@ -2,26 +2,32 @@ package rules
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/event"
 )
 
-// Change is an action whose destinations differ between two rule sets.
+// Change is an action (or a replayed event) whose destinations differ
+// between two rule sets.
 type Change struct {
 	Action string
-	// Old and New are the destinations in routing order, nil for none, by
-	// channel name ("name (alert)" where the deploy approval alert shares
-	// that channel's Slack channel); when the names alone would not show the
-	// change (a channel's slack_channel changed), each is
-	// "name (slack_channel)" or "name (slack_channel, alert)".
+	// Where the event is, for a replayed one ("audit.log:12"); "" otherwise.
+	Where string
+	// Old and New are the destinations, nil for none: by name, then, when the
+	// names alone would not show the change, with Slack channel, alert
+	// formatting and mentions. See describe.
 	Old, New []string
 }
 
 // Diff routes the catalog actions, the actions named literally in either rule
 // set and the given ones through old and cur (either may be nil: routes
 // nothing) and returns, sorted by action, those whose destinations differ:
-// another set of channel names, another Slack channel, or alert formatting.
-// It is what `auditfwd route --diff` shows when reviewing a rule change.
+// another set of channels, another Slack channel, alert formatting, another
+// where or other mentions. An action alone cannot say whether a where holds,
+// so a rule with one is shown with its conditions ("name if status:
+// [failed]"); `route --diff --replay` answers for real events. It is what
+// `auditfwd route --diff` shows when reviewing a rule change.
 func Diff(old, cur *Rules, actions []string) []Change {
 	all := append(Catalog(), actions...)
 	all = append(all, old.literals()...)
@@ -30,16 +36,97 @@ func Diff(old, cur *Rules, actions []string) []Change {
 	all = slices.Compact(all)
 	var out []Change
 	for _, a := range all {
-		o, n := destinations(old, a), destinations(cur, a)
-		on, nn := names(o, false), names(n, false)
-		switch {
-		case !sameSet(on, nn):
-			out = append(out, Change{Action: a, Old: on, New: nn})
-		case !sameSet(keys(o), keys(n)):
-			out = append(out, Change{Action: a, Old: names(o, true), New: names(n, true)})
+		if o, n, changed := compare(old.actionRoute(a), cur.actionRoute(a)); changed {
+			out = append(out, Change{Action: a, Old: o, New: n})
 		}
 	}
 	return out
+}
+
+// route is what one rule set does with one event, for comparing.
+type route struct {
+	dests []Destination
+	// matched names every rule that matched a replayed event; nil in Diff.
+	matched []string
+	// conditional names the rules with a where whose action pattern
+	// matches, with their conditions: Diff cannot tell whether they hold.
+	conditional []string
+}
+
+// actionRoute is where an action goes without knowing its other fields: the
+// destinations of the rules without a where, and the rules with one.
+func (r *Rules) actionRoute(action string) route {
+	if r == nil {
+		return route{}
+	}
+	p := r.newPlan(action) // not cached: Diff's actions are not the hot path's
+	rt := route{dests: p.compute(make([]bool, len(p.cond)))}
+	for _, ru := range p.cond {
+		var conds []string
+		for _, c := range ru.where {
+			conds = append(conds, c.src.String())
+		}
+		rt.conditional = append(rt.conditional, ru.name+" if "+strings.Join(conds, "; "))
+	}
+	return rt
+}
+
+// eventRoute is where one event goes, and every rule that matched it.
+func (r *Rules) eventRoute(action []byte, f *event.Fields) route {
+	if r == nil {
+		return route{matched: []string{}}
+	}
+	return route{dests: r.RouteEvent(action, f), matched: r.Match(action, f)}
+}
+
+// compare describes two routes at the first level of detail that tells them
+// apart: names; then Slack channels and alert formatting; then mentions.
+func compare(o, n route) (old, cur []string, changed bool) {
+	for level := range 3 {
+		if !sameSet(describe(o, level, false), describe(n, level, false)) {
+			return describe(o, level, true), describe(n, level, true), true
+		}
+	}
+	return nil, nil, false
+}
+
+// describe names a route's destinations at a level of detail: 0, the rules
+// that matched a replayed event, or else the channel names ("name (alert)"
+// where the deploy approval alert took a shared Slack channel's place); 1,
+// "name (slack_channel)" or "name (slack_channel, alert)"; 2, as 1 with
+// ", mention …" added. The conditional rules follow. For display the Slack
+// channel is as configured; for comparing, "#security" and "security" are
+// the same.
+func describe(rt route, level int, display bool) []string {
+	if level == 0 && rt.matched != nil {
+		return rt.matched
+	}
+	var out []string
+	for _, d := range rt.dests {
+		slack := d.SlackChannel
+		if !display {
+			slack = slackKey(slack)
+		}
+		var s string
+		switch {
+		case level == 0 && d.Alert && d.Channel != config.AlertsChannelName:
+			s = d.Channel + " (alert)"
+		case level == 0:
+			s = d.Channel
+		case d.Alert:
+			s = d.Channel + " (" + slack + ", alert"
+		default:
+			s = d.Channel + " (" + slack
+		}
+		if level == 2 && len(d.Mention) > 0 {
+			s += ", mention " + strings.Join(d.Mention, " ")
+		}
+		if level > 0 {
+			s += ")"
+		}
+		out = append(out, s)
+	}
+	return append(out, rt.conditional...)
 }
 
 // literals returns the patterns without metacharacters: actions the rules
@@ -49,58 +136,12 @@ func (r *Rules) literals() []string {
 		return nil
 	}
 	var out []string
-	add := func(ru *rule) {
-		for i, p := range ru.patterns {
-			if ru.literal[i] {
+	for i := range r.rules {
+		for _, p := range r.rules[i].patterns {
+			if isLiteral(p) {
 				out = append(out, p)
 			}
 		}
-	}
-	for i := range r.rules {
-		add(&r.rules[i])
-	}
-	if r.alerts != nil {
-		add(r.alerts)
-	}
-	return out
-}
-
-// destinations routes without filling the cache: Diff's actions are not the
-// hot path's.
-func destinations(r *Rules, action string) []Destination {
-	if r == nil {
-		return nil
-	}
-	return r.compute(action)
-}
-
-func names(ds []Destination, full bool) []string {
-	var out []string
-	for _, d := range ds {
-		switch {
-		case !full && d.Alert && d.Channel != config.AlertsChannelName:
-			out = append(out, d.Channel+" (alert)") // the alert took a shared Slack channel's place
-		case !full:
-			out = append(out, d.Channel)
-		case d.Alert:
-			out = append(out, d.Channel+" ("+d.SlackChannel+", alert)")
-		default:
-			out = append(out, d.Channel+" ("+d.SlackChannel+")")
-		}
-	}
-	return out
-}
-
-// keys identifies destinations for comparison: "#security" and "security"
-// are the same Slack channel.
-func keys(ds []Destination) []string {
-	var out []string
-	for _, d := range ds {
-		k := d.Channel + "\x00" + slackKey(d.SlackChannel)
-		if d.Alert {
-			k += "\x00alert"
-		}
-		out = append(out, k)
 	}
 	return out
 }

@@ -42,6 +42,8 @@ type lintRule struct {
 	patterns    []string
 	line        int
 	actionLines []int
+	where       []config.Condition
+	mention     []string
 	alert       bool
 }
 
@@ -62,9 +64,10 @@ func (lr *lintRule) prefix(line int) string {
 
 // Lint returns the warnings `auditfwd check` prints for a valid cfg, in line
 // order: patterns that match no known gateway action (with a likely fix),
-// user.update_roles without user.update, and channels that can never receive
-// an event because another rule sends the same actions to the same Slack
-// channel first.
+// user.update_roles without user.update, where keys the gateway never writes
+// and values it never uses for a field with a closed set of values (with a
+// likely fix), and channels that can never receive an event because another
+// rule sends the same actions to the same Slack channel first.
 func Lint(cfg *config.Config) []Warning {
 	var all []lintRule
 	for _, ch := range cfg.Channels {
@@ -72,13 +75,15 @@ func Lint(cfg *config.Config) []Warning {
 			name: ch.Name, label: fmt.Sprintf("channel %q", ch.Name),
 			key: slackKey(ch.SlackChannel), slack: ch.SlackChannel,
 			patterns: ch.Actions, line: ch.Line, actionLines: ch.ActionLines,
+			where: ch.Where, mention: ch.Mention,
 		})
 	}
 	if a := cfg.DeployApprovalAlerts; a.Enabled {
 		all = append(all, lintRule{
 			name: config.AlertsChannelName, label: config.AlertsChannelName,
 			key: slackKey(a.SlackChannel), slack: a.SlackChannel,
-			patterns: a.Actions, line: a.Line, actionLines: a.ActionLines, alert: true,
+			patterns: a.Actions, line: a.Line, actionLines: a.ActionLines,
+			where: a.Where, mention: a.Mention, alert: true,
 		})
 	}
 
@@ -105,6 +110,7 @@ func Lint(cfg *config.Config) []Warning {
 			line := lr.patternLine(j)
 			warn(line, "%srole changes are logged as user.update (roles are in the event's details); user.update_roles is only named in the docs — add user.update", lr.prefix(line))
 		}
+		ws = append(ws, lintWhere(cfg.Path, lr)...)
 		// (3): a channel that can never fire.
 		if !lr.alert {
 			if by := shadowedBy(all, i); by != nil {
@@ -115,6 +121,48 @@ func Lint(cfg *config.Config) []Warning {
 	}
 	slices.SortStableFunc(ws, func(a, b Warning) int { return a.Line - b.Line })
 	return ws
+}
+
+// lintWhere warns about where keys the gateway never writes and globs that
+// match none of the values it writes for a field with a closed set.
+func lintWhere(file string, lr *lintRule) []Warning {
+	var ws []Warning
+	warn := func(line int, format string, args ...any) {
+		ws = append(ws, Warning{File: file, Line: line, Msg: lr.prefix(line) + fmt.Sprintf(format, args...)})
+	}
+	for _, c := range lr.where {
+		values, known := fieldCatalog[c.Field]
+		if !known {
+			msg := fmt.Sprintf("where key %q is not a field the gateway writes (allowed, as gateways add fields; an event without it has \"\" there)", c.Field)
+			if s := closestField(c.Field); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			warn(c.Line, "%s", msg)
+			continue
+		}
+		if values == nil {
+			continue
+		}
+		for i, g := range c.Globs {
+			glob, _ := config.SplitGlob(g)
+			if glob == "" || len(valuesMatched(glob, values)) > 0 {
+				continue // "" is the absent field
+			}
+			msg := fmt.Sprintf("where %s: %q matches no %s the gateway writes (%s)", c.Field, g, c.Field, strings.Join(values, ", "))
+			if s := closest(glob, values); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			warn(lineOf(c.GlobLines, i, c.Line), "%s", msg)
+		}
+	}
+	return ws
+}
+
+func lineOf(lines []int, i, fallback int) int {
+	if i < len(lines) && lines[i] > 0 {
+		return lines[i]
+	}
+	return fallback
 }
 
 // rolesOnly returns the index of a pattern matching user.update_roles when
@@ -138,10 +186,14 @@ func rolesOnly(patterns []string) int {
 // when all[i] can fire.
 func shadowedBy(all []lintRule, i int) []*lintRule {
 	me := &all[i]
+	if len(me.mention) > 0 {
+		return nil // it adds its mentions to what the others post
+	}
 	var others []*lintRule
 	for j := range all {
 		o := &all[j]
-		if j != i && o.key == me.key && (j < i || o.alert) {
+		// A rule with a where does not take every event of its actions.
+		if j != i && o.key == me.key && (j < i || o.alert) && len(o.where) == 0 {
 			others = append(others, o)
 		}
 	}

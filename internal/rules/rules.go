@@ -1,26 +1,29 @@
-// Package rules decides where an audit event goes. It owns the routing of
-// SPEC §3 (path.Match patterns on the action, one delivery per distinct Slack
-// channel, deploy approval alerts winning a shared channel), the catalog of
-// known gateway actions, and the checks `auditfwd check` and `auditfwd route`
-// print. It only sees action names: it never reads files, formats messages or
-// talks to Slack.
+// Package rules decides where an audit event goes. It owns routing as
+// docs/rules.md describes it (path.Match patterns on the action, where
+// conditions on other fields, mentions, one delivery per distinct Slack
+// channel, deploy approval alerts winning a shared channel), the catalogs of
+// known gateway actions and fields, and the checks and explanations
+// `auditfwd check` and `auditfwd route` print. It reads events only through
+// event.Fields: it never reads files, formats messages or talks to Slack.
 package rules
 
 import (
-	"errors"
 	"fmt"
-	"path"
+	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/event"
 )
 
 // Destination is one place an event is delivered to.
 type Destination struct {
-	Channel      string // config name, or config.AlertsChannelName
-	SlackChannel string // as configured: a name like "#security" or an ID like C0123ABCD
-	Alert        bool   // format as a deploy approval alert
+	Channel      string   // config name, or config.AlertsChannelName: the queue
+	SlackChannel string   // as configured: a name like "#security" or an ID like C0123ABCD
+	Alert        bool     // format as a deploy approval alert
+	Mention      []string // who the message pings: every matching rule's mention for this Slack channel, once each; nil for nobody
 }
 
 // maxCache bounds the route cache: actions come from the log, and an attacker
@@ -30,13 +33,13 @@ const maxCache = 4096
 // Rules is a compiled routing table. It is immutable after Compile and safe
 // for concurrent use.
 type Rules struct {
-	rules  []rule
+	rules  []rule // the channels in config order, then the alerts when enabled
+	owner  map[string]*rule
 	alerts *rule // nil when deploy approval alerts are disabled
-	names  []string
-	owner  map[string]*rule // Slack channel key → the first rule naming it
+	where  bool  // some rule has a where
 
 	mu    sync.RWMutex
-	cache map[string][]Destination
+	cache map[string]*plan
 }
 
 type rule struct {
@@ -44,22 +47,53 @@ type rule struct {
 	slack    string // as configured
 	key      string // slack, compared: trimmed, without a leading '#'
 	patterns []string
-	literal  []bool // patterns[i] has no path.Match metacharacters
+	globs    []glob // globs[i] is patterns[i] compiled
+	where    []condition
+	mention  []string
+	alert    bool
 }
 
-func (ru *rule) match(action string) bool {
-	for i, p := range ru.patterns {
-		if ru.literal[i] {
-			if p == action {
-				return true
-			}
-			continue
-		}
-		if ok, _ := path.Match(p, action); ok {
-			return true
+// condition is one where key, compiled.
+type condition struct {
+	field            string
+	include, exclude []glob
+	src              config.Condition
+}
+
+// matchAction returns the index of the first pattern matching action, or -1.
+func (ru *rule) matchAction(action string) int {
+	for i := range ru.globs {
+		if ru.globs[i].match(action) {
+			return i
 		}
 	}
-	return false
+	return -1
+}
+
+// holds reports whether the field's value, as text, meets the condition.
+func (c *condition) holds(value string) bool {
+	ok, _, _ := c.check(value)
+	return ok
+}
+
+// check is holds with the reason: the glob that decided (as written, "!"
+// included for an exclusion; "" when no plain glob matched) and whether it
+// was an exclusion.
+func (c *condition) check(value string) (ok bool, by string, excluded bool) {
+	for i := range c.exclude {
+		if c.exclude[i].match(value) {
+			return false, "!" + c.exclude[i].pattern, true
+		}
+	}
+	if len(c.include) == 0 {
+		return true, "", false
+	}
+	for i := range c.include {
+		if c.include[i].match(value) {
+			return true, c.include[i].pattern, false
+		}
+	}
+	return false, "", false
 }
 
 // slackKey is what makes two configured Slack channels the same one:
@@ -70,71 +104,49 @@ func slackKey(s string) string {
 
 func isLiteral(p string) bool { return !strings.ContainsAny(p, `*?[\`) }
 
-func newRule(name, slack string, patterns []string) (rule, error) {
+func newRule(name, slack string, patterns []string, where []config.Condition, mention []string, alert bool) rule {
 	ru := rule{
 		name:     name,
 		slack:    strings.TrimSpace(slack),
 		key:      slackKey(slack),
-		patterns: append([]string(nil), patterns...),
-		literal:  make([]bool, len(patterns)),
+		patterns: slices.Clone(patterns),
+		mention:  slices.Clone(mention),
+		alert:    alert,
 	}
-	if ru.key == "" {
-		return ru, fmt.Errorf("channel %q has no Slack channel", name)
+	for _, p := range patterns {
+		ru.globs = append(ru.globs, compileGlob(p))
 	}
-	if len(patterns) == 0 {
-		return ru, fmt.Errorf("channel %q has no action patterns", name)
-	}
-	for i, p := range patterns {
-		if p == "" {
-			return ru, fmt.Errorf("channel %q: empty action pattern", name)
+	for _, c := range where {
+		cc := condition{field: c.Field, src: c}
+		for _, g := range c.Globs {
+			if p, exclude := config.SplitGlob(g); exclude {
+				cc.exclude = append(cc.exclude, compileGlob(p))
+			} else {
+				cc.include = append(cc.include, compileGlob(p))
+			}
 		}
-		if err := config.ValidatePattern(p); err != nil {
-			return ru, fmt.Errorf("channel %q: %w", name, err)
-		}
-		ru.literal[i] = isLiteral(p)
+		ru.where = append(ru.where, cc)
 	}
-	return ru, nil
+	return ru
 }
 
 // Compile builds the routing table for channels and, when enabled, the deploy
-// approval alerts. It checks what config.Parse checks about routing, so rules
-// built by hand are held to the same standard.
+// approval alerts. They are checked by config.CheckRules, as every config
+// file is, so rules built by hand are held to the same standard.
 func Compile(channels []config.Channel, alerts config.DeployApprovalAlerts) (*Rules, error) {
-	r := &Rules{cache: make(map[string][]Destination)}
-	var errs []error
-	seen := make(map[string]bool, len(channels))
+	if err := config.CheckRules(channels, alerts); err != nil {
+		return nil, fmt.Errorf("compile rules: %w", err)
+	}
+	r := &Rules{cache: make(map[string]*plan)}
 	for _, ch := range channels {
-		switch {
-		case ch.Name == "":
-			errs = append(errs, errors.New("a channel has no name"))
-			continue
-		case ch.Name == config.AlertsChannelName:
-			errs = append(errs, fmt.Errorf("channel name %q is reserved", ch.Name))
-			continue
-		case seen[ch.Name]:
-			errs = append(errs, fmt.Errorf("duplicate channel name %q", ch.Name))
-			continue
-		}
-		seen[ch.Name] = true
-		ru, err := newRule(ch.Name, ch.SlackChannel, ch.Actions)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		r.rules = append(r.rules, ru)
-		r.names = append(r.names, ch.Name)
+		r.rules = append(r.rules, newRule(ch.Name, ch.SlackChannel, ch.Actions, ch.Where, ch.Mention, false))
 	}
 	if alerts.Enabled {
-		ru, err := newRule(config.AlertsChannelName, alerts.SlackChannel, alerts.Actions)
-		if err != nil {
-			errs = append(errs, err)
-		} else {
-			r.alerts = &ru
-			r.names = append(r.names, config.AlertsChannelName)
-		}
+		r.rules = append(r.rules, newRule(config.AlertsChannelName, alerts.SlackChannel, alerts.Actions, alerts.Where, alerts.Mention, true))
+		r.alerts = &r.rules[len(r.rules)-1]
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("compile rules: %w", err)
+	for i := range r.rules {
+		r.where = r.where || len(r.rules[i].where) > 0
 	}
 	// One queue per Slack channel keeps its events in log order: every rule
 	// naming the same Slack channel delivers under the first such name.
@@ -144,88 +156,210 @@ func Compile(channels []config.Channel, alerts config.DeployApprovalAlerts) (*Ru
 			r.owner[r.rules[i].key] = &r.rules[i]
 		}
 	}
-	if r.alerts != nil {
-		if _, ok := r.owner[r.alerts.key]; !ok {
-			r.owner[r.alerts.key] = r.alerts
-		}
-	}
 	return r, nil
 }
 
 // Names returns the configured channel names in config order, then
-// deploy_approval_alerts when enabled: every channel a Destination can name.
+// deploy_approval_alerts when enabled: every rule a Match can name.
 func (r *Rules) Names() []string {
-	return append([]string(nil), r.names...)
+	out := make([]string, len(r.rules))
+	for i := range r.rules {
+		out[i] = r.rules[i].name
+	}
+	return out
 }
 
-// Route returns where an event with this action goes, in config order, the
-// alert destination last unless it took the place of a rule naming the same
-// Slack channel. It is nil when the action goes nowhere. Callers must not
-// modify the slice.
-func (r *Rules) Route(action string) []Destination {
+// HasWhere reports whether any rule has where conditions: only then does
+// RouteEvent read the event's fields, and need them indexed.
+func (r *Rules) HasWhere() bool { return r.where }
+
+// RouteEvent returns where the event goes: action is its action (as
+// event.ClassifyFields found it) and f the index of its line; when
+// HasWhere is false, f is not read (event.Classify's action will do). The
+// destinations are in config order, the alert destination last unless it
+// took the place of a rule naming the same Slack channel; nil when the event
+// goes nowhere. Callers must not modify the slice.
+//
+// It does not allocate for an action it has seen before, and reads fields
+// only when a rule whose action pattern matched has a where.
+func (r *Rules) RouteEvent(action []byte, f *event.Fields) []Destination {
+	p := r.plan(action)
+	if p.cond == nil {
+		return p.static
+	}
+	var buf [maxTabulated]bool
+	holds := buf[:]
+	if len(p.cond) > len(buf) {
+		holds = make([]bool, len(p.cond))
+	}
+	holds = holds[:len(p.cond)]
+	p.eval(f, holds)
+	if p.byMask == nil {
+		return p.compute(holds)
+	}
+	var mask int
+	for j, ok := range holds {
+		if ok {
+			mask |= 1 << j
+		}
+	}
+	return p.byMask[mask]
+}
+
+// Match returns the names of every rule that matches the event, in config
+// order, deploy_approval_alerts last: those whose action pattern matches and
+// whose where holds, including rules whose Slack channel an earlier rule
+// already delivers to (the event is posted there once).
+func (r *Rules) Match(action []byte, f *event.Fields) []string {
+	p := r.plan(action)
+	holds := make([]bool, len(p.cond))
+	p.eval(f, holds)
+	var out []string
+	for i, ru := range p.cands {
+		if b := p.condBit[i]; b < 0 || holds[b] {
+			out = append(out, ru.name)
+		}
+	}
+	return out
+}
+
+// plan is what an action's routing depends on: the rules whose action
+// pattern matches it, and the destinations for each outcome of their where
+// conditions.
+type plan struct {
+	cands   []*rule         // in routing order
+	condBit []int           // condBit[i]: the index of cands[i] in cond, -1 when it has no where
+	cond    []*rule         // the candidates with a where; nil when none has
+	keys    []string        // the fields the conditions of cond read, once each
+	keyIdx  [][]int         // keyIdx[j][c]: the index in keys of cond[j].where[c]'s field
+	static  []Destination   // the destinations when cond is nil
+	byMask  [][]Destination // byMask[m]: the destinations when the rules of cond in bit mask m hold; nil when cond is too long to tabulate
+	r       *Rules
+}
+
+// maxTabulated bounds the candidates with a where whose outcomes a plan
+// tabulates (2^n destination lists); beyond it they are computed per event.
+const maxTabulated = 6
+
+// maxKeys bounds the fields one action's conditions read without allocating.
+const maxKeys = 8
+
+func (r *Rules) plan(action []byte) *plan {
 	r.mu.RLock()
-	d, ok := r.cache[action]
+	p, ok := r.cache[string(action)] // the compiler does not copy for a lookup
 	r.mu.RUnlock()
 	if ok {
-		return d
+		return p
 	}
-	return r.miss(action)
-}
-
-// RouteBytes is Route for the hot path: it does not allocate for an action
-// it has seen before.
-func (r *Rules) RouteBytes(action []byte) []Destination {
-	r.mu.RLock()
-	d, ok := r.cache[string(action)] // the compiler does not copy for a lookup
-	r.mu.RUnlock()
-	if ok {
-		return d
-	}
-	return r.miss(string(action))
-}
-
-func (r *Rules) miss(action string) []Destination {
-	d := r.compute(action)
+	p = r.newPlan(string(action))
 	r.mu.Lock()
 	if len(r.cache) < maxCache {
-		r.cache[action] = d
+		r.cache[string(action)] = p
 	}
 	r.mu.Unlock()
-	return d
+	return p
 }
 
-// compute routes without the cache.
-func (r *Rules) compute(action string) []Destination {
-	var out []Destination
-	var keys []string // keys[i] is slackKey of out[i]
+func (r *Rules) newPlan(action string) *plan {
+	p := &plan{r: r}
 	for i := range r.rules {
 		ru := &r.rules[i]
-		if !ru.match(action) || contains(keys, ru.key) {
+		if ru.matchAction(action) < 0 {
 			continue
 		}
-		o := r.owner[ru.key]
-		out = append(out, Destination{Channel: o.name, SlackChannel: o.slack})
-		keys = append(keys, ru.key)
-	}
-	if a := r.alerts; a != nil && a.match(action) {
-		o := r.owner[a.key]
-		d := Destination{Channel: o.name, SlackChannel: o.slack, Alert: true}
-		if i := index(keys, a.key); i >= 0 {
-			out[i] = d // sent once, as an alert
-		} else {
-			out = append(out, d)
+		p.cands = append(p.cands, ru)
+		bit := -1
+		if len(ru.where) > 0 {
+			bit = len(p.cond)
+			p.cond = append(p.cond, ru)
+			idx := make([]int, len(ru.where))
+			for c, cond := range ru.where {
+				if idx[c] = slices.Index(p.keys, cond.field); idx[c] < 0 {
+					idx[c] = len(p.keys)
+					p.keys = append(p.keys, cond.field)
+				}
+			}
+			p.keyIdx = append(p.keyIdx, idx)
 		}
+		p.condBit = append(p.condBit, bit)
+	}
+	switch {
+	case p.cond == nil:
+		p.static = p.compute(nil)
+	case len(p.cond) <= maxTabulated:
+		p.byMask = make([][]Destination, 1<<len(p.cond))
+		holds := make([]bool, len(p.cond))
+		for m := range p.byMask {
+			for j := range holds {
+				holds[j] = m&(1<<j) != 0
+			}
+			p.byMask[m] = p.compute(holds)
+		}
+	}
+	return p
+}
+
+// eval sets holds[j] to whether every condition of p.cond[j] holds for the
+// event.
+func (p *plan) eval(f *event.Fields, holds []bool) {
+	if len(p.cond) == 0 {
+		return
+	}
+	var buf [maxKeys]event.Value
+	vals := buf[:]
+	if len(p.keys) > len(buf) {
+		vals = make([]event.Value, len(p.keys))
+	}
+	vals = vals[:len(p.keys)]
+	f.Lookup(p.keys, vals)
+	line := f.Line()
+	var text [64]byte // for the rare value that must be rendered (escapes, 1e3)
+	for j, ru := range p.cond {
+		ok := true
+		for c, k := range p.keyIdx[j] {
+			t := vals[k].Text(line, text[:0])
+			if ok = ru.where[c].holds(unsafeString(t)); !ok {
+				break
+			}
+		}
+		holds[j] = ok
+	}
+}
+
+// compute lists the destinations when the candidates without a where and
+// those with a where that holds (holds[condBit]) match.
+func (p *plan) compute(holds []bool) []Destination {
+	var out []Destination
+	var keys []string // keys[i] is slackKey of out[i]
+	for i, ru := range p.cands {
+		if b := p.condBit[i]; b >= 0 && !holds[b] {
+			continue
+		}
+		j := slices.Index(keys, ru.key)
+		switch {
+		case j < 0:
+			o := p.r.owner[ru.key]
+			out = append(out, Destination{Channel: o.name, SlackChannel: o.slack, Alert: ru.alert})
+			keys = append(keys, ru.key)
+			j = len(out) - 1
+		case ru.alert:
+			out[j].Alert = true // sent once, as an alert
+		}
+		out[j].Mention = union(out[j].Mention, ru.mention)
 	}
 	return out[:len(out):len(out)] // a caller's append copies
 }
 
-func index(keys []string, k string) int {
-	for i, s := range keys {
-		if s == k {
-			return i
+// union appends to a the entries of b it does not hold yet.
+func union(a, b []string) []string {
+	for _, s := range b {
+		if !slices.Contains(a, s) {
+			a = append(a, s)
 		}
 	}
-	return -1
+	return a
 }
 
-func contains(keys []string, k string) bool { return index(keys, k) >= 0 }
+// unsafeString views b as a string for a call that does not keep it: the
+// hot path matches field values without copying them.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/event"
 )
 
 func ch(name, slack string, actions ...string) config.Channel {
@@ -35,6 +37,25 @@ func defaultRules(t testing.TB, alertsEnabled bool) *Rules {
 	}
 	cfg.DeployApprovalAlerts.Enabled = alertsEnabled
 	return mustCompile(t, cfg.Channels, cfg.DeployApprovalAlerts)
+}
+
+// Route is RouteEvent for an event that has only an action: where
+// conditions see every other field as absent.
+func (r *Rules) Route(action string) []Destination {
+	q, _ := json.Marshal(action)
+	var f event.Fields
+	_, a := event.ClassifyFields(fmt.Appendf(nil, `{"action":%s}`, q), &f)
+	return r.RouteEvent(a, &f)
+}
+
+// routeLine routes one JSON line.
+func routeLine(r *Rules, line string) []Destination {
+	var f event.Fields
+	kind, action := event.ClassifyFields([]byte(line), &f)
+	if kind != event.KindEvent {
+		panic("not an event: " + line)
+	}
+	return r.RouteEvent(action, &f)
 }
 
 func dest(channel, slack string) Destination {
@@ -118,8 +139,8 @@ func TestRoute(t *testing.T) {
 				if got := r.Route(tt.action); !reflect.DeepEqual(got, tt.want) {
 					t.Errorf("Route(%q) #%d = %+v, want %+v", tt.action, i, got, tt.want)
 				}
-				if got := r.RouteBytes([]byte(tt.action)); !reflect.DeepEqual(got, tt.want) {
-					t.Errorf("RouteBytes(%q) #%d = %+v, want %+v", tt.action, i, got, tt.want)
+				if got := routeLine(r, `{"action":"`+tt.action+`","status":"success"}`); !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("RouteEvent(%q) #%d = %+v, want %+v", tt.action, i, got, tt.want)
 				}
 			}
 		})
@@ -160,13 +181,17 @@ func TestCompileErrors(t *testing.T) {
 	}{
 		{"malformed", []config.Channel{ch("a", "#a", "logout", "login.[")}, config.DeployApprovalAlerts{}, `channel "a": malformed pattern "login.["`},
 		{"empty pattern", []config.Channel{ch("a", "#a", "")}, config.DeployApprovalAlerts{}, `channel "a": empty action pattern`},
-		{"no patterns", []config.Channel{ch("a", "#a")}, config.DeployApprovalAlerts{}, `channel "a" has no action patterns`},
-		{"no slack channel", []config.Channel{ch("a", " ", "*")}, config.DeployApprovalAlerts{}, `channel "a" has no Slack channel`},
+		{"no patterns", []config.Channel{ch("a", "#a")}, config.DeployApprovalAlerts{}, `channel "a" has no actions key`},
+		{"no slack channel", []config.Channel{ch("a", " ", "*")}, config.DeployApprovalAlerts{}, `channel "a" has no slack_channel`},
 		{"duplicate", []config.Channel{ch("a", "#a", "*"), ch("a", "#b", "*")}, config.DeployApprovalAlerts{}, `duplicate channel name "a"`},
 		{"reserved", []config.Channel{ch("deploy_approval_alerts", "#a", "*")}, config.DeployApprovalAlerts{}, `reserved`},
 		{"no name", []config.Channel{ch("", "#a", "*")}, config.DeployApprovalAlerts{}, `no name`},
-		{"bad alert pattern", nil, alertsOn("#d", "[z-a"), `channel "deploy_approval_alerts": malformed pattern`},
-		{"alert without actions", nil, alertsOn("#d"), `channel "deploy_approval_alerts" has no action patterns`},
+		{"bad alert pattern", nil, alertsOn("#d", "[z-a"), `deploy_approval_alerts: malformed pattern`},
+		{"alert without actions", nil, alertsOn("#d"), `deploy_approval_alerts is enabled but has no actions`},
+		{"malformed where glob", []config.Channel{{Name: "a", SlackChannel: "#a", Actions: []string{"*"},
+			Where: []config.Condition{{Field: "status", Globs: []string{"!["}}}}}, config.DeployApprovalAlerts{}, `channel "a": where.status: malformed pattern "["`},
+		{"bad mention", []config.Channel{{Name: "a", SlackChannel: "#a", Actions: []string{"*"}, Mention: []string{"@here"}}},
+			config.DeployApprovalAlerts{}, `channel "a": mention "@here"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -176,9 +201,13 @@ func TestCompileErrors(t *testing.T) {
 			}
 		})
 	}
-	// A disabled alert section is not compiled.
-	if _, err := Compile(nil, config.DeployApprovalAlerts{Actions: []string{"["}}); err != nil {
-		t.Errorf("disabled alerts: %v", err)
+	// A disabled alert section is checked as in a config file, not compiled.
+	if _, err := Compile(nil, config.DeployApprovalAlerts{Actions: []string{"["}}); err == nil {
+		t.Error("disabled alerts with a malformed pattern compiled")
+	}
+	r := mustCompile(t, nil, config.DeployApprovalAlerts{SlackChannel: "#d", Actions: []string{"*"}})
+	if got := r.Route("deploy_approval_request.create"); got != nil {
+		t.Errorf("disabled alerts route: %v", got)
 	}
 }
 
@@ -186,8 +215,8 @@ func TestCacheIsBounded(t *testing.T) {
 	r := mustCompile(t, []config.Channel{ch("a", "#a", "x.*")}, config.DeployApprovalAlerts{})
 	for i := range maxCache + 500 {
 		action := fmt.Sprintf("x.%d", i)
-		if got := r.RouteBytes([]byte(action)); len(got) != 1 || got[0].Channel != "a" {
-			t.Fatalf("RouteBytes(%q) = %v", action, got)
+		if got := r.Route(action); len(got) != 1 || got[0].Channel != "a" {
+			t.Fatalf("Route(%q) = %v", action, got)
 		}
 	}
 	r.mu.RLock()
@@ -201,22 +230,25 @@ func TestCacheIsBounded(t *testing.T) {
 	}
 }
 
-func TestRouteBytesDoesNotAllocateWhenCached(t *testing.T) {
+func TestRouteEventDoesNotAllocateWhenCached(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
 	r := defaultRules(t, true)
-	actions := [][]byte{[]byte("login.complete"), []byte("deploy_approval_request.create"), []byte("app.list")}
-	for _, a := range actions {
-		r.RouteBytes(a)
+	lines := [][]byte{[]byte(`{"action":"login.complete"}`), []byte(`{"action":"deploy_approval_request.create"}`), []byte(`{"action":"app.list"}`)}
+	var f event.Fields
+	for _, l := range lines {
+		_, a := event.ClassifyFields(l, &f)
+		r.RouteEvent(a, &f)
 	}
 	allocs := testing.AllocsPerRun(1000, func() {
-		for _, a := range actions {
-			r.RouteBytes(a)
+		for _, l := range lines {
+			_, a := event.ClassifyFields(l, &f)
+			r.RouteEvent(a, &f)
 		}
 	})
 	if allocs != 0 {
-		t.Errorf("RouteBytes allocated %v times per run for cached actions", allocs)
+		t.Errorf("RouteEvent allocated %v times per run for cached actions", allocs)
 	}
 }
 
@@ -226,11 +258,13 @@ func TestConcurrentRoute(t *testing.T) {
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
+			var f event.Fields
 			for i := range 2000 {
 				a := cat[(g*7+i)%len(cat)]
-				got := r.RouteBytes([]byte(a))
-				if want := r.compute(a); !reflect.DeepEqual(got, want) {
-					t.Errorf("RouteBytes(%q) = %v, want %v", a, got, want)
+				_, action := event.ClassifyFields([]byte(`{"action":"`+a+`"}`), &f)
+				got := r.RouteEvent(action, &f)
+				if want := r.newPlan(a).static; !reflect.DeepEqual(got, want) {
+					t.Errorf("RouteEvent(%q) = %v, want %v", a, got, want)
 					return
 				}
 			}
@@ -239,29 +273,29 @@ func TestConcurrentRoute(t *testing.T) {
 	wg.Wait()
 }
 
-func BenchmarkRouteBytes(b *testing.B) {
+func BenchmarkRouteEvent(b *testing.B) {
 	r := defaultRules(b, true)
-	actions := [][]byte{
-		[]byte("login.complete"),
-		[]byte("deploy_approval_request.create"),
-		[]byte("app.list"),
-		[]byte("api_token.delete"),
-	}
-	for _, a := range actions {
-		r.RouteBytes(a)
+	var fs [4]event.Fields
+	var actions [4][]byte
+	for i, l := range []string{
+		`{"action":"login.complete"}`,
+		`{"action":"deploy_approval_request.create"}`,
+		`{"action":"app.list"}`,
+		`{"action":"api_token.delete"}`,
+	} {
+		_, actions[i] = event.ClassifyFields([]byte(l), &fs[i])
+		r.RouteEvent(actions[i], &fs[i])
 	}
 	b.ReportAllocs()
-	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		r.RouteBytes(actions[i%len(actions)])
+		r.RouteEvent(actions[i%4], &fs[i%4])
 	}
 }
 
-func BenchmarkRouteBytesUncached(b *testing.B) {
+func BenchmarkRouteEventUncached(b *testing.B) {
 	r := defaultRules(b, true)
-	a := "deploy_approval_request.create"
 	b.ReportAllocs()
 	for b.Loop() {
-		r.compute(a)
+		r.newPlan("deploy_approval_request.create")
 	}
 }

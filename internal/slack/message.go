@@ -55,16 +55,27 @@ type Message struct {
 // order). alert formats the message as a deploy approval alert. Pack of no
 // events returns an empty Message and 0.
 func Pack(events []event.Event, alert bool) (Message, int) {
+	return PackMentioned(events, alert, nil)
+}
+
+// PackMentioned is Pack for events that ping people: mentions[i] lists the
+// mention entries of events[i] (see MentionLine; missing entries mean
+// none). The message gets one mention line, the union over the events it
+// holds with each entry once, as its first line in the fallback text (so
+// that notifications show it) and as its first block.
+func PackMentioned(events []event.Event, alert bool, mentions [][]string) (Message, int) {
 	if len(events) == 0 {
 		return Message{}, 0
 	}
+	// Reserve room for the mention line of every event, whatever n turns out to be.
+	reserve := mentionReserve(mentions)
 	if len(events) == 1 {
-		return single(&events[0], alert), 1
+		return withMentions(single(&events[0], alert, reserve), mentions, 1), 1
 	}
 
 	// Reserve room for the heading, whatever n turns out to be.
 	const headingReserve = 64
-	usedBlocks, usedText, usedFallback := 1, headingReserve, headingReserve
+	usedBlocks, usedText, usedFallback := 1+reserve.blocks, headingReserve+reserve.text, headingReserve+reserve.text
 	parts := make([]eventParts, 0, min(len(events), maxBlocks/2))
 	for i := range events {
 		p := buildParts(&events[i])
@@ -82,7 +93,7 @@ func Pack(events []event.Event, alert bool) (Message, int) {
 		parts = append(parts, p)
 	}
 	if len(parts) <= 1 {
-		return single(&events[0], alert), 1
+		return withMentions(single(&events[0], alert, reserve), mentions, 1), 1
 	}
 
 	n := len(parts)
@@ -101,15 +112,15 @@ func Pack(events []event.Event, alert bool) (Message, int) {
 		text.WriteString("\n\n")
 		text.WriteString(parts[i].text)
 	}
-	return Message{Text: clip(text.String(), maxText), Blocks: blocks}, n
+	return withMentions(Message{Text: clip(text.String(), maxText), Blocks: blocks}, mentions, n), n
 }
 
-// single lays out one event, cutting what does not fit.
-func single(ev *event.Event, alert bool) Message {
+// single lays out one event, cutting what does not fit in what reserve leaves.
+func single(ev *event.Event, alert bool, reserve room) Message {
 	p := buildParts(ev)
 	var blocks []slackapi.Block
 	var text strings.Builder
-	budgetBlocks, budgetText := maxBlocks, maxBlocksText
+	budgetBlocks, budgetText := maxBlocks-reserve.blocks, maxBlocksText-reserve.text
 	if alert {
 		const heading = "🚀 Deploy approval requested"
 		blocks = append(blocks, section("*"+heading+"*"))

@@ -31,6 +31,8 @@ func TestDecodeRecordTakesWhatEncodeWrites(t *testing.T) {
 		{Pos: logpos.Position{Gen: 1, Offset: 330}, Target: "#security", Event: json.RawMessage(`{"action":"login.complete","n":1}`)},
 		{Pos: logpos.Position{Gen: 18446744073709551615, Offset: 9223372036854775807}, Target: "C0123ABCD", Alert: true, Event: json.RawMessage(` {"action":"x","a":[1,{"b":null}],"s":"\"q\" \u00e9"} `)},
 		{Pos: logpos.Position{Gen: 0, Offset: 0}, Target: "#sécurité", Event: json.RawMessage(`{"action":"x"}`)},
+		{Pos: logpos.Position{Gen: 2, Offset: 9}, Target: "#security", Mention: []string{"S0123ABCD", "here"}, Event: json.RawMessage(`{"action":"x"}`)},
+		{Pos: logpos.Position{Gen: 2, Offset: 9}, Target: "#d", Alert: true, Mention: []string{"U1"}, Event: json.RawMessage(`{"action":"x"}`)},
 	} {
 		line := bytes.TrimSuffix(encode(r), []byte("\n"))
 		if _, ok := decodeRecord(line, ""); !ok {
@@ -42,6 +44,8 @@ func TestDecodeRecordTakesWhatEncodeWrites(t *testing.T) {
 	for _, r := range []Record{
 		{Pos: logpos.Position{Gen: 1, Offset: 5}, Marker: true, Event: json.RawMessage("null")},
 		{Pos: logpos.Position{Gen: 1, Offset: 5}, Target: "a\"b", Event: json.RawMessage(`{"action":"x"}`)},
+		{Pos: logpos.Position{Gen: 1, Offset: 5}, Target: "#s", Mention: []string{"a]b"}, Event: json.RawMessage(`{"action":"x"}`)},
+		{Pos: logpos.Position{Gen: 1, Offset: 5}, Target: "#s", Mention: []string{`a"b`}, Event: json.RawMessage(`{"action":"x"}`)},
 	} {
 		if _, ok := decodeRecord(bytes.TrimSuffix(encode(r), []byte("\n")), ""); ok {
 			t.Fatalf("decodeRecord took %+v", r)
@@ -55,6 +59,9 @@ func FuzzDecodeRecordAgreesWithJSON(f *testing.F) {
 	f.Add(`{"pos":{"gen":01,"offset":100},"target":"#s","event":{"action":"x"}}`)
 	f.Add(`{"pos":{"gen":1,"offset":100},"marker":true,"target":"","event":null}`)
 	f.Add(`{"pos":{"gen":1,"offset":100},"target":"#s","event":{"action":"x"} }`)
+	f.Add(`{"pos":{"gen":1,"offset":100},"target":"#s","mention":["S1","here"],"event":{"action":"x"}}`)
+	f.Add(`{"pos":{"gen":1,"offset":100},"target":"#s","alert":true,"mention":["S1",""],"event":{"action":"x"}}`)
+	f.Add(`{"pos":{"gen":1,"offset":100},"target":"#s","mention":[],"event":{"action":"x"}}`)
 	f.Fuzz(func(t *testing.T, line string) { checkDecode(t, []byte(line)) })
 }
 

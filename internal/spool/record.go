@@ -18,6 +18,9 @@ type Record struct {
 	Event  json.RawMessage `json:"event"`
 	Marker bool            `json:"marker,omitempty"` // carries the last position across segments; not an event
 
+	// Mention is who the event pings, as the rules said when it was routed.
+	Mention []string `json:"mention,omitempty"`
+
 	corrupt bool // a line that could not be decoded: skipped, never delivered
 }
 
@@ -59,6 +62,9 @@ func decodeRecord(line []byte, prevTarget string) (r Record, ok bool) {
 	}
 	rest = rest[q+1:]
 	rest, r.Alert = bytes.CutPrefix(rest, []byte(`,"alert":true`))
+	if r.Mention, rest, ok = cutMention(rest); !ok {
+		return r, false
+	}
 	if rest, ok = bytes.CutPrefix(rest, []byte(`,"event":`)); !ok || len(rest) < 2 || rest[len(rest)-1] != '}' {
 		return r, false
 	}
@@ -75,6 +81,39 @@ func decodeRecord(line []byte, prevTarget string) (r Record, ok bool) {
 	}
 	r.Event = ev
 	return r, true
+}
+
+// appendMention writes the mention list as encode lays it out.
+func appendMention(b []byte, mention []string) []byte {
+	if len(mention) == 0 {
+		return b
+	}
+	m, _ := json.Marshal(mention)
+	b = append(b, `,"mention":`...)
+	return append(b, m...)
+}
+
+// cutMention takes the mention list appendMention wrote off the front of
+// b, if there is one; ok is false when it is not plain (json.Unmarshal
+// decides then).
+func cutMention(b []byte) (mention []string, rest []byte, ok bool) {
+	rest, found := bytes.CutPrefix(b, []byte(`,"mention":[`))
+	if !found {
+		return nil, b, true
+	}
+	end := bytes.IndexByte(rest, ']')
+	if end < 0 {
+		return nil, b, false
+	}
+	for item := range bytes.SplitSeq(rest[:end], []byte(",")) {
+		s, open := bytes.CutPrefix(item, []byte(`"`))
+		s, closed := bytes.CutSuffix(s, []byte(`"`))
+		if !open || !closed || len(s) == 0 || !plainJSONString(string(s)) {
+			return nil, b, false
+		}
+		mention = append(mention, string(s))
+	}
+	return mention, rest[end+1:], true
 }
 
 // cutUint takes a decimal number as encode writes it (no sign, no leading
@@ -118,6 +157,7 @@ func appendRecord(b []byte, r Record) []byte {
 	if r.Alert {
 		b = append(b, `,"alert":true`...)
 	}
+	b = appendMention(b, r.Mention)
 	b = append(b, `,"event":`...)
 	b = append(b, bytes.TrimSpace(r.Event)...)
 	return append(b, "}\n"...)
