@@ -3,6 +3,8 @@ package oauthsrv
 import (
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // limits shape the login limiter; tests shrink or widen them.
@@ -38,30 +40,41 @@ var defaultLimits = limits{
 	maxKnown:   64, knownTTL: 30 * 24 * time.Hour,
 }
 
-// bucket is a token bucket: tokens refill one per every up to the burst.
+// bucket is an allowance of wrong passwords: golang.org/x/time/rate's
+// token bucket, plus a count of the wrong ones for the log.
 type bucket struct {
-	tokens float64
-	at     time.Time
-	fails  int // wrong passwords counted since the bucket was last full, for the log
+	lim   *rate.Limiter
+	fails int // wrong passwords counted since the bucket was last full
 }
 
-func (b *bucket) refill(now time.Time, burst int, every time.Duration) {
-	if now.After(b.at) {
-		b.tokens += float64(now.Sub(b.at)) / float64(every)
-		b.at = now
-	}
-	if b.tokens >= float64(burst) {
-		b.tokens, b.fails = float64(burst), 0
-	}
+func newBucket(burst int, every time.Duration) *bucket {
+	return &bucket{lim: rate.NewLimiter(rate.Every(every), burst)}
 }
+
+// full reports whether the bucket holds its whole burst (nothing to remember).
+func (b *bucket) full(now time.Time) bool {
+	if b.lim.TokensAt(now) >= float64(b.lim.Burst()) {
+		b.fails = 0
+		return true
+	}
+	return false
+}
+
+// tokens is what the bucket holds at now.
+func (b *bucket) tokens(now time.Time) float64 { return b.lim.TokensAt(now) }
 
 // wait is how long until the bucket holds a whole token (0: it does).
-func (b *bucket) wait(every time.Duration) time.Duration {
-	if b.tokens >= 1 {
+func (b *bucket) wait(now time.Time) time.Duration {
+	t := b.lim.TokensAt(now)
+	if t >= 1 {
 		return 0
 	}
-	return time.Duration((1 - b.tokens) * float64(every))
+	return time.Duration((1 - t) * float64(time.Second) / float64(b.lim.Limit()))
 }
+
+// take takes one token at now; Cancel on the reservation (at the same now)
+// gives it back.
+func (b *bucket) take(now time.Time) *rate.Reservation { return b.lim.ReserveN(now, 1) }
 
 // refusal says why an attempt may not be checked now.
 type refusal struct {
@@ -82,8 +95,8 @@ type loginLimiter struct {
 
 	mu       sync.Mutex
 	clients  map[string]*bucket
-	overflow bucket
-	global   bucket
+	overflow *bucket
+	global   *bucket
 	known    map[string]time.Time // client → last good login
 }
 
@@ -91,8 +104,8 @@ func newLoginLimiter(l limits) *loginLimiter {
 	return &loginLimiter{
 		l:        l,
 		clients:  make(map[string]*bucket),
-		overflow: bucket{tokens: float64(l.burst)},
-		global:   bucket{tokens: float64(l.globalBurst)},
+		overflow: newBucket(l.burst, l.every),
+		global:   newBucket(l.globalBurst, l.globalEvery),
 		known:    make(map[string]time.Time),
 	}
 }
@@ -104,19 +117,22 @@ func (f *loginLimiter) blocked(client string, now time.Time) refusal {
 	defer f.mu.Unlock()
 	b := f.clients[client]
 	if b == nil {
-		b = &bucket{tokens: float64(f.l.burst), at: now} // what attempt would start it with
+		return f.checkGlobal(f.isKnownLocked(client, now), now) // a new client starts with a full bucket
 	}
 	return f.check(b, f.isKnownLocked(client, now), now)
 }
 
 func (f *loginLimiter) check(b *bucket, known bool, now time.Time) refusal {
-	b.refill(now, f.l.burst, f.l.every)
-	if w := b.wait(f.l.every); w > 0 {
+	b.full(now)
+	if w := b.wait(now); w > 0 {
 		return refusal{wait: w}
 	}
+	return f.checkGlobal(known, now)
+}
+
+func (f *loginLimiter) checkGlobal(known bool, now time.Time) refusal {
 	if !known {
-		f.global.refill(now, f.l.globalBurst, f.l.globalEvery)
-		if w := f.global.wait(f.l.globalEvery); w > 0 {
+		if w := f.global.wait(now); w > 0 {
 			return refusal{wait: w, global: true}
 		}
 	}
@@ -136,12 +152,13 @@ func (f *loginLimiter) attempt(client string, now time.Time) (r refusal, done fu
 	}
 	known := f.isKnownLocked(client, now)
 	if r := f.check(b, known, now); r.wait > 0 {
-		f.forgetIfFullLocked(client, b)
+		f.forgetIfFullLocked(client, b, now)
 		return r, nil
 	}
-	b.tokens--
+	own := b.take(now)
+	var all *rate.Reservation
 	if !known {
-		f.global.tokens--
+		all = f.global.take(now)
 	}
 	return refusal{}, func(ok bool) int {
 		f.mu.Lock()
@@ -150,11 +167,13 @@ func (f *loginLimiter) attempt(client string, now time.Time) (r refusal, done fu
 			b.fails++
 			return b.fails
 		}
-		b.tokens = min(b.tokens+1, float64(f.l.burst))
-		if !known {
-			f.global.tokens = min(f.global.tokens+1, float64(f.l.globalBurst))
+		// A right password counts against nobody: the tokens go back
+		// (CancelAt restores them only at the time they were taken).
+		own.CancelAt(now)
+		if all != nil {
+			all.CancelAt(now)
 		}
-		f.forgetIfFullLocked(client, b)
+		f.forgetIfFullLocked(client, b, now)
 		f.rememberLocked(client, now)
 		return 0
 	}
@@ -166,9 +185,9 @@ func (f *loginLimiter) trackLocked(client string, now time.Time) *bucket {
 		f.pruneLocked(now)
 	}
 	if len(f.clients) >= f.l.maxTracked {
-		return &f.overflow
+		return f.overflow
 	}
-	b := &bucket{tokens: float64(f.l.burst), at: now}
+	b := newBucket(f.l.burst, f.l.every)
 	f.clients[client] = b
 	return b
 }
@@ -180,12 +199,11 @@ func (f *loginLimiter) pruneLocked(now time.Time) {
 	var most string
 	mostTokens := -1.0
 	for c, b := range f.clients {
-		b.refill(now, f.l.burst, f.l.every)
-		switch {
-		case b.tokens >= float64(f.l.burst):
+		switch tokens := b.tokens(now); {
+		case b.full(now):
 			delete(f.clients, c)
-		case b.tokens >= 1 && b.tokens > mostTokens:
-			most, mostTokens = c, b.tokens
+		case tokens >= 1 && tokens > mostTokens:
+			most, mostTokens = c, tokens
 		}
 	}
 	if len(f.clients) >= f.l.maxTracked && mostTokens >= 0 {
@@ -193,8 +211,8 @@ func (f *loginLimiter) pruneLocked(now time.Time) {
 	}
 }
 
-func (f *loginLimiter) forgetIfFullLocked(client string, b *bucket) {
-	if b != &f.overflow && b.tokens >= float64(f.l.burst) && f.clients[client] == b {
+func (f *loginLimiter) forgetIfFullLocked(client string, b *bucket, now time.Time) {
+	if b != f.overflow && f.clients[client] == b && b.full(now) {
 		delete(f.clients, client)
 	}
 }
