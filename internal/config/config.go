@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 // DefaultPath is the configuration file used when neither --config nor
@@ -33,6 +34,7 @@ const (
 	DefaultAdminListen   = "127.0.0.1:8089"
 	DefaultLogLevel      = "info"
 	DefaultAlertsChannel = "#deploy-approvals"
+	DefaultThreadWindow  = 24 * time.Hour
 )
 
 // Config is a loaded, validated configuration file with every default filled in.
@@ -88,6 +90,11 @@ type Channel struct {
 	Actions      []string `yaml:"actions"`
 	Line         int      `yaml:"-"` // line of the list item; 0 for the built-in defaults
 	ActionLines  []int    `yaml:"-"` // ActionLines[i] is the line of Actions[i]; 0 for defaults
+	// ThreadBy names the event field whose value keys a Slack thread;
+	// events with the same value within ThreadWindow share one
+	// (docs/threads.md). "" posts every event on its own.
+	ThreadBy     string        `yaml:"thread_by"`
+	ThreadWindow time.Duration `yaml:"thread_window"` // 24h when ThreadBy is set alone
 }
 
 // DeployApprovalAlerts sends matching events to one more channel, formatted
@@ -98,6 +105,9 @@ type DeployApprovalAlerts struct {
 	Actions      []string `yaml:"actions"`
 	Line         int      `yaml:"-"` // line of the deploy_approval_alerts key; 0 when absent
 	ActionLines  []int    `yaml:"-"` // ActionLines[i] is the line of Actions[i]; 0 for defaults
+	// Thread: a request's whole life in one Slack thread (default true,
+	// docs/threads.md).
+	Thread bool `yaml:"thread"`
 }
 
 // Error is one problem at a place in the file.
@@ -214,5 +224,6 @@ func defaultAlerts() DeployApprovalAlerts {
 		SlackChannel: DefaultAlertsChannel,
 		Actions:      actions,
 		ActionLines:  make([]int, len(actions)),
+		Thread:       true,
 	}
 }

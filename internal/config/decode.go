@@ -367,6 +367,7 @@ func (d *decoder) channels(k, v *yaml.Node) []Channel {
 		where := fmt.Sprintf("channels[%d]", i)
 		ch := Channel{Line: item.Line}
 		nameLine, slackLine, actionsLine, actionsSet := item.Line, item.Line, item.Line, false
+		threadByLine, windowLine := 0, 0
 		ok := d.mapping(item, where, map[string]field{
 			"name": func(_, v *yaml.Node) {
 				ch.Name, _ = d.str(v, where+".name")
@@ -381,6 +382,13 @@ func (d *decoder) channels(k, v *yaml.Node) []Channel {
 			"actions": func(k, v *yaml.Node) {
 				actionsSet, actionsLine = true, k.Line
 				ch.Actions, ch.ActionLines = d.patterns(k, v, where+".actions")
+			},
+			"thread_by": func(k, v *yaml.Node) {
+				ch.ThreadBy, _ = d.str(v, where+".thread_by")
+				ch.ThreadBy, threadByLine = strings.TrimSpace(ch.ThreadBy), k.Line
+			},
+			"thread_window": func(k, v *yaml.Node) {
+				ch.ThreadWindow, windowLine = d.duration(v, where+".thread_window"), k.Line
 			},
 		})
 		if !ok {
@@ -411,6 +419,7 @@ func (d *decoder) channels(k, v *yaml.Node) []Channel {
 			d.errorf(item.Line, "%s has no actions key; list the action patterns it receives", label)
 		}
 		d.checkPatterns(label, ch.Actions, ch.ActionLines)
+		d.checkThread(label, &ch, threadByLine, windowLine)
 		out = append(out, ch)
 	}
 	return out
@@ -484,6 +493,14 @@ func (d *decoder) alerts(k, v *yaml.Node, a *DeployApprovalAlerts) {
 			s, _ := d.str(v, where+".slack_channel")
 			a.SlackChannel = strings.TrimSpace(s)
 			slackLine = v.Line
+		},
+		"thread": func(_, v *yaml.Node) {
+			if isNull(v) {
+				return
+			}
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" || v.Decode(&a.Thread) != nil {
+				d.errorf(v.Line, "%s.thread must be true or false, not %s", where, describe(v))
+			}
 		},
 		"actions": func(k, v *yaml.Node) {
 			a.Actions, a.ActionLines = d.patterns(k, v, where+".actions")

@@ -7,6 +7,10 @@ type Target struct {
 	SlackChannel string // "#name", "name" or an ID like C0123ABCD
 	Patterns     []string
 	Alert        bool // the deploy approval alert
+	// Threads is what keys its Slack threads (docs/threads.md): the rule's
+	// thread_by field, or "request" for the alert's request threads; ""
+	// when its messages are not threaded.
+	Threads string
 }
 
 // Targets lists the channels in file order, then the deploy approval alert
@@ -14,10 +18,14 @@ type Target struct {
 func (c *Config) Targets() []Target {
 	out := make([]Target, 0, len(c.Channels)+1)
 	for _, ch := range c.Channels {
-		out = append(out, Target{Name: ch.Name, SlackChannel: ch.SlackChannel, Patterns: ch.Actions})
+		out = append(out, Target{Name: ch.Name, SlackChannel: ch.SlackChannel, Patterns: ch.Actions, Threads: ch.ThreadBy})
 	}
 	if a := c.DeployApprovalAlerts; a.Enabled {
-		out = append(out, Target{Name: AlertsChannelName, SlackChannel: a.SlackChannel, Patterns: a.Actions, Alert: true})
+		t := Target{Name: AlertsChannelName, SlackChannel: a.SlackChannel, Patterns: a.Actions, Alert: true}
+		if a.Thread {
+			t.Threads = "request"
+		}
+		out = append(out, t)
 	}
 	return out
 }
