@@ -7,6 +7,7 @@
 package rules
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path"
@@ -14,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/threads"
 )
 
 // Destination is one place an event is delivered to.
@@ -21,6 +23,10 @@ type Destination struct {
 	Channel      string // config name, or config.AlertsChannelName
 	SlackChannel string // as configured: a name like "#security" or an ID like C0123ABCD
 	Alert        bool   // format as a deploy approval alert
+	// Thread is how the destination threads its messages, a threads.Spec
+	// in its String form (kept as text so routing allocates nothing); ""
+	// when every message stands alone.
+	Thread string
 }
 
 // maxCache bounds the route cache: actions come from the log, and an attacker
@@ -45,6 +51,7 @@ type rule struct {
 	key      string // slack, compared: trimmed, without a leading '#'
 	patterns []string
 	literal  []bool // patterns[i] has no path.Match metacharacters
+	thread   string // threads.Spec of thread_by (or the alert's request threads), as text
 }
 
 func (ru *rule) match(action string) bool {
@@ -121,11 +128,17 @@ func Compile(channels []config.Channel, alerts config.DeployApprovalAlerts) (*Ru
 			errs = append(errs, err)
 			continue
 		}
+		if ch.ThreadBy != "" {
+			ru.thread = threads.Spec{By: ch.ThreadBy, Window: cmp.Or(ch.ThreadWindow, config.DefaultThreadWindow)}.String()
+		}
 		r.rules = append(r.rules, ru)
 		r.names = append(r.names, ch.Name)
 	}
 	if alerts.Enabled {
 		ru, err := newRule(config.AlertsChannelName, alerts.SlackChannel, alerts.Actions)
+		if alerts.Thread {
+			ru.thread = threads.Spec{Approval: true}.String()
+		}
 		if err != nil {
 			errs = append(errs, err)
 		} else {
@@ -200,16 +213,23 @@ func (r *Rules) compute(action string) []Destination {
 	var keys []string // keys[i] is slackKey of out[i]
 	for i := range r.rules {
 		ru := &r.rules[i]
-		if !ru.match(action) || contains(keys, ru.key) {
+		if !ru.match(action) {
+			continue
+		}
+		if i := index(keys, ru.key); i >= 0 {
+			// Threaded by the first matching rule that threads.
+			out[i].Thread = cmp.Or(out[i].Thread, ru.thread)
 			continue
 		}
 		o := r.owner[ru.key]
-		out = append(out, Destination{Channel: o.name, SlackChannel: o.slack})
+		out = append(out, Destination{Channel: o.name, SlackChannel: o.slack, Thread: ru.thread})
 		keys = append(keys, ru.key)
 	}
-	if a := r.alerts; a != nil && a.match(action) {
+	// With request threads, every event of a request joins its thread,
+	// whatever the alert's actions say (docs/threads.md).
+	if a := r.alerts; a != nil && (a.match(action) || a.thread != "" && threads.IsLifecycle(action)) {
 		o := r.owner[a.key]
-		d := Destination{Channel: o.name, SlackChannel: o.slack, Alert: true}
+		d := Destination{Channel: o.name, SlackChannel: o.slack, Alert: true, Thread: a.thread}
 		if i := index(keys, a.key); i >= 0 {
 			out[i] = d // sent once, as an alert
 		} else {
@@ -228,4 +248,3 @@ func index(keys []string, k string) int {
 	return -1
 }
 
-func contains(keys []string, k string) bool { return index(keys, k) >= 0 }
