@@ -31,6 +31,8 @@ func TestDecodeRecordTakesWhatEncodeWrites(t *testing.T) {
 		{Pos: tailer.Position{Gen: 1, Offset: 330}, Target: "#security", Event: json.RawMessage(`{"action":"login.complete","n":1}`)},
 		{Pos: tailer.Position{Gen: 18446744073709551615, Offset: 9223372036854775807}, Target: "C0123ABCD", Alert: true, Event: json.RawMessage(` {"action":"x","a":[1,{"b":null}],"s":"\"q\" \u00e9"} `)},
 		{Pos: tailer.Position{Gen: 0, Offset: 0}, Target: "#sécurité", Event: json.RawMessage(`{"action":"x"}`)},
+		{Pos: tailer.Position{Gen: 2, Offset: 9}, Target: "#deploy", Alert: true, Thread: "approval", Event: json.RawMessage(`{"action":"x"}`)},
+		{Pos: tailer.Position{Gen: 2, Offset: 9}, Target: "#security", Thread: "by 24h0m0s ip_address", Event: json.RawMessage(`{"action":"x"}`)},
 	} {
 		line := bytes.TrimSuffix(encode(r), []byte("\n"))
 		if _, ok := decodeRecord(line, ""); !ok {
@@ -42,6 +44,7 @@ func TestDecodeRecordTakesWhatEncodeWrites(t *testing.T) {
 	for _, r := range []Record{
 		{Pos: tailer.Position{Gen: 1, Offset: 5}, Marker: true, Event: json.RawMessage("null")},
 		{Pos: tailer.Position{Gen: 1, Offset: 5}, Target: "a\"b", Event: json.RawMessage(`{"action":"x"}`)},
+		{Pos: tailer.Position{Gen: 1, Offset: 5}, Target: "#s", Thread: "by 1h0m0s odd\"field", Event: json.RawMessage(`{"action":"x"}`)},
 	} {
 		if _, ok := decodeRecord(bytes.TrimSuffix(encode(r), []byte("\n")), ""); ok {
 			t.Fatalf("decodeRecord took %+v", r)
@@ -55,6 +58,8 @@ func FuzzDecodeRecordAgreesWithJSON(f *testing.F) {
 	f.Add(`{"pos":{"gen":01,"offset":100},"target":"#s","event":{"action":"x"}}`)
 	f.Add(`{"pos":{"gen":1,"offset":100},"marker":true,"target":"","event":null}`)
 	f.Add(`{"pos":{"gen":1,"offset":100},"target":"#s","event":{"action":"x"} }`)
+	f.Add(`{"pos":{"gen":1,"offset":100},"target":"#s","alert":true,"thread":"approval","event":{"action":"x"}}`)
+	f.Add(`{"pos":{"gen":1,"offset":100},"target":"#s","thread":"by 1h0m0s ip","event":{"action":"x"}}`)
 	f.Fuzz(func(t *testing.T, line string) { checkDecode(t, []byte(line)) })
 }
 
@@ -74,6 +79,11 @@ func encodeRef(r Record) []byte {
 	b.Write(t)
 	if r.Alert {
 		b.WriteString(`,"alert":true`)
+	}
+	if r.Thread != "" {
+		b.WriteString(`,"thread":`)
+		t, _ := json.Marshal(r.Thread)
+		b.Write(t)
 	}
 	b.WriteString(`,"event":`)
 	b.Write(bytes.TrimSpace(r.Event))
