@@ -247,4 +247,3 @@ func index(keys []string, k string) int {
 	}
 	return -1
 }
-
