@@ -84,6 +84,16 @@ func New(channel, key string, s Spec, ev *event.Event, line []byte, now time.Tim
 	return t
 }
 
+// Clone is a copy of t that can change without changing t.
+func (t Thread) Clone() Thread {
+	if t.Request != nil {
+		r := *t.Request
+		t.Request = &r
+	}
+	t.First = append(json.RawMessage(nil), t.First...)
+	return t
+}
+
 // Restart is t carried over to a new parent (the old one is gone): a
 // request's state is kept, a thread_by count starts again.
 func (t Thread) Restart(ev *event.Event, line []byte, now time.Time) Thread {
