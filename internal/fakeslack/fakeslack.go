@@ -151,7 +151,8 @@ type Server struct {
 	posts    []Post
 	attempts []Attempt
 	seq      int
-	msgs     messages // threads.go
+	msgs     messages      // threads.go
+	latency  time.Duration // threads.go: SetAnswerLatency
 }
 
 type tokenInfo struct {
@@ -435,6 +436,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		// Drop the connection without an answer, as a server that went away.
 		panic(http.ErrAbortHandler)
 	}
+	s.slowAnswer(method)
 
 	for k, v := range rep.header {
 		w.Header().Set(k, v)

@@ -270,3 +270,27 @@ func (s *Server) Updates(channelID string) int {
 	}
 	return n
 }
+
+// SetAnswerLatency makes chat.postMessage and chat.update answer d after
+// they took effect, as a slow Slack does: a client that dies meanwhile has
+// posted (or edited) without knowing it.
+func (s *Server) SetAnswerLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+func (s *Server) slowAnswer(method string) {
+	s.mu.Lock()
+	d := s.latency
+	s.mu.Unlock()
+	if d <= 0 || method != "chat.postMessage" && method != "chat.update" {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.closing:
+	}
+}
