@@ -89,10 +89,12 @@ func TestApprovalLifecycleOneThreadPerRequestAcrossARestart(t *testing.T) {
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{Extra: alertsOn})
 	d.Start()
+	now := time.Now().UTC().Truncate(time.Second)
+	until, extended := now.Add(15*time.Minute).Format(time.RFC3339), now.Add(2*time.Hour).Format(time.RFC3339)
 	d.Append(
 		create(42, 1),
 		create(43, 2),
-		lifecycle("approve", 42, alice, 3, map[string]string{"expires_at": "2026-03-20T01:30:00Z", "notes": "LGTM"}),
+		lifecycle("approve", 42, alice, 3, map[string]string{"expires_at": until, "notes": "LGTM"}),
 		lifecycle("reject", 43, dan, 4, map[string]string{"notes": "not on a Friday"}),
 	)
 	waitEvents(t, s, idDeploy, 1, 5, 20*time.Second)
@@ -105,7 +107,7 @@ func TestApprovalLifecycleOneThreadPerRequestAcrossARestart(t *testing.T) {
 	if v, ok := d.Metric("auditfwd_slack_message_updates_total", "channel=deploy_approval_alerts"); !ok || v != 0 {
 		t.Fatalf("updates counter after the restart: %v (present %v), want 0 from start-up", v, ok)
 	}
-	d.Append(lifecycle("extend", 42, carol, 5, map[string]string{"expires_at": "2026-03-20T03:00:00Z"}))
+	d.Append(lifecycle("extend", 42, carol, 5, map[string]string{"expires_at": extended}))
 	waitEvents(t, s, idDeploy, 5, 6, 20*time.Second)
 	testenv.Eventually(t, 20*time.Second, "the extension edited the parent", func() bool {
 		v, _ := d.Metric("auditfwd_slack_message_updates_total", "channel=deploy_approval_alerts")
@@ -129,7 +131,7 @@ func TestApprovalLifecycleOneThreadPerRequestAcrossARestart(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"approved by Alice Admin (alice@example.com)", "extended until 2026-03-20T03:00:00Z", "Requested by: Bob Builder (bob@example.com)", "Branch: feature/threads", "Commit: 9f2c1e7", testenv.Marker(1)} {
+	for _, want := range []string{"approved by Alice Admin (alice@example.com)", "extended until " + extended, "Requested by: Bob Builder (bob@example.com)", "Branch: feature/threads", "Commit: 9f2c1e7", testenv.Marker(1)} {
 		if !strings.Contains(parent.Text, want) {
 			t.Errorf("request 42's parent lacks %q:\n%s", want, parent.Text)
 		}
