@@ -43,6 +43,7 @@ type lintRule struct {
 	line        int
 	actionLines []int
 	alert       bool
+	threads     bool // has thread_by
 }
 
 func (lr *lintRule) patternLine(i int) int {
@@ -72,6 +73,7 @@ func Lint(cfg *config.Config) []Warning {
 			name: ch.Name, label: fmt.Sprintf("channel %q", ch.Name),
 			key: slackKey(ch.SlackChannel), slack: ch.SlackChannel,
 			patterns: ch.Actions, line: ch.Line, actionLines: ch.ActionLines,
+			threads: ch.ThreadBy != "",
 		})
 	}
 	if a := cfg.DeployApprovalAlerts; a.Enabled {
@@ -106,7 +108,8 @@ func Lint(cfg *config.Config) []Warning {
 			warn(line, "%srole changes are logged as user.update (roles are in the event's details); user.update_roles is only named in the docs — add user.update", lr.prefix(line))
 		}
 		// (3): a channel that can never fire.
-		if !lr.alert {
+		// A rule with thread_by still threads what an earlier rule sends.
+		if !lr.alert && !lr.threads {
 			if by := shadowedBy(all, i); by != nil {
 				warn(lr.line, "%s%s can never fire: every action it matches already goes to Slack channel %q through %s",
 					lr.prefix(lr.line), lr.label, lr.slack, describeShadow(by))

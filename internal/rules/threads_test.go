@@ -50,3 +50,15 @@ func TestRouteCarriesThreads(t *testing.T) {
 		t.Errorf("thread off: create routed to %+v", got)
 	}
 }
+
+func TestLintThreadByRuleOnASharedChannelIsNotDead(t *testing.T) {
+	cfg := &config.Config{Path: "c.yaml", Channels: []config.Channel{
+		{Name: "security", SlackChannel: "#security", Actions: []string{"login.*"}, Line: 1},
+		{Name: "floods", SlackChannel: "#security", Actions: []string{"login.oauth_failed"}, Line: 5, ThreadBy: "ip_address"},
+		{Name: "dead", SlackChannel: "#security", Actions: []string{"login.complete"}, Line: 9},
+	}}
+	ws := Lint(cfg)
+	if len(ws) != 1 || ws[0].Line != 9 {
+		t.Fatalf("warnings %v: want only the rule without thread_by", ws)
+	}
+}
