@@ -256,7 +256,7 @@ func actor(ev *event.Event) string {
 
 // maxFirst is the longest event line a thread keeps as it is; longer ones
 // are kept with their values cut, so the table stays small.
-const maxFirst = 4 << 10
+const maxFirst = 2 << 10
 
 // compact is the event a thread keeps for its parent.
 func compact(line []byte, ev *event.Event) json.RawMessage {
