@@ -60,9 +60,9 @@ type Service struct {
 type channel struct {
 	name string
 	q    *spool.Queue
-	// lastEdit is the thread parent and text last sent with chat.update, so
-	// that a step retried after its edit does not edit again (the sender's
-	// goroutine only).
+	// lastEdit names the thread parent and state last sent with
+	// chat.update, so that a step retried after its edit does not edit
+	// again (the sender's goroutine only).
 	lastEdit string
 
 	mu     sync.Mutex

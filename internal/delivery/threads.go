@@ -3,6 +3,7 @@ package delivery
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/event"
@@ -144,9 +145,9 @@ func (s *Service) replyInThread(ch *channel, m Messenger, th threads.Thread, rec
 // reply goes out anyway.
 func (s *Service) editParent(ch *channel, m Messenger, th *threads.Thread) (gone bool, refused string, err error) {
 	msg := slack.Parent(th)
-	shown := th.SlackChannel + "/" + th.TS + "\x00" + msg.Text
+	shown := fmt.Sprintf("%s/%s %d:%d %d", th.SlackChannel, th.TS, th.LastPos.Gen, th.LastPos.Offset, th.Count)
 	if ch.lastEdit == shown {
-		return false, "", nil // a retried step: the parent already reads so
+		return false, "", nil // a retried step: the parent already shows this state
 	}
 	update := func(msg slack.Message) error {
 		_, err := slackCall(func(ctx context.Context) (slack.Posted, error) { return m.Update(ctx, th.SlackChannel, th.TS, msg) })

@@ -224,3 +224,17 @@ func TestRecordedParentIsNotPostedAgain(t *testing.T) {
 		t.Fatalf("posts %+v: want only evt-002 after the parent, as a reply to it", posts)
 	}
 }
+
+// The reply fails after the edit went through: the retry posts the reply
+// without editing the parent again.
+func TestRetriedReplyDoesNotEditAgain(t *testing.T) {
+	f := newFixture(t, true)
+	f.enqueueLines(byIP, failedLogin(1, "10.0.0.1"))
+	f.waitPosts(1)
+	f.fs.FailNext("chat.postMessage", "service_unavailable", 2)
+	f.enqueueLines(byIP, failedLogin(2, "10.0.0.1"))
+	f.waitPosts(2)
+	if n := len(f.fs.Attempts("chat.update")); n != 1 || f.updates() != 1 {
+		t.Fatalf("%d chat.update attempts (%v counted) for one reply retried twice, want 1", n, f.updates())
+	}
+}
