@@ -43,14 +43,15 @@ const (
 
 // Post is an accepted chat.postMessage call.
 type Post struct {
-	Channel  string          // the channel ID (a "#name" request is mapped to its ID)
-	Text     string          // the text field as sent
-	Blocks   json.RawMessage // the blocks field as sent; nil when absent
-	Time     time.Time
-	Token    string
-	Params   url.Values // every request parameter but the token (unfurl_links, unfurl_media, …)
-	TS       string     // the ts Slack gave it
-	ThreadTS string     // the thread Slack put it in (its parent's ts); "" in the channel
+	Channel string          // the channel ID (a "#name" request is mapped to its ID)
+	Text    string          // the text field as sent
+	Blocks  json.RawMessage // the blocks field as sent; nil when absent
+	Time    time.Time
+	Token   string
+	Params  url.Values // every request parameter but the token (unfurl_links, unfurl_media, …)
+
+	TS       string // the ts Slack gave it
+	ThreadTS string // the thread Slack put it in (its parent's ts); "" in the channel
 }
 
 // AllText returns the text and every "text" string in the blocks, decoded
