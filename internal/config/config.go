@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // DefaultPath is the configuration file used when neither --config nor
@@ -37,6 +38,7 @@ const (
 	DefaultAdminListen   = "127.0.0.1:8089"
 	DefaultLogLevel      = "info"
 	DefaultAlertsChannel = "#deploy-approvals"
+	DefaultThreadWindow  = 24 * time.Hour
 )
 
 // Config is a loaded, validated configuration file with every default filled in.
@@ -99,6 +101,11 @@ type Channel struct {
 	Line         int         `yaml:"-"`       // line of the list item; 0 for the built-in defaults
 	ActionLines  []int       `yaml:"-"`       // ActionLines[i] is the line of Actions[i]; 0 for defaults
 	MentionLines []int       `yaml:"-"`       // MentionLines[i] is the line of Mention[i]
+	// ThreadBy names the event field whose value keys a Slack thread;
+	// events with the same value within ThreadWindow share one
+	// (docs/threads.md). "" posts every event on its own.
+	ThreadBy     string        `yaml:"thread_by"`
+	ThreadWindow time.Duration `yaml:"thread_window"` // 24h when ThreadBy is set alone
 	lines        ruleLines
 }
 
@@ -113,7 +120,10 @@ type DeployApprovalAlerts struct {
 	Line         int         `yaml:"-"` // line of the deploy_approval_alerts key; 0 when absent
 	ActionLines  []int       `yaml:"-"` // ActionLines[i] is the line of Actions[i]; 0 for defaults
 	MentionLines []int       `yaml:"-"`
-	lines        ruleLines
+	// Thread: a request's whole life in one Slack thread (default true,
+	// docs/threads.md).
+	Thread bool `yaml:"thread"`
+	lines  ruleLines
 }
 
 // Condition is one key of a rule's where: the event field Field must match
@@ -262,5 +272,6 @@ func defaultAlerts() DeployApprovalAlerts {
 		SlackChannel: DefaultAlertsChannel,
 		Actions:      actions,
 		ActionLines:  make([]int, len(actions)),
+		Thread:       true,
 	}
 }

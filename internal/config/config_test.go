@@ -94,6 +94,7 @@ func TestDefaults(t *testing.T) {
 				SlackChannel: "#deploy-approvals",
 				Actions:      []string{"deploy_approval_request.create", "deploy_approval_request.created"},
 				ActionLines:  make([]int, 2),
+				Thread:       true,
 			},
 		}
 		cfg.DeployApprovalAlerts.Line = 0

@@ -365,6 +365,7 @@ func (d *decoder) channels(k, v *yaml.Node) []Channel {
 		item = deref(item)
 		where := fmt.Sprintf("channels[%d]", i)
 		ch := Channel{Line: item.Line, lines: ruleLines{name: item.Line, slack: item.Line, actions: item.Line}}
+		threadByLine, windowLine := 0, 0
 		ok := d.mapping(item, where, map[string]field{
 			"name": func(_, v *yaml.Node) {
 				ch.Name, _ = d.str(v, where+".name")
@@ -382,7 +383,19 @@ func (d *decoder) channels(k, v *yaml.Node) []Channel {
 			},
 			"where":   func(k, v *yaml.Node) { ch.Where = d.where(k, v, where+".where") },
 			"mention": func(k, v *yaml.Node) { ch.Mention, ch.MentionLines = d.mentions(v, where+".mention") },
+			"thread_by": func(k, v *yaml.Node) {
+				ch.ThreadBy, _ = d.str(v, where+".thread_by")
+				ch.ThreadBy, threadByLine = strings.TrimSpace(ch.ThreadBy), k.Line
+			},
+			"thread_window": func(k, v *yaml.Node) {
+				ch.ThreadWindow, windowLine = d.duration(v, where+".thread_window"), k.Line
+			},
 		})
+		label := where
+		if ch.Name != "" {
+			label = fmt.Sprintf("channel %q", ch.Name)
+		}
+		d.checkThread(label, &ch, threadByLine, windowLine)
 		if ok {
 			out = append(out, ch)
 		}
@@ -520,6 +533,14 @@ func (d *decoder) alerts(k, v *yaml.Node, a *DeployApprovalAlerts) {
 			s, _ := d.str(v, where+".slack_channel")
 			a.SlackChannel = strings.TrimSpace(s)
 			a.lines.slack = v.Line
+		},
+		"thread": func(_, v *yaml.Node) {
+			if isNull(v) {
+				return
+			}
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" || v.Decode(&a.Thread) != nil {
+				d.errorf(v.Line, "%s.thread must be true or false, not %s", where, describe(v))
+			}
 		},
 		"actions": func(k, v *yaml.Node) {
 			a.Actions, a.ActionLines = d.patterns(v, where+".actions")

@@ -9,6 +9,10 @@ type Target struct {
 	Alert        bool     // the deploy approval alert
 	Where        []string // conditions as written: "status: [failed, denied]"
 	Mention      []string // S…, U…/W…, here, channel
+	// Threads is what keys its Slack threads (docs/threads.md): the rule's
+	// thread_by field, or "request" for the alert's request threads; ""
+	// when its messages are not threaded.
+	Threads string
 }
 
 // Targets lists the channels in file order, then the deploy approval alert
@@ -17,11 +21,15 @@ func (c *Config) Targets() []Target {
 	out := make([]Target, 0, len(c.Channels)+1)
 	for _, ch := range c.Channels {
 		out = append(out, Target{Name: ch.Name, SlackChannel: ch.SlackChannel, Patterns: ch.Actions,
-			Where: conditions(ch.Where), Mention: ch.Mention})
+			Where: conditions(ch.Where), Mention: ch.Mention, Threads: ch.ThreadBy})
 	}
 	if a := c.DeployApprovalAlerts; a.Enabled {
-		out = append(out, Target{Name: AlertsChannelName, SlackChannel: a.SlackChannel, Patterns: a.Actions, Alert: true,
-			Where: conditions(a.Where), Mention: a.Mention})
+		t := Target{Name: AlertsChannelName, SlackChannel: a.SlackChannel, Patterns: a.Actions, Alert: true,
+			Where: conditions(a.Where), Mention: a.Mention}
+		if a.Thread {
+			t.Threads = "request"
+		}
+		out = append(out, t)
 	}
 	return out
 }

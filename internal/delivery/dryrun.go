@@ -15,11 +15,14 @@ import (
 // Printer is the dry-run Sink: it prints each message it would post as one
 // JSON object per line instead of calling Slack.
 type Printer struct {
-	w *bufio.Writer
+	w       *bufio.Writer
+	threads dryRunThreads
 }
 
 // NewPrinter writes to w.
-func NewPrinter(w io.Writer) *Printer { return &Printer{w: bufio.NewWriter(w)} }
+func NewPrinter(w io.Writer) *Printer {
+	return &Printer{w: bufio.NewWriter(w), threads: newDryRunThreads()}
+}
 
 // DryRunMessage is one printed line.
 type DryRunMessage struct {
@@ -27,6 +30,10 @@ type DryRunMessage struct {
 	SlackChannel string        `json:"slack_channel"`
 	Alert        bool          `json:"alert,omitempty"`
 	Message      slack.Message `json:"message"`
+	// Thread is "parent", "reply" or "edit" (of the parent) for a threaded
+	// destination (docs/threads.md), ThreadKey the thread's key.
+	Thread    string `json:"thread,omitempty"`
+	ThreadKey string `json:"thread_key,omitempty"`
 }
 
 // Enqueue implements pipeline.Sink.
@@ -35,11 +42,17 @@ func (p *Printer) Enqueue(d rules.Destination, line []byte, _ logpos.Position) (
 	if err != nil {
 		return false, fmt.Errorf("dry run: %w", err)
 	}
-	msg, _ := slack.PackMentioned([]event.Event{ev}, d.Alert, [][]string{d.Mention})
 	enc := json.NewEncoder(p.w)
 	enc.SetEscapeHTML(false) // keep Slack's <!date^…> readable
-	if err := enc.Encode(DryRunMessage{Channel: d.Channel, SlackChannel: d.SlackChannel, Alert: d.Alert, Message: msg}); err != nil {
-		return false, fmt.Errorf("dry run: %w", err)
+	msgs := p.threads.messages(d, &ev, line)
+	if msgs == nil {
+		msg, _ := slack.PackMentioned([]event.Event{ev}, d.Alert, [][]string{d.Mention})
+		msgs = []DryRunMessage{{Channel: d.Channel, SlackChannel: d.SlackChannel, Alert: d.Alert, Message: msg}}
+	}
+	for _, m := range msgs {
+		if err := enc.Encode(m); err != nil {
+			return false, fmt.Errorf("dry run: %w", err)
+		}
 	}
 	return true, nil
 }

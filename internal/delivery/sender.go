@@ -68,27 +68,32 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 			}
 			recs = recs[:len(events)]
 		}
-		if sh.single {
-			events, recs = events[:1], recs[:1]
+		var st step
+		if recs[0].Thread != "" {
+			st = s.threadStep(ch, sess.Slack, recs, events, sh)
+		} else {
+			st = s.plainStep(sess.Slack, recs, events, sh)
 		}
-		msg, n := slack.PackMentioned(events, recs[0].Alert, mentions(recs))
-		if sh.textOnly {
-			msg = slack.TextOnly(msg)
-		}
-
-		err = s.post(sess.Slack, recs[0].Target, msg)
-		o := outcomeOf(err)
+		n := st.n
+		o := outcomeOf(st.err)
 		d := decide(o, attempt, n, sh, s.opts.MaxBackoff)
 		attempt, sh = d.attempt, d.next
 		if !o.ok {
-			s.failed(ch, o.reason, err)
+			s.failed(ch, o.reason, st.err)
 		}
 		switch d.act {
 		case ack:
+			if st.commit != nil {
+				st.commit() // durable before the spool's cursor moves
+			}
 			if err := ch.q.Ack(n); err != nil {
 				s.log.Error("cannot record delivery; it may repeat after a restart", "channel", ch.name, "err", err)
 			}
-			s.delivered(ch, events[:n])
+			if st.posted {
+				s.delivered(ch, events[:n])
+			} else {
+				s.m.QueueEvents.WithLabelValues(ch.name).Set(float64(ch.q.Len()))
+			}
 		case hold:
 			s.conn.Invalid(sess.Gen, o.reason)
 		case deadLetter:
@@ -119,17 +124,45 @@ func (s *Service) deadLetterOrWait(ctx context.Context, ch *channel, recs []spoo
 	return false
 }
 
-// post resolves the channel and posts with a context of its own: shutdown
-// waits for it instead of cancelling it.
-func (s *Service) post(m Messenger, target string, msg slack.Message) error {
+// step is what one message did for a sender: how many of the leading
+// records it covers, Slack's answer, and what to record once Slack took it.
+type step struct {
+	n      int
+	err    error
+	posted bool   // a message was posted (false: the records had been delivered before a crash)
+	commit func() // run after Slack took the message, before the spool is acknowledged
+}
+
+// plainStep posts the leading events as one message (a digest when there
+// are several), in the shape sh.
+func (s *Service) plainStep(m Messenger, recs []spool.Record, events []event.Event, sh shape) step {
+	if sh.single {
+		events = events[:1]
+	}
+	msg, n := slack.PackMentioned(events, recs[0].Alert, mentions(recs))
+	if sh.textOnly {
+		msg = slack.TextOnly(msg)
+	}
+	id, err := s.resolve(recs[0].Target)
+	if err == nil {
+		_, err = slackCall(func(ctx context.Context) (slack.Posted, error) { return m.Post(ctx, id, msg) })
+	}
+	return step{n: n, err: err, posted: true}
+}
+
+// resolve finds a configured Slack channel's ID.
+func (s *Service) resolve(target string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), slack.DefaultTimeout)
 	defer cancel()
-	id, err := s.resolver.Resolve(ctx, target)
-	if err != nil {
-		return err
-	}
-	_, err = m.Post(ctx, id, msg)
-	return err
+	return s.resolver.Resolve(ctx, target)
+}
+
+// slackCall makes one Slack request with a context of its own: shutdown
+// waits for it instead of cancelling it (Slack may have accepted it).
+func slackCall(f func(ctx context.Context) (slack.Posted, error)) (slack.Posted, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), slack.DefaultTimeout)
+	defer cancel()
+	return f(ctx)
 }
 
 func (s *Service) delivered(ch *channel, events []event.Event) {
@@ -206,7 +239,7 @@ func (s *Service) sleep(ctx context.Context, d time.Duration, wake <-chan struct
 // sameTarget keeps the leading records that can share one message.
 func sameTarget(recs []spool.Record) []spool.Record {
 	k := 1
-	for k < len(recs) && recs[k].Target == recs[0].Target && recs[k].Alert == recs[0].Alert {
+	for k < len(recs) && recs[k].Target == recs[0].Target && recs[k].Alert == recs[0].Alert && recs[k].Thread == recs[0].Thread {
 		k++
 	}
 	return recs[:k]

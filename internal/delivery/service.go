@@ -16,6 +16,7 @@ import (
 	"github.com/auditfwd/auditfwd/internal/spool"
 	"github.com/auditfwd/auditfwd/internal/statedir"
 	"github.com/auditfwd/auditfwd/internal/status"
+	"github.com/auditfwd/auditfwd/internal/threads"
 )
 
 // ErrUnknownChannel is returned by SendTest for a name no rule has.
@@ -46,6 +47,7 @@ type Service struct {
 	conn     *Connection
 	resolver *slack.Resolver
 	dead     *DeadLetters
+	threads  *threads.Store
 
 	mu       sync.Mutex
 	channels map[string]*channel
@@ -58,6 +60,10 @@ type Service struct {
 type channel struct {
 	name string
 	q    *spool.Queue
+	// lastEdit names the thread parent and state last sent with
+	// chat.update, so that a step retried after its edit does not edit
+	// again (the sender's goroutine only).
+	lastEdit string
 
 	mu     sync.Mutex
 	status status.Channel
@@ -81,6 +87,7 @@ func New(opts Options) (*Service, error) {
 	}
 	s := &Service{
 		opts: opts, log: opts.Logger, m: opts.Metrics, conn: opts.Conn, dead: dead,
+		threads:  threads.Open(opts.State.Threads(), opts.Logger, time.Now()),
 		channels: map[string]*channel{},
 		touched:  map[*channel]bool{},
 	}
@@ -186,7 +193,7 @@ func (s *Service) Enqueue(d rules.Destination, line []byte, pos logpos.Position)
 			return false, err
 		}
 	}
-	queued, err := ch.q.Append(spool.Record{Pos: pos, Target: d.SlackChannel, Alert: d.Alert, Mention: d.Mention, Event: line})
+	queued, err := ch.q.Append(spool.Record{Pos: pos, Target: d.SlackChannel, Alert: d.Alert, Mention: d.Mention, Thread: d.Thread, Event: line})
 	if err != nil {
 		return false, err
 	}
@@ -252,6 +259,7 @@ func (s *Service) Wait(timeout time.Duration) bool {
 			ch.q.Close()
 		}
 		s.mu.Unlock()
+		s.threads.Close()
 		return true
 	case <-time.After(timeout):
 		return false
@@ -274,6 +282,9 @@ func (s *Service) Statuses() []status.Channel {
 			st.Queue = ch.q.Len()
 		}
 		st.DeadLetters = s.dead.Count(t.Name)
+		if t.Threads != "" {
+			st.OpenThreads = s.threads.Count(t.Name, time.Now())
+		}
 		out = append(out, st)
 	}
 	return out

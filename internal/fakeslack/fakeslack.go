@@ -2,11 +2,11 @@
 // speaks Slack's wire format (form-encoded or JSON requests, token as
 // "Authorization: Bearer" or a "token" field, JSON answers, errors as HTTP
 // 200 {"ok":false,"error":…}, HTTP 429 with Retry-After, 5xx) for
-// chat.postMessage, conversations.list, auth.test and oauth.v2.access, serves
-// an OAuth authorize page like slack.com's, and records what it was sent so
-// that tests can count messages and assert on timing. It knows nothing about
-// auditfwd's routing or message layout. `go run ./cmd/fakeslack` starts one
-// for people.
+// chat.postMessage (threads included), chat.update, conversations.list,
+// auth.test and oauth.v2.access, serves an OAuth authorize page like
+// slack.com's, and records what it was sent so that tests can count
+// messages and assert on timing. It knows nothing about auditfwd's routing
+// or message layout. `go run ./cmd/fakeslack` starts one for people.
 //
 // It does not import "testing": other packages' tests and the benchmark
 // command use it alike.
@@ -30,7 +30,7 @@ import (
 	"unicode/utf8"
 )
 
-// Mode scripts how chat.postMessage answers; the other methods always
+// Mode scripts how chat.postMessage and chat.update answer; the other methods always
 // behave normally (so channel resolution and auth.test keep working during a
 // scripted outage).
 type Mode int
@@ -50,6 +50,9 @@ type Post struct {
 	Time    time.Time
 	Token   string
 	Params  url.Values // every request parameter but the token (unfurl_links, unfurl_media, …)
+
+	TS       string // the ts Slack gave it
+	ThreadTS string // the thread Slack put it in (its parent's ts); "" in the channel
 }
 
 // AllText returns the text and every "text" string in the blocks, decoded
@@ -150,6 +153,8 @@ type Server struct {
 	posts    []Post
 	attempts []Attempt
 	seq      int
+	msgs     messages      // threads.go
+	latency  time.Duration // threads.go: SetAnswerLatency
 }
 
 type tokenInfo struct {
@@ -436,6 +441,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		// Drop the connection without an answer, as a server that went away.
 		panic(http.ErrAbortHandler)
 	}
+	s.slowAnswer(method)
 
 	for k, v := range rep.header {
 		w.Header().Set(k, v)
@@ -487,7 +493,7 @@ func params(r *http.Request) (url.Values, error) {
 // handle answers one request; gone reports that the client gave up (or the
 // server closed) before an answer was ready.
 func (s *Server) handle(r *http.Request, method string, v url.Values, token string) (rep reply, gone bool) {
-	if method == "chat.postMessage" {
+	if method == "chat.postMessage" || method == "chat.update" {
 		if !s.waitHang(r.Context()) {
 			return reply{}, true
 		}
@@ -502,6 +508,8 @@ func (s *Server) handle(r *http.Request, method string, v url.Values, token stri
 	switch method {
 	case "chat.postMessage":
 		return s.postMessageLocked(v, token), false
+	case "chat.update":
+		return s.updateLocked(v, token), false
 	case "conversations.list":
 		return s.listLocked(v, token), false
 	case "auth.test":
@@ -602,12 +610,9 @@ func (s *Server) postMessageLocked(v url.Values, token string) reply {
 	if blocks != "" {
 		p.Blocks = json.RawMessage(blocks)
 	}
-	s.posts = append(s.posts, p)
 	ts := fmt.Sprintf("%d.%06d", now.Unix(), s.seq%1000000)
-	msg := map[string]any{"type": "message", "text": text, "ts": ts, "user": "U0BOT"}
-	if p.Blocks != nil {
-		msg["blocks"] = p.Blocks
-	}
+	msg := s.storeLocked(&p, ts)
+	s.posts = append(s.posts, p)
 	return okReply(map[string]any{"channel": ch.id, "ts": ts, "message": msg})
 }
 

@@ -30,6 +30,7 @@ type Metrics struct {
 	BuildInfo         *prometheus.GaugeVec
 	EventsRepeated    *prometheus.CounterVec // channel
 	StateDirWritable  prometheus.Gauge
+	MessageUpdates    *prometheus.CounterVec // channel: thread parents edited
 }
 
 // DeadLetterReasons and FailureReasons are the reasons whose series exist
@@ -118,6 +119,10 @@ func New(version string) *Metrics {
 			Name: "auditfwd_state_dir_writable",
 			Help: "1, or 0 while writes to state_dir fail and reading the audit log is held back.",
 		}),
+		MessageUpdates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfwd_slack_message_updates_total",
+			Help: "Thread parent messages edited with chat.update, by channel.",
+		}, []string{"channel"}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -125,7 +130,7 @@ func New(version string) *Metrics {
 		m.LogLines, m.EventsRouted, m.EventsUnrouted, m.EventsDelivered, m.SlackMessages,
 		m.DeliveryFailures, m.DeadLettered, m.SlackRequestTime, m.DeliveryLag, m.QueueEvents,
 		m.LogLagBytes, m.SlackConnected, m.ReloadSuccessful, m.ReloadSuccessTime, m.BuildInfo,
-		m.EventsRepeated, m.StateDirWritable,
+		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates,
 	)
 	m.StateDirWritable.Set(1)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
@@ -143,6 +148,7 @@ func (m *Metrics) InitChannel(name string) {
 	m.SlackMessages.WithLabelValues(name)
 	m.QueueEvents.WithLabelValues(name)
 	m.EventsRepeated.WithLabelValues(name)
+	m.MessageUpdates.WithLabelValues(name)
 	for _, r := range FailureReasons {
 		m.DeliveryFailures.WithLabelValues(name, r)
 	}

@@ -45,6 +45,7 @@ type lintRule struct {
 	where       []config.Condition
 	mention     []string
 	alert       bool
+	threads     bool // has thread_by
 }
 
 func (lr *lintRule) patternLine(i int) int {
@@ -75,7 +76,7 @@ func Lint(cfg *config.Config) []Warning {
 			name: ch.Name, label: fmt.Sprintf("channel %q", ch.Name),
 			key: slackKey(ch.SlackChannel), slack: ch.SlackChannel,
 			patterns: ch.Actions, line: ch.Line, actionLines: ch.ActionLines,
-			where: ch.Where, mention: ch.Mention,
+			where: ch.Where, mention: ch.Mention, threads: ch.ThreadBy != "",
 		})
 	}
 	if a := cfg.DeployApprovalAlerts; a.Enabled {
@@ -112,7 +113,8 @@ func Lint(cfg *config.Config) []Warning {
 		}
 		ws = append(ws, lintWhere(cfg.Path, lr)...)
 		// (3): a channel that can never fire.
-		if !lr.alert {
+		// A rule with thread_by still threads what an earlier rule sends.
+		if !lr.alert && !lr.threads {
 			if by := shadowedBy(all, i); by != nil {
 				warn(lr.line, "%s%s can never fire: every action it matches already goes to Slack channel %q through %s",
 					lr.prefix(lr.line), lr.label, lr.slack, describeShadow(by))

@@ -8,6 +8,7 @@
 package rules
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/threads"
 )
 
 // Destination is one place an event is delivered to.
@@ -24,6 +26,10 @@ type Destination struct {
 	SlackChannel string   // as configured: a name like "#security" or an ID like C0123ABCD
 	Alert        bool     // format as a deploy approval alert
 	Mention      []string // who the message pings: every matching rule's mention for this Slack channel, once each; nil for nobody
+	// Thread is how the destination threads its messages, a threads.Spec
+	// in its String form (kept as text so routing allocates nothing); ""
+	// when every message stands alone.
+	Thread string
 }
 
 // maxCache bounds the route cache: actions come from the log, and an attacker
@@ -51,6 +57,7 @@ type rule struct {
 	where    []condition
 	mention  []string
 	alert    bool
+	thread   string // threads.Spec of thread_by (or the alert's request threads), as text
 }
 
 // condition is one where key, compiled.
@@ -139,10 +146,18 @@ func Compile(channels []config.Channel, alerts config.DeployApprovalAlerts) (*Ru
 	}
 	r := &Rules{cache: make(map[string]*plan)}
 	for _, ch := range channels {
-		r.rules = append(r.rules, newRule(ch.Name, ch.SlackChannel, ch.Actions, ch.Where, ch.Mention, false))
+		ru := newRule(ch.Name, ch.SlackChannel, ch.Actions, ch.Where, ch.Mention, false)
+		if ch.ThreadBy != "" {
+			ru.thread = threads.Spec{By: ch.ThreadBy, Window: cmp.Or(ch.ThreadWindow, config.DefaultThreadWindow)}.String()
+		}
+		r.rules = append(r.rules, ru)
 	}
 	if alerts.Enabled {
-		r.rules = append(r.rules, newRule(config.AlertsChannelName, alerts.SlackChannel, alerts.Actions, alerts.Where, alerts.Mention, true))
+		ru := newRule(config.AlertsChannelName, alerts.SlackChannel, alerts.Actions, alerts.Where, alerts.Mention, true)
+		if alerts.Thread {
+			ru.thread = threads.Spec{Approval: true}.String()
+		}
+		r.rules = append(r.rules, ru)
 		r.alerts = &r.rules[len(r.rules)-1]
 	}
 	for i := range r.rules {
@@ -264,7 +279,9 @@ func (r *Rules) newPlan(action string) *plan {
 	p := &plan{r: r}
 	for i := range r.rules {
 		ru := &r.rules[i]
-		if ru.matchAction(action) < 0 {
+		// With request threads, every event of a request joins its
+		// thread, whatever the alert's actions say (docs/threads.md).
+		if ru.matchAction(action) < 0 && !(ru.alert && ru.thread != "" && threads.IsLifecycle(action)) {
 			continue
 		}
 		p.cands = append(p.cands, ru)
@@ -339,11 +356,13 @@ func (p *plan) compute(holds []bool) []Destination {
 		switch {
 		case j < 0:
 			o := p.r.owner[ru.key]
-			out = append(out, Destination{Channel: o.name, SlackChannel: o.slack, Alert: ru.alert})
+			out = append(out, Destination{Channel: o.name, SlackChannel: o.slack, Alert: ru.alert, Thread: ru.thread})
 			keys = append(keys, ru.key)
 			j = len(out) - 1
 		case ru.alert:
-			out[j].Alert = true // sent once, as an alert
+			out[j].Alert, out[j].Thread = true, ru.thread // sent once, as an alert, in its threads
+		default:
+			out[j].Thread = cmp.Or(out[j].Thread, ru.thread) // threaded by the first matching rule that threads
 		}
 		out[j].Mention = union(out[j].Mention, ru.mention)
 	}

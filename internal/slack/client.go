@@ -92,6 +92,10 @@ func New(o Options) *Client {
 type Posted struct {
 	Channel string
 	TS      string
+	// ThreadTS is the thread Slack put a reply in (its answer's
+	// message.thread_ts). A reply answered without it went to the channel
+	// instead: its parent is gone.
+	ThreadTS string
 }
 
 // Post sends m to a channel ID with chat.postMessage, link and media
@@ -128,7 +132,8 @@ func (c *Client) Update(ctx context.Context, channelID, ts string, m Message) (P
 // These are the calls made here rather than through slack-go: Slack answers
 // with the whole message echoed back, and slack-go decodes that echo into
 // Block Kit structs — measured at about 40 % of auditfwd's CPU while it
-// catches up (BENCHMARKS.md). Only ok, error, channel and ts are read here.
+// catches up (BENCHMARKS.md). Only ok, error, channel, ts and the message's
+// thread_ts are read here.
 // Failures come back as slack-go's own error types, as from every other
 // call, so Classify treats them alike.
 func (c *Client) send(ctx context.Context, method string, form url.Values, m Message) (Posted, error) {
@@ -167,6 +172,9 @@ func (c *Client) send(ctx context.Context, method string, form url.Values, m Mes
 		Error   string `json:"error"`
 		Channel string `json:"channel"`
 		TS      string `json:"ts"`
+		Message struct {
+			ThreadTS string `json:"thread_ts"`
+		} `json:"message"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&answer); err != nil {
 		return Posted{}, fmt.Errorf("%s: reading the answer: %w", method, err)
@@ -174,7 +182,7 @@ func (c *Client) send(ctx context.Context, method string, form url.Values, m Mes
 	if !answer.OK {
 		return Posted{}, fmt.Errorf("%s: %w", method, slackapi.SlackErrorResponse{Err: answer.Error})
 	}
-	return Posted{Channel: answer.Channel, TS: answer.TS}, nil
+	return Posted{Channel: answer.Channel, TS: answer.TS, ThreadTS: answer.Message.ThreadTS}, nil
 }
 
 // Channel is a public channel the bot can see.

@@ -60,6 +60,12 @@ func mentionReserve(mentions [][]string) room {
 	return room{blocks: 1, text: units(line) + 2}
 }
 
+// WithMentions adds the mention line of entries to a message built
+// without one (a thread's parent); edits of it never carry one.
+func WithMentions(m Message, entries []string) Message {
+	return withMentions(m, [][]string{entries}, 1)
+}
+
 // withMentions adds the mention line of the first n events to m.
 func withMentions(m Message, mentions [][]string, n int) Message {
 	line := MentionLine(slices.Concat(mentions[:min(n, len(mentions))]...))

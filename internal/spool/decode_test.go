@@ -33,6 +33,8 @@ func TestDecodeRecordTakesWhatEncodeWrites(t *testing.T) {
 		{Pos: logpos.Position{Gen: 0, Offset: 0}, Target: "#sécurité", Event: json.RawMessage(`{"action":"x"}`)},
 		{Pos: logpos.Position{Gen: 2, Offset: 9}, Target: "#security", Mention: []string{"S0123ABCD", "here"}, Event: json.RawMessage(`{"action":"x"}`)},
 		{Pos: logpos.Position{Gen: 2, Offset: 9}, Target: "#d", Alert: true, Mention: []string{"U1"}, Event: json.RawMessage(`{"action":"x"}`)},
+		{Pos: logpos.Position{Gen: 2, Offset: 9}, Target: "#deploy", Alert: true, Thread: "approval", Event: json.RawMessage(`{"action":"x"}`)},
+		{Pos: logpos.Position{Gen: 2, Offset: 9}, Target: "#security", Thread: "by 24h0m0s ip_address", Event: json.RawMessage(`{"action":"x"}`)},
 	} {
 		line := bytes.TrimSuffix(encode(r), []byte("\n"))
 		if _, ok := decodeRecord(line, ""); !ok {
@@ -46,6 +48,7 @@ func TestDecodeRecordTakesWhatEncodeWrites(t *testing.T) {
 		{Pos: logpos.Position{Gen: 1, Offset: 5}, Target: "a\"b", Event: json.RawMessage(`{"action":"x"}`)},
 		{Pos: logpos.Position{Gen: 1, Offset: 5}, Target: "#s", Mention: []string{"a]b"}, Event: json.RawMessage(`{"action":"x"}`)},
 		{Pos: logpos.Position{Gen: 1, Offset: 5}, Target: "#s", Mention: []string{`a"b`}, Event: json.RawMessage(`{"action":"x"}`)},
+		{Pos: logpos.Position{Gen: 1, Offset: 5}, Target: "#s", Thread: "by 1h0m0s odd\"field", Event: json.RawMessage(`{"action":"x"}`)},
 	} {
 		if _, ok := decodeRecord(bytes.TrimSuffix(encode(r), []byte("\n")), ""); ok {
 			t.Fatalf("decodeRecord took %+v", r)
@@ -62,6 +65,8 @@ func FuzzDecodeRecordAgreesWithJSON(f *testing.F) {
 	f.Add(`{"pos":{"gen":1,"offset":100},"target":"#s","mention":["S1","here"],"event":{"action":"x"}}`)
 	f.Add(`{"pos":{"gen":1,"offset":100},"target":"#s","alert":true,"mention":["S1",""],"event":{"action":"x"}}`)
 	f.Add(`{"pos":{"gen":1,"offset":100},"target":"#s","mention":[],"event":{"action":"x"}}`)
+	f.Add(`{"pos":{"gen":1,"offset":100},"target":"#s","alert":true,"thread":"approval","event":{"action":"x"}}`)
+	f.Add(`{"pos":{"gen":1,"offset":100},"target":"#s","thread":"by 1h0m0s ip","event":{"action":"x"}}`)
 	f.Fuzz(func(t *testing.T, line string) { checkDecode(t, []byte(line)) })
 }
 
@@ -82,6 +87,11 @@ func encodeRef(r Record) []byte {
 	if r.Alert {
 		b.WriteString(`,"alert":true`)
 	}
+	if r.Thread != "" {
+		b.WriteString(`,"thread":`)
+		t, _ := json.Marshal(r.Thread)
+		b.Write(t)
+	}
 	b.WriteString(`,"event":`)
 	b.Write(bytes.TrimSpace(r.Event))
 	b.WriteString("}\n")
@@ -97,4 +107,14 @@ func FuzzEncodeAgreesWithReference(f *testing.F) {
 			t.Fatalf("encode = %q, reference %q", got, want)
 		}
 	})
+}
+
+func TestDecodeRecordWithMentionAndThread(t *testing.T) {
+	r := Record{Pos: logpos.Position{Gen: 3, Offset: 7}, Target: "#deploy", Alert: true, Mention: []string{"S1", "here"}, Thread: "approval", Event: json.RawMessage(`{"action":"x"}`)}
+	line := bytes.TrimSuffix(encode(r), []byte("\n"))
+	got, ok := decodeRecord(line, "")
+	if !ok || got.Thread != "approval" || len(got.Mention) != 2 || !got.Alert {
+		t.Fatalf("decodeRecord(%q) = %+v, %v", line, got, ok)
+	}
+	checkDecode(t, line)
 }

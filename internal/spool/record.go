@@ -15,6 +15,7 @@ type Record struct {
 	Pos    logpos.Position `json:"pos"`
 	Target string          `json:"target"` // Slack channel as configured when routed
 	Alert  bool            `json:"alert,omitempty"`
+	Thread string          `json:"thread,omitempty"` // how it is threaded (threads.Spec as text); "" when not
 	Event  json.RawMessage `json:"event"`
 	Marker bool            `json:"marker,omitempty"` // carries the last position across segments; not an event
 
@@ -63,6 +64,9 @@ func decodeRecord(line []byte, prevTarget string) (r Record, ok bool) {
 	rest = rest[q+1:]
 	rest, r.Alert = bytes.CutPrefix(rest, []byte(`,"alert":true`))
 	if r.Mention, rest, ok = cutMention(rest); !ok {
+		return r, false
+	}
+	if rest, ok = cutThread(rest, &r); !ok {
 		return r, false
 	}
 	if rest, ok = bytes.CutPrefix(rest, []byte(`,"event":`)); !ok || len(rest) < 2 || rest[len(rest)-1] != '}' {
@@ -146,21 +150,45 @@ func appendRecord(b []byte, r Record) []byte {
 		b = append(b, `,"marker":true`...)
 	}
 	b = append(b, `,"target":`...)
-	if plainJSONString(r.Target) {
-		b = append(b, '"')
-		b = append(b, r.Target...)
-		b = append(b, '"')
-	} else {
-		t, _ := json.Marshal(r.Target)
-		b = append(b, t...)
-	}
+	b = appendString(b, r.Target)
 	if r.Alert {
 		b = append(b, `,"alert":true`...)
 	}
 	b = appendMention(b, r.Mention)
+	if r.Thread != "" {
+		b = append(b, `,"thread":`...)
+		b = appendString(b, r.Thread)
+	}
 	b = append(b, `,"event":`...)
 	b = append(b, bytes.TrimSpace(r.Event)...)
 	return append(b, "}\n"...)
+}
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	if plainJSONString(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	t, _ := json.Marshal(s)
+	return append(b, t...)
+}
+
+// cutThread takes an optional `,"thread":"…"` (a plain string, as encode
+// writes thread specs) off the front of rest into r.Thread; ok is false
+// when it is there in another form.
+func cutThread(rest []byte, r *Record) ([]byte, bool) {
+	rest, found := bytes.CutPrefix(rest, []byte(`,"thread":"`))
+	if !found {
+		return rest, true
+	}
+	q := bytes.IndexByte(rest, '"')
+	if q < 0 || !plainJSONString(string(rest[:q])) {
+		return rest, false
+	}
+	r.Thread = string(rest[:q])
+	return rest[q+1:], true
 }
 
 // plainJSONString reports whether json.Marshal would write s as it is,

@@ -19,6 +19,7 @@ const (
 	DeadLetterFile = "dead-letter.jsonl" // events Slack rejected for good
 	SpoolDir       = "spool"             // one delivery queue per channel: spool/<name>
 	TokenFile      = "slack-token.json"  // the bot token saved by the OAuth install
+	ThreadsFile    = "threads.jsonl"     // Slack threads: key → channel ID, parent ts, state (docs/threads.md)
 	LockFile       = statelock.FileName  // held by the one daemon that owns the directory
 )
 
@@ -42,6 +43,9 @@ func (d Dir) Checkpoint() string { return d.join(CheckpointFile) }
 
 // DeadLetters is the dead-letter file.
 func (d Dir) DeadLetters() string { return d.join(DeadLetterFile) }
+
+// Threads is the thread state file.
+func (d Dir) Threads() string { return d.join(ThreadsFile) }
 
 // Token is where the OAuth install saves the bot token unless
 // slack.bot_token_file names another file.

@@ -18,4 +18,5 @@ type Channel struct {
 	LastHint    string // plain-words advice for LastResult
 	Queue       int    // events waiting to be delivered
 	DeadLetters int    // events in dead-letter.jsonl waiting for `auditfwd redeliver`
+	OpenThreads int    // Slack threads it remembers (docs/threads.md)
 }
