@@ -214,18 +214,18 @@ func TestDryRunOfTheSampleLog(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
-	if got := lines(out); len(got) != 9 || got[1] != "security → #security: 🚨 login.oauth_failed · User: mallory@example.net · Status: failed" {
+	if got := lines(out); len(got) != 10 || got[1] != "security → #security: 🚨 login.oauth_failed · User: mallory@example.net · Status: failed" {
 		t.Errorf("text form:\n%s", out)
 	}
 	wantSummary := "dry run of examples/audit.log: 13 lines\n" +
 		"  lines:    11 event, 1 not_audit, 1 malformed, 0 oversized\n" +
-		"  routed:   security 5, infrastructure 3, deploy_approval_alerts 1\n" +
+		"  routed:   security 5, infrastructure 3, deploy_approval_alerts 2\n" +
 		"  unrouted: 3 events: app.read 1, env.read 1, login.start 1\n"
 	if errOut != wantSummary {
 		t.Errorf("summary:\n%s\nwant:\n%s", errOut, wantSummary)
 	}
 	jsonOut, jsonErr, code := cli(t, "", "run", "--dry-run", "--config", "examples/dry-run.yaml")
-	if code != 0 || len(lines(jsonOut)) != 9 || !strings.HasPrefix(jsonOut, `{"channel":"security","slack_channel":"#security","message":{`) || jsonErr != wantSummary {
+	if code != 0 || len(lines(jsonOut)) != 10 || !strings.HasPrefix(jsonOut, `{"channel":"security","slack_channel":"#security","message":{`) || jsonErr != wantSummary {
 		t.Errorf("JSON lines: exit %d\n%s\n%s", code, jsonOut, jsonErr)
 	}
 }

@@ -113,11 +113,12 @@ security                     5       5
 security-oncall              1       1
 rbac-denied                  0       1
 infrastructure               3       2
-deploy_approval_alerts       0       1
+deploy_approval_alerts       0       2
 
-4 of 11 events change destination:
+5 of 11 events change destination:
 ../../examples/audit.log:5 login.oauth_failed: security (#security, mention S0123ABCD) -> security (#security, mention S0123ABCD here)
 ../../examples/audit.log:7 deploy_approval_request.create: infrastructure -> infrastructure deploy_approval_alerts
+../../examples/audit.log:8 deploy_approval_request.approve: infrastructure -> infrastructure deploy_approval_alerts
 ../../examples/audit.log:9 release.promote: infrastructure -> none
 ../../examples/audit.log:13 env.read: none -> rbac-denied
 `
@@ -126,9 +127,9 @@ deploy_approval_alerts       0       1
 	}
 	// The list is capped, with a count.
 	out, _, _ = cli(t, "", "route", "--config", cur, "--diff", "../../configs/example.yaml", "--replay", "../../examples/audit.log", "--limit", "1")
-	if !strings.HasSuffix(out, "4 of 11 events change destination:\n"+
+	if !strings.HasSuffix(out, "5 of 11 events change destination:\n"+
 		"../../examples/audit.log:5 login.oauth_failed: security (#security, mention S0123ABCD) -> security (#security, mention S0123ABCD here)\n"+
-		"… and 3 more (--limit shows more)\n") {
+		"… and 4 more (--limit shows more)\n") {
 		t.Errorf("capped:\n%s", out)
 	}
 	// No change.

@@ -12,16 +12,26 @@ import (
 	"github.com/auditfwd/auditfwd/internal/slack"
 )
 
-// Printer is the dry-run Sink: it prints each message it would post as one
-// JSON object per line instead of calling Slack.
+// Printer is the dry-run Sink: it prints each message it would post
+// (parents, replies and edits of threads included) instead of calling Slack.
 type Printer struct {
 	w       *bufio.Writer
 	threads dryRunThreads
+	write   func(w io.Writer, m DryRunMessage) error
 }
 
-// NewPrinter writes to w.
-func NewPrinter(w io.Writer) *Printer {
-	return &Printer{w: bufio.NewWriter(w), threads: newDryRunThreads()}
+// NewPrinter prints one JSON object per line to w.
+func NewPrinter(w io.Writer) *Printer { return NewPrinterFunc(w, writeJSON) }
+
+// NewPrinterFunc prints each message to w with write (the readable form).
+func NewPrinterFunc(w io.Writer, write func(w io.Writer, m DryRunMessage) error) *Printer {
+	return &Printer{w: bufio.NewWriter(w), threads: newDryRunThreads(), write: write}
+}
+
+func writeJSON(w io.Writer, m DryRunMessage) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // keep Slack's <!date^…> readable
+	return enc.Encode(m)
 }
 
 // DryRunMessage is one printed line.
@@ -42,15 +52,13 @@ func (p *Printer) Enqueue(d rules.Destination, line []byte, _ logpos.Position) (
 	if err != nil {
 		return false, fmt.Errorf("dry run: %w", err)
 	}
-	enc := json.NewEncoder(p.w)
-	enc.SetEscapeHTML(false) // keep Slack's <!date^…> readable
 	msgs := p.threads.messages(d, &ev, line)
 	if msgs == nil {
 		msg, _ := slack.PackMentioned([]event.Event{ev}, d.Alert, [][]string{d.Mention})
 		msgs = []DryRunMessage{{Channel: d.Channel, SlackChannel: d.SlackChannel, Alert: d.Alert, Message: msg}}
 	}
 	for _, m := range msgs {
-		if err := enc.Encode(m); err != nil {
+		if err := p.write(p.w, m); err != nil {
 			return false, fmt.Errorf("dry run: %w", err)
 		}
 	}

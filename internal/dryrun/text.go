@@ -1,40 +1,33 @@
 package dryrun
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strings"
 
-	"github.com/auditfwd/auditfwd/internal/event"
-	"github.com/auditfwd/auditfwd/internal/logpos"
-	"github.com/auditfwd/auditfwd/internal/rules"
+	"github.com/auditfwd/auditfwd/internal/delivery"
 	"github.com/auditfwd/auditfwd/internal/slack"
 )
 
-// textPrinter prints one readable line per message:
+// newTextPrinter prints one readable line per message, what would go where:
 //
 //	security → #security: 🚨 login.oauth_failed · User: mallory@example.net · Status: failed
-type textPrinter struct{ w *bufio.Writer }
+//	deploy_approval_alerts → #deploy-approvals (edit of thread deploy_approval_request=42): …
+func newTextPrinter(w io.Writer) *delivery.Printer { return delivery.NewPrinterFunc(w, writeText) }
 
-func newTextPrinter(w io.Writer) *textPrinter { return &textPrinter{w: bufio.NewWriter(w)} }
-
-func (p *textPrinter) Enqueue(d rules.Destination, line []byte, _ logpos.Position) (bool, error) {
-	ev, err := event.Parse(line)
-	if err != nil {
-		return false, fmt.Errorf("dry run: %w", err)
+func writeText(w io.Writer, m delivery.DryRunMessage) error {
+	where := m.SlackChannel
+	switch m.Thread {
+	case "parent":
+		where += " (new thread " + m.ThreadKey + ")"
+	case "reply":
+		where += " (reply in thread " + m.ThreadKey + ")"
+	case "edit":
+		where += " (edit of thread " + m.ThreadKey + ")"
 	}
-	msg, _ := slack.Pack([]event.Event{ev}, d.Alert)
-	if _, err := fmt.Fprintf(p.w, "%s → %s: %s\n", d.Channel, d.SlackChannel, Headline(msg)); err != nil {
-		return false, fmt.Errorf("dry run: %w", err)
-	}
-	return true, nil
+	_, err := fmt.Fprintf(w, "%s → %s: %s\n", m.Channel, where, Headline(m.Message))
+	return err
 }
-
-func (p *textPrinter) Sync() error { return p.w.Flush() }
-
-// Rollback: a dry run has no state to roll back.
-func (p *textPrinter) Rollback() {}
 
 var unescape = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
 
@@ -46,6 +39,9 @@ func Headline(m slack.Message) string {
 	lines := strings.Split(m.Text, "\n")
 	parts := []string{lines[0]}
 	for i, l := range lines[1:] {
+		if l == "" {
+			continue
+		}
 		heading := i == 0 && !strings.Contains(l, ": ") // an alert's event heading
 		if heading || strings.HasPrefix(l, "User: ") || strings.HasPrefix(l, "Status: ") {
 			parts = append(parts, l)

@@ -51,13 +51,16 @@ func (r *Rules) Explain(action []byte, f *event.Fields) []Verdict {
 	for i := range r.rules {
 		ru := &r.rules[i]
 		v := Verdict{Rule: ru.name, SlackChannel: ru.slack, Queue: r.owner[ru.key].name, Mention: ru.mention, Alert: ru.alert}
-		j := ru.matchAction(a)
-		if j < 0 {
+		j, joins := ru.selects(a)
+		if j < 0 && !joins {
 			v.Reason = fmt.Sprintf("action %s matches none of %s", strconv.Quote(a), quoteAll(ru.patterns))
 			out = append(out, v)
 			continue
 		}
-		reasons := []string{"action matches " + strconv.Quote(ru.patterns[j])}
+		reasons := []string{"a request's events join its thread (deploy_approval_alerts.thread)"}
+		if j >= 0 {
+			reasons[0] = "action matches " + strconv.Quote(ru.patterns[j])
+		}
 		v.Matched = true
 		for c := range ru.where {
 			cond := &ru.where[c]

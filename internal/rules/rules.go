@@ -77,6 +77,17 @@ func (ru *rule) matchAction(action string) int {
 	return -1
 }
 
+// selects reports whether the rule considers action: j is the index of
+// the pattern that matches it, or -1; joins is true when only because, with
+// request threads, every event of a request joins its thread whatever the
+// alert's actions say (docs/threads.md).
+func (ru *rule) selects(action string) (j int, joins bool) {
+	if j = ru.matchAction(action); j >= 0 {
+		return j, false
+	}
+	return -1, ru.alert && ru.thread != "" && threads.IsLifecycle(action)
+}
+
 // holds reports whether the field's value, as text, meets the condition.
 func (c *condition) holds(value string) bool {
 	ok, _, _ := c.check(value)
@@ -279,9 +290,7 @@ func (r *Rules) newPlan(action string) *plan {
 	p := &plan{r: r}
 	for i := range r.rules {
 		ru := &r.rules[i]
-		// With request threads, every event of a request joins its
-		// thread, whatever the alert's actions say (docs/threads.md).
-		if ru.matchAction(action) < 0 && !(ru.alert && ru.thread != "" && threads.IsLifecycle(action)) {
+		if j, joins := ru.selects(action); j < 0 && !joins {
 			continue
 		}
 		p.cands = append(p.cands, ru)

@@ -2,10 +2,12 @@ package rules
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/event"
 )
 
 func TestRouteCarriesThreads(t *testing.T) {
@@ -61,5 +63,24 @@ func TestLintThreadByRuleOnASharedChannelIsNotDead(t *testing.T) {
 	ws := Lint(cfg)
 	if len(ws) != 1 || ws[0].Line != 9 {
 		t.Fatalf("warnings %v: want only the rule without thread_by", ws)
+	}
+}
+
+// Explain agrees with routing: a request's later event goes to the alert
+// channel because it joins the request's thread, and says so.
+func TestExplainSaysARequestEventJoinsItsThread(t *testing.T) {
+	r, err := Compile(nil, config.DeployApprovalAlerts{Enabled: true, SlackChannel: "#deploy", Actions: []string{"deploy_approval_request.create"}, Thread: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f event.Fields
+	line := []byte(`{"action":"deploy_approval_request.approve","resource":"42"}`)
+	_, action := event.ClassifyFields(line, &f)
+	v := r.Explain(action, &f)
+	if len(v) != 1 || !v[0].Matched || !strings.Contains(v[0].String(), "join its thread") {
+		t.Fatalf("explain: %+v", v)
+	}
+	if got := r.Match(action, &f); len(got) != 1 || got[0] != config.AlertsChannelName {
+		t.Fatalf("match: %v", got)
 	}
 }
