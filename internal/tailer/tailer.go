@@ -101,6 +101,8 @@ type Tailer struct {
 	wake      chan struct{}
 
 	lastSaveTime time.Time // when lastSaved was written
+	cps          *checkpointer
+	saveCP       func(path string, cp Checkpoint) error // nil: saveCheckpoint; tests slow it down
 }
 
 // New prepares a Tailer; Run starts it.
@@ -137,6 +139,10 @@ func New(opts Options, h Handler) *Tailer {
 func (t *Tailer) Run(ctx context.Context) error {
 	if t.opts.Once {
 		return t.runOnce(ctx)
+	}
+	if t.opts.CheckpointPath != "" {
+		t.cps = newCheckpointer(t.opts.CheckpointPath, t.checkpointWriter())
+		defer t.cps.close()
 	}
 	stopWatch := t.watch()
 	defer stopWatch()
@@ -542,11 +548,33 @@ func (t *Tailer) commitAt(following bool) error {
 		now.Sub(t.lastSaveTime) < t.opts.CheckpointEvery {
 		return nil
 	}
-	if err := saveCheckpoint(t.opts.CheckpointPath, cp); err != nil {
+	if err := t.writeCheckpoint(cp, !following); err != nil {
 		return err
 	}
 	t.lastSaved, t.lastSaveTime = cp, now
 	return nil
+}
+
+// writeCheckpoint writes cp, waiting for the write unless it may lag.
+// While following, the write happens off the read path (checkpointer).
+func (t *Tailer) writeCheckpoint(cp Checkpoint, wait bool) error {
+	if t.cps == nil {
+		return t.checkpointWriter()(t.opts.CheckpointPath, cp)
+	}
+	if err := t.cps.save(cp); err != nil {
+		return err
+	}
+	if wait {
+		return t.cps.flush()
+	}
+	return nil
+}
+
+func (t *Tailer) checkpointWriter() func(string, Checkpoint) error {
+	if t.saveCP != nil {
+		return t.saveCP
+	}
+	return saveCheckpoint
 }
 
 // drain reads of from its position to the current end of the file, handing
