@@ -2,19 +2,27 @@
 GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: help build test install check-ops
+.PHONY: help build test test-deps install check-ops
 
 help:
 	@echo "make build      build bin/auditfwd"
-	@echo "make test       go test -race ./..."
+	@echo "make test       the whole suite: installs its tools on Debian if missing, then go vet and go test -race"
 	@echo "make install    scripts/install.sh (as root, or with DESTDIR=dir)"
 	@echo "make check-ops  check alerts, dashboard, systemd unit (scripts/check-ops.sh)"
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/auditfwd ./cmd/auditfwd
 
-test:
-	$(GO) test -race ./...
+# The whole suite, on a fresh Debian machine too: test-deps installs
+# chromium, prometheus (promtool), systemd (systemd-analyze), python3 and git
+# with apt-get when missing (Debian's prometheus package also starts a
+# server; the tests need none). Then vet and the race-enabled tests.
+test: test-deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+test-deps:
+	@scripts/test-deps.sh
 
 install:
 	DESTDIR="$(DESTDIR)" VERSION="$(VERSION)" GO="$(GO)" scripts/install.sh

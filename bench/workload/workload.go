@@ -1,6 +1,7 @@
 // Package workload generates the reference audit log of the end-to-end
 // benchmark: a deterministic stream of lines in Rack Gateway's stdout format
-// (one JSON object per line, keys in alphabetical order, SPEC §1).
+// (one JSON object per line, keys in alphabetical order, as the gateway
+// writes them).
 //
 // The mix, per 100 lines: 70 convox proxy events (app.read, log.read,
 // process.list, …), 20 HTTP request lines without an action, 1 event that the

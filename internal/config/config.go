@@ -1,6 +1,7 @@
 // Package config owns auditfwd's configuration file: its YAML schema, the
-// defaults of SPEC §2, strict validation with file:line errors, and where
-// secrets come from (files, environment, systemd credentials). It reads files
+// defaults (docs/configuration.md), strict validation with file:line errors,
+// and where secrets come from (files, environment, systemd credentials), and
+// the configured destinations (Targets). It reads files
 // and environment variables; it never opens a network connection, never
 // writes a file and never puts a secret's value into an error or a log.
 package config
@@ -25,7 +26,7 @@ const DefaultPath = "/etc/auditfwd/config.yaml"
 // No configured channel may take it.
 const AlertsChannelName = "deploy_approval_alerts"
 
-// Defaults of SPEC §2.
+// Defaults, as docs/configuration.md lists them.
 const (
 	DefaultAuditLogPath  = "/var/log/rack-gateway/audit.log"
 	DefaultFormat        = "auto"
@@ -50,7 +51,7 @@ type Config struct {
 	Metrics  Metrics  `yaml:"metrics"`
 	Admin    Admin    `yaml:"admin"`
 	LogLevel string   `yaml:"log_level"` // debug | info | warn | error
-	// Channels holds the routing rules in file order: the two SPEC defaults
+	// Channels holds the routing rules in file order: the two default channels
 	// when the key is absent, empty (route nothing) for `channels: []`.
 	Channels             []Channel            `yaml:"channels"`
 	DeployApprovalAlerts DeployApprovalAlerts `yaml:"deploy_approval_alerts"`
@@ -253,7 +254,7 @@ func defaults() *Config {
 }
 
 // DefaultChannels returns the rules used when the file has no channels key
-// (SPEC §2). Each call returns fresh slices.
+// (docs/configuration.md). Each call returns fresh slices.
 func DefaultChannels() []Channel {
 	mk := func(name, slack string, actions ...string) Channel {
 		return Channel{Name: name, SlackChannel: slack, Actions: actions, ActionLines: make([]int, len(actions))}

@@ -11,7 +11,8 @@ import (
 	"testing"
 )
 
-// specExample is SPEC §2's example, verbatim apart from public_url.
+// specExample is the documented example of the product contract, verbatim
+// apart from public_url (its keys are listed in docs/configuration.md).
 const specExample = `
 audit_log:
   path: /var/log/rack-gateway/audit.log   # waits for the file if it does not exist yet
@@ -58,10 +59,10 @@ func TestSpecExampleEqualsDefaults(t *testing.T) {
 	want := mustParse(t, "")
 	want.Admin.PublicURL = "https://your-gateway-domain.com"
 	if !got.RoutingEqual(want) {
-		t.Errorf("SPEC example routes differently from the defaults:\n got %+v\nwant %+v", got.Channels, want.Channels)
+		t.Errorf("the documented example routes differently from the defaults:\n got %+v\nwant %+v", got.Channels, want.Channels)
 	}
 	if keys := got.RestartKeysChanged(want); keys != nil {
-		t.Errorf("SPEC example differs from defaults in %v", keys)
+		t.Errorf("the documented example differs from defaults in %v", keys)
 	}
 	if got.Channels[0].Line != 21 || !slices.Equal(got.Channels[0].ActionLines, []int{23, 23, 23, 23, 23, 23}) {
 		t.Errorf("security lines = %d %v, want 21 [23 ×6]", got.Channels[0].Line, got.Channels[0].ActionLines)

@@ -1,4 +1,4 @@
-// Package metrics defines auditfwd's Prometheus metrics (SPEC §8). Every
+// Package metrics defines auditfwd's Prometheus metrics (docs/metrics.md). Every
 // package gets the one *Metrics it needs injected; nothing here is global.
 package metrics
 

@@ -1,5 +1,5 @@
 // Package oauthsrv is the admin web server: the status page, the Slack OAuth
-// install flow and the per-channel Test buttons (SPEC §7).
+// install flow and the per-channel Test buttons (docs/slack-setup.md).
 //
 // It owns HTTP concerns only: Basic auth, the OAuth state, CSRF and the page.
 // It knows nothing about tailing or delivery; it reads their status and asks

@@ -86,6 +86,13 @@ func (t *Tailer) commitAt(following bool) error {
 	if t.opts.CheckpointPath == "" {
 		return nil
 	}
+	if t.cps != nil {
+		if err := t.cps.takeErr(); err != nil {
+			// A write off the read path failed: write it again, waiting.
+			t.lastSaved = Checkpoint{}
+			return commitFailed(err)
+		}
+	}
 	cp := Checkpoint{
 		Version: 1, Path: of.name, Dev: of.dev, Ino: of.ino,
 		FPLen: of.fp.n, FPHash: of.fp.hash, Position: of.pos(),
@@ -98,9 +105,32 @@ func (t *Tailer) commitAt(following bool) error {
 		now.Sub(t.lastSaveTime) < t.opts.CheckpointEvery {
 		return nil
 	}
-	if err := saveCheckpoint(t.opts.CheckpointPath, cp); err != nil {
+	// While following, the write happens off the read path; while writes
+	// fail, every commit waits for its write, so that the fault ends only
+	// when one really succeeded.
+	if err := t.writeCheckpoint(cp, !following || t.fault != nil); err != nil {
+		t.lastSaved = Checkpoint{}
 		return commitFailed(err)
 	}
 	t.lastSaved, t.lastSaveTime = cp, now
 	return nil
+}
+
+// writeCheckpoint writes cp, waiting for the write unless it may lag.
+func (t *Tailer) writeCheckpoint(cp Checkpoint, wait bool) error {
+	if t.cps == nil {
+		return t.checkpointWriter()(t.opts.CheckpointPath, cp)
+	}
+	t.cps.save(cp)
+	if wait {
+		return t.cps.flush()
+	}
+	return nil
+}
+
+func (t *Tailer) checkpointWriter() func(string, Checkpoint) error {
+	if t.saveCP != nil {
+		return t.saveCP
+	}
+	return saveCheckpoint
 }

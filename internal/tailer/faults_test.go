@@ -247,3 +247,45 @@ func TestCorruptCheckpointSetAsideAndNumberingAfterHighWater(t *testing.T) {
 		h.stop()
 	}
 }
+
+// A checkpoint write that fails off the read path (state_dir full) is
+// noticed by the next commit: the tailer reports the fault, writes again
+// waiting for each write, and reports recovery only once one succeeded.
+func TestAsyncCheckpointFailureIsReportedAndRetried(t *testing.T) {
+	h := newHarness(t)
+	appendFile(t, h.path, numbered(0, 2))
+	var full atomic.Bool
+	var writable atomic.Int32
+	h.rec = newRecorder()
+	tl := New(Options{Path: h.path, CheckpointPath: h.cp, PollInterval: 10 * time.Millisecond, CheckpointEvery: time.Millisecond,
+		Writable: func(ok bool) {
+			if ok {
+				writable.Store(1)
+			} else {
+				writable.Store(2)
+			}
+		}}, h.rec)
+	tl.saveCP = func(p string, cp Checkpoint) error {
+		if full.Load() {
+			return syscall.ENOSPC
+		}
+		return saveCheckpoint(p, cp)
+	}
+	h.runTailer(tl)
+	h.rec.waitFor(t, "two lines", atLeast(2))
+	full.Store(true)
+	for i := 2; i < 6; i++ {
+		appendFile(t, h.path, numbered(i, i+1))
+		h.rec.waitFor(t, "a line", atLeast(i+1))
+	}
+	waitUntil(t, "the fault reported", func() bool { return writable.Load() == 2 })
+	full.Store(false)
+	appendFile(t, h.path, numbered(6, 8))
+	waitUntil(t, "writable again", func() bool { return writable.Load() == 1 })
+	checkSequence(t, h.rec.waitFor(t, "every line once", atLeast(8)), 8)
+	fi, _ := os.Stat(h.path)
+	waitUntil(t, "the checkpoint at the end of the log", func() bool {
+		cp, err := loadCheckpoint(h.cp)
+		return err == nil && cp != nil && cp.Offset == fi.Size()
+	})
+}

@@ -113,6 +113,8 @@ type Tailer struct {
 	fault *stateFault                       // set while commits fail
 
 	afterCommit func(*openFile) // tests: act in the window before the fingerprint is extended
+	cps          *checkpointer
+	saveCP       func(path string, cp Checkpoint) error // nil: saveCheckpoint; tests slow it down
 }
 
 // New prepares a Tailer; Run starts it.
@@ -150,6 +152,10 @@ func New(opts Options, h Handler) *Tailer {
 func (t *Tailer) Run(ctx context.Context) error {
 	if t.opts.Once {
 		return t.runOnce(ctx)
+	}
+	if t.opts.CheckpointPath != "" {
+		t.cps = newCheckpointer(t.opts.CheckpointPath, t.checkpointWriter())
+		defer t.cps.close()
 	}
 	stopWatch := t.watch()
 	defer stopWatch()

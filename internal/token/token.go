@@ -13,7 +13,7 @@ import (
 	"github.com/auditfwd/auditfwd/internal/fsutil"
 )
 
-// EnvVar, when set, overrides the token file (SPEC §2).
+// EnvVar, when set, overrides the token file (docs/configuration.md).
 const EnvVar = "SLACK_BOT_TOKEN"
 
 // Token is what the OAuth install returns and delivery needs.
