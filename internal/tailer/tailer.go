@@ -113,8 +113,8 @@ type Tailer struct {
 	fault *stateFault                       // set while commits fail
 
 	afterCommit func(*openFile) // tests: act in the window before the fingerprint is extended
-	cps          *checkpointer
-	saveCP       func(path string, cp Checkpoint) error // nil: saveCheckpoint; tests slow it down
+	cps         *checkpointer
+	saveCP      func(path string, cp Checkpoint) error // nil: saveCheckpoint; tests slow it down
 }
 
 // New prepares a Tailer; Run starts it.
