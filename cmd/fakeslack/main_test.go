@@ -1,34 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/fakeslack"
+	"github.com/auditfwd/auditfwd/internal/testenv"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestWatchPrintsMessagesAndRefusals(t *testing.T) {
 	s, err := fakeslack.Start()
@@ -41,7 +23,7 @@ func TestWatchPrintsMessagesAndRefusals(t *testing.T) {
 	s.AddChannel("C0QUIET0001", "quiet", false)
 	names := map[string]string{"C0SECURITY1": "#security", "C0QUIET0001": "#quiet"}
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	done := make(chan struct{})
 	go func() { watch(ctx, s, names, &out); close(done) }()
 

@@ -574,19 +574,8 @@ func (s *Server) postMessageLocked(v url.Values, token string) reply {
 		return errReply("not_in_channel")
 	}
 	text, blocks := v.Get("text"), v.Get("blocks")
-	nblocks := 0
-	if blocks != "" {
-		n, code := validateBlocks(blocks)
-		if code != "" {
-			return errReply(code)
-		}
-		nblocks = n
-	}
-	if text == "" && nblocks == 0 {
-		return errReply("no_text")
-	}
-	if utf8.RuneCountInString(text) > 40000 {
-		return errReply("msg_too_long")
+	if _, code := checkPayload(text, blocks, 0, 40000); code != "" {
+		return errReply(code)
 	}
 	now := time.Now()
 	if s.rate > 0 {
@@ -614,6 +603,26 @@ func (s *Server) postMessageLocked(v url.Values, token string) reply {
 	msg := s.storeLocked(&p, ts)
 	s.posts = append(s.posts, p)
 	return okReply(map[string]any{"channel": ch.id, "ts": ts, "message": msg})
+}
+
+// checkPayload answers as Slack does for a message's text and blocks:
+// blocks replace the message's (nblocks is how many it then has; had, those
+// it had before an edit), and text longer than maxRunes is too long
+// (40,000 for chat.postMessage, 4,000 for chat.update).
+func checkPayload(text, blocks string, had, maxRunes int) (nblocks int, code string) {
+	nblocks = had
+	if blocks != "" {
+		if nblocks, code = validateBlocks(blocks); code != "" {
+			return 0, code
+		}
+	}
+	if text == "" && nblocks == 0 {
+		return 0, "no_text"
+	}
+	if utf8.RuneCountInString(text) > maxRunes {
+		return 0, "msg_too_long"
+	}
+	return nblocks, ""
 }
 
 func (s *Server) lookupLocked(c string) *channel {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"time"
-	"unicode/utf8"
 )
 
 // Threads and edits, as Slack does them (chat.postMessage with thread_ts and
@@ -152,19 +151,9 @@ func (s *Server) updateLocked(v url.Values, token string) reply {
 		return errReply("message_not_found")
 	}
 	text, blocks := v.Get("text"), v.Get("blocks")
-	nblocks := len(m.Blocks)
-	if blocks != "" {
-		n, code := validateBlocks(blocks)
-		if code != "" {
-			return errReply(code)
-		}
-		nblocks = n
-	}
-	if text == "" && nblocks == 0 {
-		return errReply("no_text")
-	}
-	if utf8.RuneCountInString(text) > 4000 {
-		return errReply("msg_too_long")
+	nblocks, code := checkPayload(text, blocks, len(m.Blocks), 4000)
+	if code != "" {
+		return errReply(code)
 	}
 	m.Text = text
 	if blocks != "" {

@@ -102,16 +102,11 @@ func requestState(r *threads.Request) (string, string) {
 	switch r.State {
 	case threads.Pending:
 		md, txt = "⏳ *Pending* approval", "pending approval"
-	case threads.Approved:
+	case threads.Approved, threads.Rejected:
 		md, txt = "✅ *Approved*", "approved"
-		if by != "" {
-			md += " by " + by
-			txt += " by " + by
+		if r.State == threads.Rejected {
+			md, txt = "⛔ *Rejected*", "rejected"
 		}
-		md += at(true)
-		txt += at(false)
-	case threads.Rejected:
-		md, txt = "⛔ *Rejected*", "rejected"
 		if by != "" {
 			md += " by " + by
 			txt += " by " + by

@@ -91,7 +91,7 @@ type Daemon struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
-	output *syncBuffer
+	output *SyncBuffer
 	runs   int
 }
 
@@ -118,7 +118,7 @@ func New(t testing.TB, o Options) *Daemon {
 		Metrics:    FreeAddr(t),
 		Admin:      FreeAddr(t),
 		Env:        o.Env,
-		output:     &syncBuffer{},
+		output:     &SyncBuffer{},
 	}
 	if err := os.MkdirAll(filepath.Dir(d.LogPath), 0o755); err != nil {
 		t.Fatal(err)
@@ -474,18 +474,20 @@ func (c Count) MissingDuplicates(from, to int) (missing, dups []int) {
 	return missing, dups
 }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer that a process's output and a test can
+// share: writes and reads are serialised.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
