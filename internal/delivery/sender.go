@@ -50,7 +50,14 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 			attempt++
 			continue
 		}
-		if len(recs) == 0 { // counted but not readable yet: wait for the next sync
+		if len(recs) == 0 {
+			// A segment's marker or end at the head: move past it.
+			if moved, err := ch.q.Trim(); err != nil {
+				s.log.Error("cannot move the spool's cursor", "channel", ch.name, "err", err)
+			} else if moved {
+				continue
+			}
+			// Counted but not readable yet: wait for the next sync.
 			if !s.sleep(ctx, time.Second, ch.q.Ready()) {
 				return
 			}

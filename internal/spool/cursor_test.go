@@ -9,10 +9,7 @@ import (
 
 func peekAck(t *testing.T, q *Queue, k int) []int {
 	t.Helper()
-	recs, err := q.Peek(k, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs := peek(t, q, k, 1<<20)
 	var got []int
 	for _, r := range recs {
 		got = append(got, n(t, r))

@@ -244,59 +244,84 @@ func (q *Queue) Len() int {
 
 // Peek returns up to max records from the head (at least one if any is
 // waiting, however large), stopping before maxBytes of events. A digest never
-// spans two segment files.
+// spans two segment files. It changes nothing on disk; it remembers what it
+// returned, for Ack. When the head holds no event (a segment's opening
+// marker, a corrupt record, a segment delivered to its end), it returns
+// none: Trim moves past that.
 func (q *Queue) Peek(max, maxBytes int) ([]Record, error) {
+	out, outLens, _, err := q.head(max, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	q.mu.Lock()
+	q.peeked = outLens
+	q.mu.Unlock()
+	return out, nil
+}
+
+// Trim moves the cursor past what holds no event at the head: markers and
+// corrupt records before the next record, and segments delivered to their
+// end, whose files it deletes. The cursor is saved. It reports whether it
+// moved; the sender calls it when Peek found nothing.
+func (q *Queue) Trim() (bool, error) {
+	moved := false
 	for {
 		q.mu.Lock()
-		cur, wSeg, synced := q.cur, q.wSeg, q.synced
+		cur, wSeg := q.cur, q.wSeg
 		q.mu.Unlock()
-		limit := int64(-1)
-		if cur.Segment == wSeg {
-			limit = synced
+		out, _, skip, err := q.head(16, 1<<20)
+		if err != nil {
+			return moved, err
 		}
-		var recs []Record
-		var lens []int64
-		if limit < 0 || cur.Offset < limit {
-			var err error
-			if recs, lens, err = q.readSegment(cur, limit, max, maxBytes); err != nil {
-				return nil, err
-			}
+		if len(out) > 0 || cur.Segment == wSeg && skip == 0 {
+			return moved, nil
 		}
-		// A marker opens a segment; it is acknowledged with the record after
-		// it, and so is a corrupt record, skipped.
-		var out []Record
-		var outLens []int64
-		var carry int64
-		for i, r := range recs {
-			if r.Marker || r.corrupt {
-				carry += lens[i]
-				continue
-			}
-			out = append(out, r)
-			outLens = append(outLens, lens[i]+carry)
-			carry = 0
-		}
-		if len(out) == 0 && (cur.Segment < wSeg || carry > 0) {
-			next := cursor{Segment: cur.Segment, Offset: cur.Offset + carry}
-			if carry == 0 { // this segment is fully delivered: the next one starts
-				next = cursor{Segment: cur.Segment + 1}
-			}
-			q.mu.Lock()
-			q.cur = next
-			q.mu.Unlock()
-			if err := q.saveCursor(next); err != nil {
-				return nil, err
-			}
-			if next.Segment != cur.Segment {
-				os.Remove(q.segPath(cur.Segment))
-			}
-			continue
+		next := cursor{Segment: cur.Segment, Offset: cur.Offset + skip}
+		if skip == 0 { // this segment is fully delivered: the next one starts
+			next = cursor{Segment: cur.Segment + 1}
 		}
 		q.mu.Lock()
-		q.peeked = outLens
+		q.cur = next
 		q.mu.Unlock()
-		return out, nil
+		if err := q.saveCursor(next); err != nil {
+			return true, err
+		}
+		if next.Segment != cur.Segment {
+			os.Remove(q.segPath(cur.Segment))
+		}
+		moved = true
 	}
+}
+
+// head reads the records at the cursor. lens[i] is how far acknowledging
+// out[i] moves the cursor: a marker or corrupt record before a record is
+// acknowledged with it. skip is the length of such lines at the end of what
+// was read with no record after them.
+func (q *Queue) head(max, maxBytes int) (out []Record, lens []int64, skip int64, err error) {
+	q.mu.Lock()
+	cur, wSeg, synced := q.cur, q.wSeg, q.synced
+	q.mu.Unlock()
+	limit := int64(-1)
+	if cur.Segment == wSeg {
+		limit = synced
+	}
+	if limit >= 0 && cur.Offset >= limit {
+		return nil, nil, 0, nil
+	}
+	recs, recLens, err := q.readSegment(cur, limit, max, maxBytes)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	for i, r := range recs {
+		if r.Marker || r.corrupt {
+			skip += recLens[i]
+			continue
+		}
+		out = append(out, r)
+		lens = append(lens, recLens[i]+skip)
+		skip = 0
+	}
+	return out, lens, skip, nil
 }
 
 // Ack removes the first n records returned by the last Peek, durably.

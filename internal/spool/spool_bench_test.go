@@ -85,8 +85,15 @@ func BenchmarkAck(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := q.Peek(1, 256<<10); err != nil {
+		recs, err := q.Peek(1, 256<<10)
+		if err != nil {
 			b.Fatal(err)
+		}
+		if len(recs) == 0 { // a segment's end
+			if _, err := q.Trim(); err != nil {
+				b.Fatal(err)
+			}
+			continue
 		}
 		if err := q.Ack(1); err != nil {
 			b.Fatal(err)

@@ -40,15 +40,34 @@ func appendAll(t *testing.T, q *Queue, from, to int) {
 	}
 }
 
+// peek is the sender's read: Peek, and when it finds nothing, Trim past a
+// marker or a delivered segment and Peek again.
+func peek(t *testing.T, q *Queue, max, maxBytes int) []Record {
+	t.Helper()
+	for {
+		recs, err := q.Peek(max, maxBytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) > 0 {
+			return recs
+		}
+		moved, err := q.Trim()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !moved {
+			return nil
+		}
+	}
+}
+
 // drainAll peeks and acks everything, returning the event numbers in order.
 func drainAll(t *testing.T, q *Queue, batch int) []int {
 	t.Helper()
 	var got []int
 	for {
-		recs, err := q.Peek(batch, 1<<20)
-		if err != nil {
-			t.Fatal(err)
-		}
+		recs := peek(t, q, batch, 1<<20)
 		if len(recs) == 0 {
 			return got
 		}
@@ -101,7 +120,7 @@ func TestAckSurvivesRestartAndDuplicatesAreRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendAll(t, q, 0, 10)
-	recs, _ := q.Peek(4, 1<<20)
+	recs := peek(t, q, 4, 1<<20)
 	if err := q.Ack(4); err != nil || len(recs) != 4 {
 		t.Fatal(err)
 	}
@@ -188,9 +207,8 @@ func TestPeekBoundsBytesButReturnsOneLargeRecord(t *testing.T) {
 	q.Append(big)
 	q.Append(rec(1))
 	q.Sync()
-	recs, err := q.Peek(10, 1000)
-	if err != nil || len(recs) != 1 {
-		t.Fatalf("got %d records, %v", len(recs), err)
+	if recs := peek(t, q, 10, 1000); len(recs) != 1 {
+		t.Fatalf("got %d records", len(recs))
 	}
 }
 
@@ -264,4 +282,51 @@ func TestRollbackDropsUnpublishedRecords(t *testing.T) {
 	if q2.HighWater() != rec(5).Pos {
 		t.Fatalf("high water after reopen %+v", q2.HighWater())
 	}
+}
+
+// Peek reads; it changes nothing on disk. Moving past a finished segment is
+// Trim's, and it deletes the segment's file.
+func TestPeekHasNoSideEffectsTrimMovesOn(t *testing.T) {
+	dir := t.TempDir()
+	q, err := open(dir, 1000, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	appendAll(t, q, 0, 30) // several segments of 1000 bytes
+	segs, _ := q.segments()
+	if len(segs) < 2 {
+		t.Fatalf("want several segments, have %v", segs)
+	}
+	first := peek(t, q, 100, 1<<20) // the whole first segment
+	if err := q.Ack(len(first)); err != nil {
+		t.Fatal(err)
+	}
+	cursorBefore, _ := os.ReadFile(filepath.Join(dir, cursorFile))
+	for range 3 {
+		if recs, err := q.Peek(100, 1<<20); err != nil || len(recs) != 0 {
+			t.Fatalf("Peek at a segment's end: %d records, %v", len(recs), err)
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, cursorFile)); string(after) != string(cursorBefore) {
+		t.Fatal("Peek moved the saved cursor")
+	}
+	if _, err := os.Stat(q.segPath(segs[0])); err != nil {
+		t.Fatalf("Peek deleted the delivered segment: %v", err)
+	}
+	if moved, err := q.Trim(); err != nil || !moved {
+		t.Fatalf("Trim: moved %v, %v", moved, err)
+	}
+	if _, err := os.Stat(q.segPath(segs[0])); !os.IsNotExist(err) {
+		t.Fatalf("the delivered segment is still there after Trim: %v", err)
+	}
+	wantSeq(t, append(nums(t, first), drainAll(t, q, 7)...), 0, 30)
+}
+
+func nums(t *testing.T, recs []Record) []int {
+	var out []int
+	for _, r := range recs {
+		out = append(out, n(t, r))
+	}
+	return out
 }
