@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/auditfwd/auditfwd/bench/workload"
+	"github.com/auditfwd/auditfwd/internal/fakeslack"
+)
+
+// latencies are the append-to-Slack times of one phase, in append order.
+type latencies []time.Duration
+
+func (l latencies) events() int { return len(l) }
+
+// summary is the count, p50, p99 and max in ms, and the first five events.
+func (l latencies) summary() (n int, p50, p99, maxMS float64, first []float64) {
+	sorted := append(latencies(nil), l...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	for _, d := range l[:min(5, len(l))] {
+		first = append(first, ms(d))
+	}
+	return len(l), ms(percentile(sorted, 0.50)), ms(percentile(sorted, 0.99)), ms(sorted[len(sorted)-1]), first
+}
+
+// latency appends routed events one at a time for dur at o.latencyRate,
+// numbered from first, and returns their append-to-Slack times.
+func latency(fs *fakeslack.Server, logPath string, o options, dur time.Duration, first int) (latencies, error) {
+	n := max(1, int(dur.Seconds()*o.latencyRate))
+	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	postsBefore := len(fs.Posts())
+	appended := make([]time.Time, n)
+	tick := time.NewTicker(time.Duration(float64(time.Second) / o.latencyRate))
+	defer tick.Stop()
+	for i := range n {
+		if i > 0 {
+			<-tick.C
+		}
+		now := time.Now()
+		appended[i] = now
+		if _, err := f.Write(workload.LatencyEvent(first+i, now)); err != nil {
+			return nil, err
+		}
+	}
+	t := newTally("bench-l-", first+n)
+	seen := postsBefore
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	defer cancel()
+	if _, err := fs.WaitPostsFunc(ctx, func(p []fakeslack.Post) bool {
+		for ; seen < len(p); seen++ {
+			t.add(p[seen])
+		}
+		return t.distinct == n
+	}); err != nil {
+		return nil, fmt.Errorf("latency: %d of %d events reached Slack: %w", t.distinct, n, err)
+	}
+	lat := make(latencies, n)
+	worst := 0
+	for i := range n {
+		lat[i] = t.at[first+i].Sub(appended[i])
+		if lat[i] > lat[worst] {
+			worst = i
+		}
+	}
+	step("latency: slowest event %d, appended %.1f s into the phase: %.1f ms", worst, appended[worst].Sub(appended[0]).Seconds(), ms(lat[worst]))
+	return lat, nil
+}
+
+// percentile of sorted d (nearest rank).
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	k := int(float64(len(d))*p+0.999999) - 1
+	return d[min(max(k, 0), len(d)-1)]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
