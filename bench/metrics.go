@@ -57,23 +57,9 @@ func waitLines(addr string, want int, timeout time.Duration) (float64, error) {
 	deadline := time.Now().Add(timeout)
 	var got float64
 	for {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err == nil {
-			got = 0
-			sc := bufio.NewScanner(resp.Body)
-			for sc.Scan() {
-				line := sc.Text()
-				if strings.HasPrefix(line, "auditfwd_log_lines_total{") {
-					if i := strings.LastIndexByte(line, ' '); i > 0 {
-						v, _ := strconv.ParseFloat(line[i+1:], 64)
-						got += v
-					}
-				}
-			}
-			resp.Body.Close()
-			if int(got) == want {
-				return got, nil
-			}
+		var err error
+		if got, err = scrapeLines(addr); err == nil && int(got) == want {
+			return got, nil
 		}
 		if time.Now().After(deadline) {
 			return got, fmt.Errorf("timed out")
