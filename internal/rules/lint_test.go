@@ -1,11 +1,8 @@
 package rules
 
 import (
-	"os"
 	"reflect"
-	"regexp"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/auditfwd/auditfwd/internal/config"
@@ -31,29 +28,6 @@ func TestCatalog(t *testing.T) {
 	cat[0] = "mutated"
 	if Catalog()[0] == "mutated" {
 		t.Error("Catalog returns shared memory")
-	}
-}
-
-// TestCatalogMatchesActionsMD keeps the embedded list in step with the
-// contract's ACTIONS.md when the shared directory is at hand.
-func TestCatalogMatchesActionsMD(t *testing.T) {
-	data, err := os.ReadFile("../../../shared/ACTIONS.md")
-	if err != nil {
-		t.Skipf("ACTIONS.md not available: %v", err)
-	}
-	text, _, _ := strings.Cut(string(data), "Role changes are logged")
-	_, text, _ = strings.Cut(text, "\n## ") // the intro's `scope.verb` is no action
-	var want []string
-	for _, m := range regexp.MustCompile("`([a-z_]+(?:\\.[a-z_]+)*)`").FindAllStringSubmatch(text, -1) {
-		if !slices.Contains(want, m[1]) {
-			want = append(want, m[1])
-		}
-	}
-	got := Catalog()
-	slices.Sort(want)
-	slices.Sort(got)
-	if !slices.Equal(got, want) {
-		t.Errorf("actions.txt and ACTIONS.md differ:\n got %v\nwant %v", got, want)
 	}
 }
 
