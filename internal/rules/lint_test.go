@@ -222,7 +222,7 @@ deploy_approval_alerts:
 	}
 }
 
-// The SPEC's own defaults name user.update_roles without user.update; with no
+// The built-in default channels name user.update_roles without user.update; with no
 // line to point at, the warning names the channel.
 func TestLintDefaults(t *testing.T) {
 	got := lint(t, "")

@@ -76,7 +76,7 @@ func TestRoute(t *testing.T) {
 		action   string
 		want     []Destination
 	}{
-		// SPEC defaults.
+		// the built-in defaults (docs/configuration.md).
 		{"default literal", nil, config.DeployApprovalAlerts{}, "login.complete", []Destination{sec}},
 		{"default star", nil, config.DeployApprovalAlerts{}, "login.oauth_failed", []Destination{sec}},
 		{"default release", nil, config.DeployApprovalAlerts{}, "release.promote", []Destination{infra}},
