@@ -82,17 +82,27 @@ func collectText(dec *json.Decoder, tok json.Token, b *strings.Builder) error {
 	return err
 }
 
-func (s *Server) postMessageLocked(v url.Values, token string) reply {
+// scriptedLocked is the answer the scripted Mode gives a message call
+// (chat.postMessage, chat.update) before any other check, or the token's
+// problem; answered is false when the call goes on.
+func (s *Server) scriptedLocked(token string) (r reply, answered bool) {
 	switch s.mode {
 	case ModeError500:
-		return reply{status: http.StatusInternalServerError, body: "<html><body>500 Internal Server Error</body></html>", code: "http_500"}
+		return reply{status: http.StatusInternalServerError, body: "<html><body>500 Internal Server Error</body></html>", code: "http_500"}, true
 	case ModeRateLimitNoRetryAfter:
 		r := errReply("ratelimited")
 		r.status = http.StatusTooManyRequests
-		return r
+		return r, true
 	}
 	if _, code := s.authLocked(token); code != "" {
-		return errReply(code)
+		return errReply(code), true
+	}
+	return reply{}, false
+}
+
+func (s *Server) postMessageLocked(v url.Values, token string) reply {
+	if r, answered := s.scriptedLocked(token); answered {
+		return r
 	}
 	ch := s.lookupLocked(v.Get("channel"))
 	if ch == nil {

@@ -2,7 +2,6 @@ package fakeslack
 
 import (
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"time"
 )
@@ -124,16 +123,8 @@ func cmpOr(a, b string) string {
 // channel_not_found) and ts a message of this app that still exists; the
 // text and blocks sent replace the message's (blocks left out are kept).
 func (s *Server) updateLocked(v url.Values, token string) reply {
-	switch s.mode {
-	case ModeError500:
-		return reply{status: http.StatusInternalServerError, body: "<html><body>500 Internal Server Error</body></html>", code: "http_500"}
-	case ModeRateLimitNoRetryAfter:
-		r := errReply("ratelimited")
-		r.status = http.StatusTooManyRequests
+	if r, answered := s.scriptedLocked(token); answered {
 		return r
-	}
-	if _, code := s.authLocked(token); code != "" {
-		return errReply(code)
 	}
 	channel, ts := v.Get("channel"), v.Get("ts")
 	if channel == "" || ts == "" {

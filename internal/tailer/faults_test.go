@@ -178,7 +178,7 @@ func TestCommitFailureHoldsBackAndResumes(t *testing.T) {
 	h := newHarness(t)
 	appendFile(t, h.path, numbered(0, 3))
 	var full atomic.Bool
-	var writable atomic.Int32 // 1 ok, 2 failing
+	var writable writableState
 	h.rec = newRecorder()
 	h.rec.fail = func() error {
 		if full.Load() {
@@ -187,18 +187,12 @@ func TestCommitFailureHoldsBackAndResumes(t *testing.T) {
 		return nil
 	}
 	tl := New(Options{Path: h.path, CheckpointPath: h.cp, PollInterval: 10 * time.Millisecond,
-		Writable: func(ok bool) {
-			if ok {
-				writable.Store(1)
-			} else {
-				writable.Store(2)
-			}
-		}}, h.rec)
+		Writable: writable.report}, h.rec)
 	h.runTailer(tl)
 	h.rec.waitFor(t, "three lines", atLeast(3))
 	full.Store(true)
 	appendFile(t, h.path, numbered(3, 50))
-	waitUntil(t, "the tailer reports the fault", func() bool { return writable.Load() == 2 })
+	waitUntil(t, "the tailer reports the fault", func() bool { return writable.Load() == failing })
 	waitUntil(t, "a rollback", func() bool {
 		h.rec.mu.Lock()
 		defer h.rec.mu.Unlock()
@@ -207,7 +201,7 @@ func TestCommitFailureHoldsBackAndResumes(t *testing.T) {
 	appendFile(t, h.path, numbered(50, 60))
 	full.Store(false)
 	lines := h.rec.waitFor(t, "every line once writing works", atLeast(60))
-	waitUntil(t, "writable again", func() bool { return writable.Load() == 1 })
+	waitUntil(t, "writable again", func() bool { return writable.Load() == writableAgain })
 	checkSequence(t, lines, 60)
 }
 
@@ -255,16 +249,10 @@ func TestAsyncCheckpointFailureIsReportedAndRetried(t *testing.T) {
 	h := newHarness(t)
 	appendFile(t, h.path, numbered(0, 2))
 	var full atomic.Bool
-	var writable atomic.Int32
+	var writable writableState
 	h.rec = newRecorder()
 	tl := New(Options{Path: h.path, CheckpointPath: h.cp, PollInterval: 10 * time.Millisecond, CheckpointEvery: time.Millisecond,
-		Writable: func(ok bool) {
-			if ok {
-				writable.Store(1)
-			} else {
-				writable.Store(2)
-			}
-		}}, h.rec)
+		Writable: writable.report}, h.rec)
 	tl.saveCP = func(p string, cp Checkpoint) error {
 		if full.Load() {
 			return syscall.ENOSPC
@@ -278,14 +266,30 @@ func TestAsyncCheckpointFailureIsReportedAndRetried(t *testing.T) {
 		appendFile(t, h.path, numbered(i, i+1))
 		h.rec.waitFor(t, "a line", atLeast(i+1))
 	}
-	waitUntil(t, "the fault reported", func() bool { return writable.Load() == 2 })
+	waitUntil(t, "the fault reported", func() bool { return writable.Load() == failing })
 	full.Store(false)
 	appendFile(t, h.path, numbered(6, 8))
-	waitUntil(t, "writable again", func() bool { return writable.Load() == 1 })
+	waitUntil(t, "writable again", func() bool { return writable.Load() == writableAgain })
 	checkSequence(t, h.rec.waitFor(t, "every line once", atLeast(8)), 8)
 	fi, _ := os.Stat(h.path)
 	waitUntil(t, "the checkpoint at the end of the log", func() bool {
 		cp, err := loadCheckpoint(h.cp)
 		return err == nil && cp != nil && cp.Offset == fi.Size()
 	})
+}
+
+// writableState records what Options.Writable last reported: 0 nothing yet.
+type writableState struct{ atomic.Int32 }
+
+const (
+	writableAgain = 1
+	failing       = 2
+)
+
+func (w *writableState) report(ok bool) {
+	if ok {
+		w.Store(writableAgain)
+	} else {
+		w.Store(failing)
+	}
 }
