@@ -395,3 +395,26 @@ func TestCheckPreCommitHook(t *testing.T) {
 		t.Fatalf("AUDITFWD_HOOK_CONFIGS: %v\n%s", err, out)
 	}
 }
+
+// manifest repeats the redirect URL from public_url: left at the example's
+// placeholder, it says so on stderr (the manifest itself stays on stdout).
+func TestManifestWarnsAboutPlaceholderPublicURL(t *testing.T) {
+	out, errOut, code := cli(t, "", "manifest", "--config", "../../configs/example.yaml")
+	if code != 0 || !strings.Contains(out, "your-gateway-domain.com/api/v1/integrations/slack/oauth/callback") {
+		t.Fatalf("exit %d, manifest:\n%s", code, out)
+	}
+	if !strings.Contains(errOut, "configs/example.yaml: warning:") || !strings.Contains(errOut, "public_url") {
+		t.Errorf("no placeholder warning on stderr: %q", errOut)
+	}
+	if strings.Contains(out, "warning") {
+		t.Errorf("the warning went into the manifest:\n%s", out)
+	}
+	dir := t.TempDir()
+	path := dir + "/config.yaml"
+	if err := os.WriteFile(path, []byte("audit_log:\n  path: /tmp/x.log\nadmin:\n  public_url: https://gateway.acme-ops.net\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := cli(t, "", "manifest", "--config", path); code != 0 || errOut != "" {
+		t.Errorf("a real public_url: exit %d, stderr %q", code, errOut)
+	}
+}
