@@ -46,7 +46,15 @@ func newFixture(t *testing.T, withToken bool) *fixture {
 	if withToken {
 		conn.Set(token.Token{AccessToken: tok})
 	}
-	svc, err := New(Options{State: statedir.Dir(dir), Logger: log, Metrics: m, Conn: conn, MaxBackoff: 200 * time.Millisecond})
+	svc := startService(t, Options{State: statedir.Dir(dir), Logger: log, Metrics: m, Conn: conn, MaxBackoff: 200 * time.Millisecond}, "#security")
+	return &fixture{t: t, fs: fs, svc: svc, conn: conn, m: m}
+}
+
+// startService starts a Service with the one channel "security" at
+// slackChannel; the test's end stops it.
+func startService(t *testing.T, o Options, slackChannel string) *Service {
+	t.Helper()
+	svc, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,10 +63,10 @@ func newFixture(t *testing.T, withToken bool) *fixture {
 		cancel()
 		svc.Wait(5 * time.Second)
 	})
-	if err := svc.Start(ctx, []config.Target{{Name: "security", SlackChannel: "#security"}}); err != nil {
+	if err := svc.Start(ctx, []config.Target{{Name: "security", SlackChannel: slackChannel}}); err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, fs: fs, svc: svc, conn: conn, m: m}
+	return svc
 }
 
 func (f *fixture) enqueue(n ...int) {

@@ -11,7 +11,6 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
-	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/logpos"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/rules"
@@ -109,18 +108,7 @@ func newFakeService(t *testing.T, fake *fakeSlack) (*Service, *Connection) {
 	conn := NewConnection(slack.Options{}, dir+"/token.json", log, m)
 	conn.dial = func(string) Slack { return fake }
 	conn.Set(token.Token{AccessToken: "xoxb-fake"})
-	svc, err := New(Options{State: statedir.Dir(dir), Logger: log, Metrics: m, Conn: conn, MaxBackoff: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() {
-		cancel()
-		svc.Wait(5 * time.Second)
-	})
-	if err := svc.Start(ctx, []config.Target{{Name: "security", SlackChannel: "C0SECURITY1"}}); err != nil {
-		t.Fatal(err)
-	}
+	svc := startService(t, Options{State: statedir.Dir(dir), Logger: log, Metrics: m, Conn: conn, MaxBackoff: 50 * time.Millisecond}, "C0SECURITY1")
 	return svc, conn
 }
 
