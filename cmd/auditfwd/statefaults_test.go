@@ -226,29 +226,7 @@ func TestFullStateDirHoldsBackThenResumes(t *testing.T) {
 }
 
 // fillDisk writes path until the file system is full.
-func fillDisk(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				break
-			}
-			t.Fatal(err)
-		}
-	}
-	// Small writes too, until not one byte fits.
-	for {
-		if _, err := f.Write(buf[:1]); err != nil {
-			break
-		}
-	}
-}
+func fillDisk(t *testing.T, path string) { fillPages(t, path, 0) }
 
 // Copytruncate with a writer that does not append leaves NUL padding before
 // its next line: that line is delivered and counted once, as one event.

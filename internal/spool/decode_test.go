@@ -36,7 +36,7 @@ func TestDecodeRecordTakesWhatEncodeWrites(t *testing.T) {
 		{Pos: logpos.Position{Gen: 2, Offset: 9}, Target: "#deploy", Alert: true, Thread: "approval", Event: json.RawMessage(`{"action":"x"}`)},
 		{Pos: logpos.Position{Gen: 2, Offset: 9}, Target: "#security", Thread: "by 24h0m0s ip_address", Event: json.RawMessage(`{"action":"x"}`)},
 	} {
-		line := bytes.TrimSuffix(encode(r), []byte("\n"))
+		line := encodedJSON(t, r)
 		if _, ok := decodeRecord(line, ""); !ok {
 			t.Fatalf("decodeRecord did not take %q", line)
 		}
@@ -50,7 +50,7 @@ func TestDecodeRecordTakesWhatEncodeWrites(t *testing.T) {
 		{Pos: logpos.Position{Gen: 1, Offset: 5}, Target: "#s", Mention: []string{`a"b`}, Event: json.RawMessage(`{"action":"x"}`)},
 		{Pos: logpos.Position{Gen: 1, Offset: 5}, Target: "#s", Thread: "by 1h0m0s odd\"field", Event: json.RawMessage(`{"action":"x"}`)},
 	} {
-		if _, ok := decodeRecord(bytes.TrimSuffix(encode(r), []byte("\n")), ""); ok {
+		if _, ok := decodeRecord(encodedJSON(t, r), ""); ok {
 			t.Fatalf("decodeRecord took %+v", r)
 		}
 	}
@@ -70,9 +70,22 @@ func FuzzDecodeRecordAgreesWithJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string) { checkDecode(t, []byte(line)) })
 }
 
-// encodeRef is encode as first written.
+// encodedJSON is the JSON object of r's line: what decodeRecord takes.
+func encodedJSON(t *testing.T, r Record) []byte {
+	t.Helper()
+	line, ok := bytes.CutSuffix(encode(r), []byte("\n"))
+	torn, rec := splitLine(line)
+	if !ok || len(torn) > 0 || line[0] != recordStart {
+		t.Fatalf("encode(%+v) = %q: not recordStart, one JSON object, a newline", r, line)
+	}
+	return rec
+}
+
+// encodeRef is encode as first written, with the record start byte added
+// in front.
 func encodeRef(r Record) []byte {
 	var b bytes.Buffer
+	b.WriteByte(recordStart)
 	b.WriteString(`{"pos":{"gen":`)
 	b.WriteString(strconv.FormatUint(r.Pos.Gen, 10))
 	b.WriteString(`,"offset":`)
@@ -111,7 +124,7 @@ func FuzzEncodeAgreesWithReference(f *testing.F) {
 
 func TestDecodeRecordWithMentionAndThread(t *testing.T) {
 	r := Record{Pos: logpos.Position{Gen: 3, Offset: 7}, Target: "#deploy", Alert: true, Mention: []string{"S1", "here"}, Thread: "approval", Event: json.RawMessage(`{"action":"x"}`)}
-	line := bytes.TrimSuffix(encode(r), []byte("\n"))
+	line := encodedJSON(t, r)
 	got, ok := decodeRecord(line, "")
 	if !ok || got.Thread != "approval" || len(got.Mention) != 2 || !got.Alert {
 		t.Fatalf("decodeRecord(%q) = %+v, %v", line, got, ok)

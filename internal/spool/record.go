@@ -137,10 +137,32 @@ func cutUint(b []byte) (uint64, []byte, bool) {
 	return n, b[i:], true
 }
 
+// recordStart opens every record in a segment: RFC 7464's record separator
+// (0x1E), which valid JSON never holds (events are validated JSON lines).
+// A write cut short (disk full, I/O error) leaves a record's first bytes and
+// no newline; whatever is written after them starts with recordStart, so a
+// reader finds the intact record behind the remains and never takes the two
+// for one corrupt record. Lines without it were written before it existed
+// and are read as they always were.
+const recordStart = 0x1e
+
+// splitLine splits a segment line (without its newline) into the remains
+// of a write cut short in front of the record (empty when there are none)
+// and the record itself, without its start byte.
+func splitLine(line []byte) (torn, rec []byte) {
+	i := bytes.LastIndexByte(line, recordStart)
+	if i < 0 {
+		return nil, line
+	}
+	return line[:i], line[i+1:]
+}
+
 func encode(r Record) []byte { return appendRecord(nil, r) }
 
-// appendRecord appends r's line to b.
+// appendRecord appends r's line to b: recordStart, the JSON object, a
+// newline.
 func appendRecord(b []byte, r Record) []byte {
+	b = append(b, recordStart)
 	b = append(b, `{"pos":{"gen":`...)
 	b = strconv.AppendUint(b, r.Pos.Gen, 10)
 	b = append(b, `,"offset":`...)
