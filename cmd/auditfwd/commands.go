@@ -163,7 +163,7 @@ func cmdRedeliver(env *cliEnv, args []string) error {
 	// The channel may have been fixed in the config since: use its current target.
 	resolver := slack.NewResolver(client.ListChannels, time.Minute)
 	authFailed := false
-	sent, kept, err := delivery.Redeliver(cfg.State().DeadLetters(), func(dl delivery.DeadLetter) error {
+	sent, kept, err := delivery.Redeliver(cfg.State().DeadLetters(), newLogger(env.stderr, cfg.LogLevel), func(dl delivery.DeadLetter) error {
 		if authFailed {
 			return errors.New("token rejected")
 		}

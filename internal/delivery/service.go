@@ -81,10 +81,7 @@ func New(opts Options) (*Service, error) {
 	if opts.ResolveRefresh <= 0 {
 		opts.ResolveRefresh = time.Minute
 	}
-	dead, err := OpenDeadLetters(opts.State.DeadLetters())
-	if err != nil {
-		return nil, err
-	}
+	dead := OpenDeadLetters(opts.State.DeadLetters(), opts.Logger)
 	s := &Service{
 		opts: opts, log: opts.Logger, m: opts.Metrics, conn: opts.Conn, dead: dead,
 		threads:  threads.Open(opts.State.Threads(), opts.Logger, time.Now()),
