@@ -43,6 +43,10 @@ func (c *Config) Placeholders() []string {
 		out = append(out, "no admin password (admin.password_file, AUDITFWD_ADMIN_PASSWORD or the systemd credential "+
 			CredAdminPassword+"): the admin page answers 503, so nobody can connect Slack or press Test there (docs/slack-setup.md)")
 	}
+	if dir := filepath.Dir(c.AuditLog.Path); !mayExist(dir) {
+		out = append(out, "audit_log.path "+c.AuditLog.Path+": its directory "+dir+" does not exist on this host: "+
+			"auditfwd would wait for the log forever (auditfwd_audit_log_present 0). Is the path right?")
+	}
 	for _, f := range []struct{ key, path string }{
 		{"slack.client_secret_file", c.Slack.ClientSecretFile},
 		{"admin.password_file", c.Admin.PasswordFile},

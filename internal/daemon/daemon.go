@@ -169,6 +169,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 				m.StateDirWritable.Set(0)
 			}
 		},
+		Present: func(ok bool) {
+			if ok {
+				m.AuditLogPresent.Set(1)
+			} else {
+				m.AuditLogPresent.Set(0)
+			}
+		},
 	}, d.handler)
 	tailErr := t.Run(ctx)
 	stop()

@@ -31,6 +31,7 @@ type Metrics struct {
 	EventsRepeated    *prometheus.CounterVec // channel
 	StateDirWritable  prometheus.Gauge
 	MessageUpdates    *prometheus.CounterVec // channel: thread parents edited
+	AuditLogPresent   prometheus.Gauge
 }
 
 // DeadLetterReasons and FailureReasons are the reasons whose series exist
@@ -123,6 +124,10 @@ func New(version string) *Metrics {
 			Name: "auditfwd_slack_message_updates_total",
 			Help: "Thread parent messages edited with chat.update, by channel.",
 		}, []string{"channel"}),
+		AuditLogPresent: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditfwd_audit_log_present",
+			Help: "1 while the audit log file exists, 0 while auditfwd waits for it to appear (is audit_log.path right?).",
+		}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -130,7 +135,7 @@ func New(version string) *Metrics {
 		m.LogLines, m.EventsRouted, m.EventsUnrouted, m.EventsDelivered, m.SlackMessages,
 		m.DeliveryFailures, m.DeadLettered, m.SlackRequestTime, m.DeliveryLag, m.QueueEvents,
 		m.LogLagBytes, m.SlackConnected, m.ReloadSuccessful, m.ReloadSuccessTime, m.BuildInfo,
-		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates,
+		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates, m.AuditLogPresent,
 	)
 	m.StateDirWritable.Set(1)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
