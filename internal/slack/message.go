@@ -9,6 +9,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/threads"
 )
 
 // Slack's limits, with a margin where Slack's own counting is undocumented.
@@ -122,7 +123,7 @@ func single(ev *event.Event, alert bool, reserve room) Message {
 	var text strings.Builder
 	budgetBlocks, budgetText := maxBlocks-reserve.blocks, maxBlocksText-reserve.text
 	if alert {
-		const heading = "🚀 Deploy approval requested"
+		heading := alertHeading(ev)
 		blocks = append(blocks, section("*"+heading+"*"))
 		text.WriteString(heading + "\n")
 		budgetBlocks--
@@ -132,6 +133,33 @@ func single(ev *event.Event, alert bool, reserve room) Message {
 	blocks = append(blocks, p.blocks(k)...)
 	text.WriteString(p.text)
 	return Message{Text: clip(text.String(), maxText), Blocks: blocks}
+}
+
+// alertHeading heads a deploy approval alert posted on its own (a
+// redelivered dead letter, or alerts without threads): what the event did
+// to its request, so that an approval never reads "requested".
+func alertHeading(ev *event.Event) string {
+	verb, lifecycle := strings.CutPrefix(ev.Action, threads.LifecyclePrefix)
+	if !lifecycle {
+		return "🚀 Deploy approval alert"
+	}
+	done, known := map[string]string{
+		"create": "requested", "created": "requested",
+		"approve": "approved", "approved": "approved",
+		"reject": "rejected", "rejected": "rejected",
+		"extend": "extended", "extended": "extended",
+		"expire": "expired", "expired": "expired",
+	}[verb]
+	switch st := ev.Get("status"); {
+	case known && (st == "" || st == "success") && done == "requested":
+		return "🚀 Deploy approval requested"
+	case known && (st == "" || st == "success"):
+		return "🚀 Deploy approval request " + done
+	case st == "" || st == "success":
+		return "🚀 Deploy approval request: " + escClip(verb, capAction)
+	default:
+		return "🚀 Deploy approval request: " + escClip(verb, capAction) + " " + escClip(st, capStatus)
+	}
 }
 
 // eventParts is one event rendered: the main section, one context element
