@@ -249,7 +249,10 @@ func TestReloadInvalidEditKeepsOldRules(t *testing.T) {
 	d := e.d
 	d.Start()
 	e.sendLogin("sec")
+	// fails counts the invalid edits; each is logged as a failed reload
+	// (an edit in place may be read half-written too, and fail once more).
 	fails := 0
+	failedBefore := strings.Count(d.Output(), "config reload failed")
 
 	// A malformed pattern: the old rules stay, the metric says so, the log
 	// names the line.
@@ -264,6 +267,7 @@ func TestReloadInvalidEditKeepsOldRules(t *testing.T) {
 	d.WriteConfig(e.config("ops"))
 	e.waitStamp(prev, "fixing the pattern")
 	e.sendLogin("ops")
+	good := e.stamp() // no invalid edit below may move it
 
 	// An unknown key, in place.
 	bad = strings.Replace(e.config("sec"), "  - name: ops\n", "  - name: ops\n    colour: red\n", 1)
@@ -276,8 +280,10 @@ func TestReloadInvalidEditKeepsOldRules(t *testing.T) {
 	// An editor caught mid-save: empty, then comments only. Refused.
 	d.WriteConfig("")
 	e.waitLog("the file is empty", 1)
+	fails++
 	d.WriteConfig("# auditfwd\n# nothing yet\n")
 	e.waitLog("the file is empty", 2)
+	fails++
 	e.sendLogin("ops")
 	if v := d.MustMetric(reloadOK); v != 0 {
 		t.Fatalf("%s = %v with an empty file", reloadOK, v)
@@ -286,7 +292,18 @@ func TestReloadInvalidEditKeepsOldRules(t *testing.T) {
 	// YAML that does not parse.
 	d.WriteConfig(e.config("sec") + "  - name: [oops\n")
 	e.waitLog("invalid YAML", 1)
+	fails++
 	e.sendLogin("ops")
+
+	if got := strings.Count(d.Output(), "config reload failed") - failedBefore; got < fails {
+		t.Errorf("%d invalid edits, %d failed reloads logged", fails, got)
+	}
+	if v := e.stamp(); v != good {
+		t.Errorf("the last successful reload's time moved during invalid edits: %v, was %v", v, good)
+	}
+	if v := d.MustMetric(reloadOK); v != 0 {
+		t.Errorf("%s = %v after invalid edits", reloadOK, v)
+	}
 
 	prev = e.stamp()
 	writeRename(t, d.ConfigPath, e.config("sec"))
