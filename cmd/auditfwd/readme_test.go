@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,9 +54,11 @@ func readmeLocalRun(t *testing.T) []string {
 // each job's process group in an interactive shell) is done by signalling
 // the process group of the shell that ran them.
 //
-// The commands use fixed addresses and files in /tmp, so runs of this
-// test on one machine take turns (a lock file), and it refuses to start
-// while someone's local run holds the addresses.
+// The README's files under /tmp and its fixed addresses are the reader's:
+// the test moves them into its own temporary directory and onto free ports
+// (the /tmp paths and examples/local.yaml's addresses are replaced, the
+// fake is told its address with -listen), so that it neither leaves state
+// a later local run would resume from nor meets a local run going on.
 func TestREADMELocalRun(t *testing.T) {
 	t.Parallel()
 	cmds := readmeLocalRun(t)
@@ -65,38 +66,40 @@ func TestREADMELocalRun(t *testing.T) {
 		!strings.HasPrefix(cmds[2], "echo '") || !strings.HasPrefix(cmds[3], "tail -f ") || cmds[4] != "kill %1 %2" {
 		t.Fatalf("the README's local run is not the five commands this test follows (fake, daemon, append, tail -f, kill):\n%s", strings.Join(cmds, "\n"))
 	}
+
+	dir := t.TempDir()
+	example, err := os.ReadFile("../../examples/local.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slackAddr, metricsAddr, adminAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
+	mover := func(path, slack, metrics, admin string) *strings.Replacer {
+		return strings.NewReplacer("/tmp/auditfwd-local", path,
+			"127.0.0.1:8091", slack, "127.0.0.1:9465", metrics, "127.0.0.1:8090", admin)
+	}
+	moved := mover(filepath.Join(dir, "auditfwd-local"), slackAddr, metricsAddr, adminAddr).Replace(string(example))
+	rest := mover("", "", "", "").Replace(string(example))
+	for _, fixed := range []string{"/tmp/", ":8091", ":9465", ":8090"} {
+		if strings.Contains(rest, fixed) {
+			t.Fatalf("examples/local.yaml names %s in a way this test does not move:\n%s", fixed, example)
+		}
+	}
+	localYAML := filepath.Join(dir, "local.yaml")
+	if err := os.WriteFile(localYAML, []byte(moved), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	move := strings.NewReplacer("/tmp/auditfwd-local", filepath.Join(dir, "auditfwd-local"),
+		"examples/local.yaml", localYAML, "go run ./cmd/fakeslack ", "go run ./cmd/fakeslack -listen "+slackAddr+" ")
+	for i, c := range cmds {
+		if strings.Contains(strings.ReplaceAll(c, "/tmp/auditfwd-local", ""), "/tmp/") {
+			t.Fatalf("the README's command writes to a /tmp path this test does not move: %s", c)
+		}
+		cmds[i] = move.Replace(c)
+	}
 	shown := strings.TrimPrefix(cmds[3], "tail -f ")
-
-	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "auditfwd-readme-local-run.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	cfg, err := config.Load(localYAML)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-
-	cfg, err := config.Load("../../examples/local.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := url.Parse(cfg.Slack.APIURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrs := []string{api.Host, cfg.Metrics.Listen, cfg.Admin.Listen}
-	for _, a := range addrs {
-		if c, err := net.Dial("tcp", a); err == nil {
-			c.Close()
-			t.Fatalf("%s is in use: is a local run from the README still going? Stop it (kill %%1 %%2 in its shell) and run the test again", a)
-		}
-	}
-	// A first run: no log, no state, no output from an earlier one.
-	for _, p := range []string{cfg.AuditLog.Path, cfg.StateDir, shown} {
-		if err := os.RemoveAll(p); err != nil {
-			t.Fatal(err)
-		}
 	}
 
 	sh := exec.Command("bash", "-e", "-c", strings.Join(cmds[:3], "\n"))
@@ -110,7 +113,7 @@ func TestREADMELocalRun(t *testing.T) {
 	}
 	// A file, not a pipe: the background jobs keep the shell's output open
 	// after it exits, and a pipe would be waited for until they end.
-	out, err := os.Create(filepath.Join(t.TempDir(), "shell-output"))
+	out, err := os.Create(filepath.Join(dir, "shell-output"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,6 +123,7 @@ func TestREADMELocalRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	pgid := sh.Process.Pid
+	addrs := []string{slackAddr, metricsAddr, adminAddr}
 	t.Cleanup(func() {
 		// kill %1 %2: both jobs and what they started stop, and the addresses are free again.
 		syscall.Kill(-pgid, syscall.SIGTERM)
@@ -131,12 +135,12 @@ func TestREADMELocalRun(t *testing.T) {
 					break
 				}
 				c.Close()
-				time.Sleep(100 * time.Millisecond)
+				time.Sleep(100 * time.Millisecond) // polling: are the processes gone
 			}
 		}
 		syscall.Kill(-pgid, syscall.SIGKILL)
 		if t.Failed() {
-			for _, p := range []string{shown, "/tmp/auditfwd-local-daemon.log"} {
+			for _, p := range []string{shown, filepath.Join(dir, "auditfwd-local-daemon.log")} {
 				b, _ := os.ReadFile(p)
 				t.Logf("%s:\n%s", p, b)
 			}

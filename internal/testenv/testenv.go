@@ -35,6 +35,7 @@ var (
 )
 
 // Binary builds cmd/auditfwd once per test process and returns its path.
+// The package's TestMain calls Main, which removes it at the end.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -64,6 +65,16 @@ func Binary(t testing.TB) string {
 		t.Fatal(buildErr)
 	}
 	return binPath
+}
+
+// Main runs a package's tests (call it from TestMain) and then removes the
+// binary Binary built, which outlives every single test.
+func Main(m *testing.M) int {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	return code
 }
 
 // FreeAddr returns a loopback address nobody listens on right now, for a
