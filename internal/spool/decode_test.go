@@ -74,15 +74,29 @@ func FuzzDecodeRecordAgreesWithJSON(f *testing.F) {
 func encodedJSON(t *testing.T, r Record) []byte {
 	t.Helper()
 	line, ok := bytes.CutSuffix(encode(r), []byte("\n"))
-	torn, rec := splitLine(line)
-	if !ok || len(torn) > 0 || line[0] != recordStart {
+	if !ok || line[0] != recordStart || bytes.Count(line, []byte{recordStart}) != 1 || bytes.Contains(line, []byte("\n")) {
 		t.Fatalf("encode(%+v) = %q: not recordStart, one JSON object, a newline", r, line)
 	}
-	return rec
+	// Whatever reads JSON reads the line as it is (an older auditfwd).
+	var whole Record
+	if err := json.Unmarshal(line, &whole); err != nil {
+		t.Fatalf("json.Unmarshal(%q): %v", line, err)
+	}
+	return line[1:]
 }
 
-// encodeRef is encode as first written, with the record start byte added
-// in front.
+// An event holding carriage returns as white space is compacted: a record
+// holds one only at its start; one in a string is escaped anyway.
+func TestRecordHoldsNoOtherRecordStart(t *testing.T) {
+	r := Record{Pos: logpos.Position{Gen: 1, Offset: 9}, Target: "#s", Event: json.RawMessage("{\"action\":\r\"x\",\r\n \"s\":\"a\\rb\"}")}
+	got, ok := decodeRecord(encodedJSON(t, r), "")
+	if !ok || string(got.Event) != `{"action":"x","s":"a\rb"}` {
+		t.Fatalf("decoded %+v, %v", got, ok)
+	}
+}
+
+// encodeRef is encode as first written, with the record start added in
+// front.
 func encodeRef(r Record) []byte {
 	var b bytes.Buffer
 	b.WriteByte(recordStart)
@@ -106,7 +120,14 @@ func encodeRef(r Record) []byte {
 		b.Write(t)
 	}
 	b.WriteString(`,"event":`)
-	b.Write(bytes.TrimSpace(r.Event))
+	ev := bytes.TrimSpace(r.Event)
+	if bytes.IndexByte(ev, '\r') >= 0 { // compacted: the record start is the only one
+		var c bytes.Buffer
+		if json.Compact(&c, ev) == nil {
+			ev = c.Bytes()
+		}
+	}
+	b.Write(ev)
 	b.WriteString("}\n")
 	return b.Bytes()
 }

@@ -137,24 +137,46 @@ func cutUint(b []byte) (uint64, []byte, bool) {
 	return n, b[i:], true
 }
 
-// recordStart opens every record in a segment: RFC 7464's record separator
-// (0x1E), which valid JSON never holds (events are validated JSON lines).
-// A write cut short (disk full, I/O error) leaves a record's first bytes and
-// no newline; whatever is written after them starts with recordStart, so a
-// reader finds the intact record behind the remains and never takes the two
-// for one corrupt record. Lines without it were written before it existed
-// and are read as they always were.
-const recordStart = 0x1e
+// recordStart opens every record in a segment: a carriage return. JSON
+// allows it as white space before a value, so whatever reads a record as
+// JSON (an older auditfwd, jq) reads it as before; and a record never holds
+// one anywhere else (strings escape it, and an event holding one as white
+// space is compacted when written). A write cut short (disk full, I/O
+// error) leaves a record's first bytes and no newline; whatever is written
+// after them starts with recordStart, so a reader finds the intact record
+// behind the remains and never takes the two for one corrupt record. Lines
+// without it were written before it existed and are read as they were.
+const recordStart = '\r'
 
-// splitLine splits a segment line (without its newline) into the remains
-// of a write cut short in front of the record (empty when there are none)
-// and the record itself, without its start byte.
-func splitLine(line []byte) (torn, rec []byte) {
-	i := bytes.LastIndexByte(line, recordStart)
-	if i < 0 {
-		return nil, line
+// parseLine decodes a segment line (without its newline): the record, and
+// the remains of a write cut short in front of it (nil when there are
+// none). The line is taken whole when it decodes whole (an older line may
+// hold a carriage return as white space); only then is it split at its last
+// record start. err is the whole line's when neither decodes.
+func parseLine(line []byte, prevTarget string) (remains []byte, r Record, err error) {
+	if r, err = decodeLine(bytes.TrimPrefix(line, []byte{recordStart}), prevTarget); err == nil {
+		return nil, r, nil
 	}
-	return line[:i], line[i+1:]
+	i := bytes.LastIndexByte(line, recordStart)
+	if i <= 0 {
+		return nil, r, err
+	}
+	tail, terr := decodeLine(line[i+1:], prevTarget)
+	if terr != nil {
+		return nil, r, err
+	}
+	return line[:i], tail, nil
+}
+
+// decodeLine decodes one record's JSON: by decodeRecord when it can,
+// otherwise by json.Unmarshal.
+func decodeLine(b []byte, prevTarget string) (Record, error) {
+	if r, ok := decodeRecord(b, prevTarget); ok {
+		return r, nil
+	}
+	var r Record
+	err := json.Unmarshal(b, &r)
+	return r, err
 }
 
 func encode(r Record) []byte { return appendRecord(nil, r) }
@@ -182,7 +204,16 @@ func appendRecord(b []byte, r Record) []byte {
 		b = appendString(b, r.Thread)
 	}
 	b = append(b, `,"event":`...)
-	b = append(b, bytes.TrimSpace(r.Event)...)
+	ev := bytes.TrimSpace(r.Event)
+	if bytes.IndexByte(ev, recordStart) >= 0 {
+		// A carriage return as white space between the event's values:
+		// gone, so that only a record's start holds one.
+		var c bytes.Buffer
+		if json.Compact(&c, ev) == nil {
+			ev = c.Bytes()
+		}
+	}
+	b = append(b, ev...)
 	return append(b, "}\n"...)
 }
 

@@ -128,21 +128,17 @@ func (q *Queue) readSegment(c cursor, limit int64, max, maxBytes int) ([]Record,
 		line := buf[start : start+i+1]
 		start += i + 1
 		at := cursor{Segment: c.Segment, Offset: off - int64(len(buf)-start) - int64(len(line))}
-		torn, body := splitLine(line[:len(line)-1])
+		torn, rec, err := parseLine(line[:len(line)-1], target)
 		if len(torn) > 0 {
 			// The remains of a write cut short: skipped on their own,
 			// the record after them is read as any other.
 			q.reportCorrupt(at, torn, errTorn)
 			recs = append(recs, Record{corrupt: true})
 			lens = append(lens, int64(len(torn)))
-			at.Offset += int64(len(torn))
 		}
-		rec, ok := decodeRecord(body, target)
-		if !ok {
-			if err := json.Unmarshal(body, &rec); err != nil {
-				q.reportCorrupt(at, body, err)
-				rec = Record{corrupt: true}
-			}
+		if err != nil {
+			q.reportCorrupt(at, line, err)
+			rec = Record{corrupt: true}
 		}
 		if !rec.Marker && total > 0 && total+len(rec.Event) > maxBytes {
 			break
@@ -191,12 +187,8 @@ func (q *Queue) countFrom(c cursor) (int, error) {
 		sc := bufio.NewScanner(io.NewSectionReader(f, off, 1<<62))
 		sc.Buffer(make([]byte, 64<<10), 64<<20)
 		for sc.Scan() {
-			_, line := splitLine(sc.Bytes())
-			if bytes.Contains(line[:min(len(line), 120)], []byte(`"marker":true`)) {
-				continue
-			}
 			// A corrupt record is skipped by the reader: not counted.
-			if _, ok := decodeRecord(line, ""); ok || json.Valid(line) {
+			if _, rec, err := parseLine(sc.Bytes(), ""); err == nil && !rec.Marker {
 				n++
 			}
 		}
@@ -215,10 +207,7 @@ func scanSegment(f *os.File) (good, size int64, last logpos.Position, err error)
 		line, rerr := br.ReadBytes('\n')
 		off += int64(len(line))
 		if len(line) > 0 && line[len(line)-1] == '\n' {
-			var rec struct {
-				Pos logpos.Position `json:"pos"`
-			}
-			if _, body := splitLine(line[:len(line)-1]); json.Unmarshal(body, &rec) == nil {
+			if _, rec, err := parseLine(line[:len(line)-1], ""); err == nil {
 				good, last = off, rec.Pos
 			}
 		}

@@ -147,6 +147,9 @@ func TestReaderSkipsRemainsInFrontOfARecord(t *testing.T) {
 			t.Fatalf("remains of %d bytes: delivered %v, want [0 1 3 4]", n, got)
 		}
 		q.Close()
+		if n == 1 {
+			continue // only a record start: white space before the next record, nothing to keep
+		}
 		kept, err := os.ReadFile(filepath.Join(dir, "corrupt-records"))
 		if err != nil || !bytes.Contains(kept, []byte(fmt.Sprintf("%q", full[:n]))) {
 			t.Fatalf("remains of %d bytes: no copy kept (%v): %q", n, err, kept)
