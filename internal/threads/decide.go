@@ -1,0 +1,83 @@
+package threads
+
+import (
+	"time"
+
+	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/logpos"
+)
+
+// Action is what an event does to its thread.
+type Action int
+
+const (
+	// Start: the event is the parent of a new thread (post it).
+	Start Action = iota + 1
+	// Reply: the event is a reply in a known thread (edit the parent first
+	// when Decision.Edit, then post the reply).
+	Reply
+)
+
+func (a Action) String() string {
+	switch a {
+	case Start:
+		return "parent"
+	case Reply:
+		return "reply"
+	}
+	return "none"
+}
+
+// Input is one threaded event as Decide sees it.
+type Input struct {
+	Channel      string // the config channel (queue) the event is delivered by
+	Spec         Spec
+	Key          string // Spec.Key of the event, never ""
+	SlackChannel string // the Slack channel (ID) the event goes to
+	Event        *event.Event
+	Line         []byte          // the event as read: a parent keeps it
+	Pos          logpos.Position // the spool record's position (zero in the dry run)
+	Mention      []string        // whom the rule pings (routing decided it)
+	Now          time.Time
+	// ParentGone: Slack said the known thread's parent no longer exists
+	// (message_not_found, or a reply it put in the channel).
+	ParentGone bool
+}
+
+// Decision is what one event does to its thread: the message to send, and
+// the thread as it is once Slack took it (what the parent shows and what
+// the table records). Decide is the only place that makes it; the senders
+// and the dry run both carry it out, so they cannot disagree.
+type Decision struct {
+	Action Action
+	Thread Thread   // the thread after the event (Start: SlackChannel set, TS left to the poster)
+	Ping   []string // mention entries the message carries
+	Edit   bool     // Reply: edit the parent to show Thread before the reply
+}
+
+// Decide says what the event in does to its thread, given cur, the thread
+// table's entry for in.Key (nil when there is none). It is a pure function
+// of its arguments; cur is not changed.
+func Decide(cur *Thread, in Input) Decision {
+	ev := in.Event
+	var d Decision
+	switch {
+	case cur == nil || cur.Expired(in.Now):
+		d = Decision{Action: Start, Thread: New(in.Channel, in.Key, in.Spec, ev, in.Line, in.Now), Ping: in.Mention}
+	case in.ParentGone:
+		// The thread goes on under a new parent; a request's state carries over.
+		d = Decision{Action: Start, Thread: cur.Restart(ev, in.Line, in.Now), Ping: in.Mention}
+	case cur.SlackChannel != in.SlackChannel || !cur.Joins(ev.Time, in.Now):
+		// Another Slack channel, or past the window: a new thread.
+		d = Decision{Action: Start, Thread: New(in.Channel, in.Key, in.Spec, ev, in.Line, in.Now), Ping: in.Mention}
+	default:
+		next := cur.Clone()
+		next.Apply(ev, in.Now)
+		d = Decision{Action: Reply, Thread: next, Ping: in.Mention, Edit: next.NoEdit == ""}
+	}
+	if d.Action == Start {
+		d.Thread.SlackChannel, d.Thread.TS = in.SlackChannel, ""
+	}
+	d.Thread.Mark(in.Pos, in.Line)
+	return d
+}
