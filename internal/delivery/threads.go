@@ -169,13 +169,14 @@ func (s *Service) replyInThread(ch *channel, m Messenger, th threads.Thread, rec
 }
 
 // replyMessage is the reply that the reply decisions ds of events post,
-// and how many of the events it holds (Slack's limits may cut it).
+// and how many of the events it holds (Slack's limits may cut it). It
+// pings nobody, and says of each event that did not apply why.
 func replyMessage(events []event.Event, ds []threads.Decision) (slack.Message, int) {
-	pings := make([][]string, len(ds))
+	notes := make([]string, len(ds))
 	for i, d := range ds {
-		pings[i] = d.Ping
+		notes[i] = d.NotApplied
 	}
-	return slack.PackMentioned(events, false, pings)
+	return slack.PackReply(events, notes)
 }
 
 // editParent makes th's parent show th with chat.update. gone: the parent

@@ -51,8 +51,12 @@ type Input struct {
 type Decision struct {
 	Action Action
 	Thread Thread   // the thread after the event (Start: SlackChannel set, TS left to the poster)
-	Ping   []string // mention entries the message carries
+	Ping   []string // mention entries the message carries: a new thread's parent only
 	Edit   bool     // Reply: edit the parent to show Thread before the reply
+	// NotApplied says why the event leaves its request as it was (a reply
+	// says so and the parent is not edited; a parent says so under its
+	// state); "" when it applied.
+	NotApplied string
 }
 
 // Decide says what the event in does to its thread, given cur, the thread
@@ -65,18 +69,25 @@ func Decide(cur *Thread, in Input) Decision {
 	case cur == nil || cur.Expired(in.Now):
 		d = Decision{Action: Start, Thread: New(in.Channel, in.Key, in.Spec, ev, in.Line, in.Now), Ping: in.Mention}
 	case in.ParentGone:
-		// The thread goes on under a new parent; a request's state carries over.
-		d = Decision{Action: Start, Thread: cur.Restart(ev, in.Line, in.Now), Ping: in.Mention}
-	case cur.SlackChannel != in.SlackChannel || !cur.Joins(ev.Time, in.Now):
-		// Another Slack channel, or past the window: a new thread.
+		// The thread goes on under a new parent; a request's state carries
+		// over, and whom the first parent pinged is not pinged again.
+		d = Decision{Action: Start, Thread: cur.restart(ev, in.Line, in.Now)}
+	case cur.SlackChannel != in.SlackChannel:
+		// The rule now posts elsewhere: a new thread there, a request's
+		// state carried over; its readers have not been pinged.
+		d = Decision{Action: Start, Thread: cur.restart(ev, in.Line, in.Now), Ping: in.Mention}
+	case !cur.Joins(ev.Time, in.Now):
+		// Past the window: a new thread.
 		d = Decision{Action: Start, Thread: New(in.Channel, in.Key, in.Spec, ev, in.Line, in.Now), Ping: in.Mention}
 	default:
 		next := cur.Clone()
-		next.Apply(ev, in.Now)
-		d = Decision{Action: Reply, Thread: next, Ping: in.Mention, Edit: next.NoEdit == ""}
+		why := next.apply(ev, in.Now)
+		// Replies and edits never ping: the parent did (docs/messages.md).
+		d = Decision{Action: Reply, Thread: next, Edit: why == "" && next.NoEdit == "", NotApplied: why}
 	}
 	if d.Action == Start {
 		d.Thread.SlackChannel, d.Thread.TS = in.SlackChannel, ""
+		d.NotApplied = d.Thread.FirstNotApplied
 	}
 	d.Thread.Mark(in.Pos, in.Line)
 	return d

@@ -50,17 +50,18 @@ func TestDecide(t *testing.T) {
 		now        time.Time
 		parentGone bool
 
-		action Action
-		ping   []string
-		edit   bool
-		count  int    // the thread's count after the event
-		ts     string // the thread's parent ts after the event ("" for a new parent)
+		action     Action
+		ping       []string
+		edit       bool
+		count      int    // the thread's count after the event
+		ts         string // the thread's parent ts after the event ("" for a new parent)
+		notApplied string
 	}{
 		{name: "first event: parent", spec: byIP, line: failed("10.0.0.1", 0),
 			action: Start, ping: ping, count: 1},
 		{name: "same value within the window: reply, parent edited", spec: byIP,
 			cur: func(t *testing.T) *Thread { return known(t, byIP, failed("10.0.0.1", 0), nil) }, line: failed("10.0.0.1", 59),
-			action: Reply, ping: ping, edit: true, count: 2, ts: "1.1"},
+			action: Reply, edit: true, count: 2, ts: "1.1"},
 		{name: "past the window: a new thread", spec: byIP,
 			cur: func(t *testing.T) *Thread { return known(t, byIP, failed("10.0.0.1", 0), nil) }, line: failed("10.0.0.1", 61),
 			action: Start, ping: ping, count: 1},
@@ -74,14 +75,20 @@ func TestDecide(t *testing.T) {
 			cur: func(t *testing.T) *Thread {
 				return known(t, byIP, failed("10.0.0.1", 0), func(th *Thread) { th.NoEdit = "edit_window_closed" })
 			}, line: failed("10.0.0.1", 1),
-			action: Reply, ping: ping, count: 2, ts: "1.1"},
-		{name: "parent gone: a new parent", spec: byIP, parentGone: true,
+			action: Reply, count: 2, ts: "1.1"},
+		{name: "parent gone: a new parent, nobody pinged again", spec: byIP, parentGone: true,
 			cur: func(t *testing.T) *Thread { return known(t, byIP, failed("10.0.0.1", 0), nil) }, line: failed("10.0.0.1", 1),
-			action: Start, ping: ping, count: 1},
+			action: Start, count: 1},
 		{name: "request: a later event replies, however late", spec: approval, now: t0.Add(6 * 24 * time.Hour),
 			cur: func(t *testing.T) *Thread { return known(t, approval, create, nil) }, line: request("approve", "success", "alice@example.com", `{}`),
-			action: Reply, ping: ping, edit: true, count: 2, ts: "1.1"},
+			action: Reply, edit: true, count: 2, ts: "1.1"},
+		{name: "request: an event that does not apply replies, parent left as it was", spec: approval,
+			cur: func(t *testing.T) *Thread { return known(t, approval, create, nil) }, line: request("approve", "denied", "mallory@example.com", `{}`),
+			action: Reply, count: 2, ts: "1.1", notApplied: "its status is denied; only a successful event changes the request"},
 		{name: "request: parent gone, the state carries over", spec: approval, parentGone: true,
+			cur: func(t *testing.T) *Thread { return known(t, approval, create, nil) }, line: request("approve", "success", "alice@example.com", `{}`),
+			action: Start, count: 1},
+		{name: "request: the alert moved to another Slack channel, the state carries over", spec: approval, slack: "C2",
 			cur: func(t *testing.T) *Thread { return known(t, approval, create, nil) }, line: request("approve", "success", "alice@example.com", `{}`),
 			action: Start, ping: ping, count: 1},
 	} {
@@ -100,9 +107,9 @@ func TestDecide(t *testing.T) {
 			in := Input{Channel: "ch", Spec: c.spec, Key: c.spec.Key(ev), SlackChannel: cmpOr(c.slack, "C1"), Event: ev,
 				Line: []byte(c.line), Pos: logpos.Position{Gen: 1, Offset: 500}, Mention: ping, Now: now, ParentGone: c.parentGone}
 			d := Decide(cur, in)
-			if d.Action != c.action || !slices.Equal(d.Ping, c.ping) || d.Edit != c.edit || d.Thread.Count != c.count || d.Thread.TS != c.ts {
-				t.Fatalf("got %v ping %v edit %v count %d ts %q; want %v ping %v edit %v count %d ts %q",
-					d.Action, d.Ping, d.Edit, d.Thread.Count, d.Thread.TS, c.action, c.ping, c.edit, c.count, c.ts)
+			if d.Action != c.action || !slices.Equal(d.Ping, c.ping) || d.Edit != c.edit || d.Thread.Count != c.count || d.Thread.TS != c.ts || d.NotApplied != c.notApplied {
+				t.Fatalf("got %v ping %v edit %v count %d ts %q not applied %q; want %v ping %v edit %v count %d ts %q not applied %q",
+					d.Action, d.Ping, d.Edit, d.Thread.Count, d.Thread.TS, d.NotApplied, c.action, c.ping, c.edit, c.count, c.ts, c.notApplied)
 			}
 			if d.Thread.SlackChannel != in.SlackChannel || d.Thread.Key != in.Key || !d.Thread.Applied(in.Pos, in.Line) {
 				t.Errorf("the thread does not record where it is and what it applied: %+v", d.Thread)
@@ -110,7 +117,7 @@ func TestDecide(t *testing.T) {
 			if cur != nil && !reflect.DeepEqual(*cur, before) {
 				t.Errorf("Decide changed the table's thread:\n%+v\nwas\n%+v", *cur, before)
 			}
-			if c.spec.Approval && c.parentGone && (d.Thread.Request == nil || d.Thread.Request.Branch != "feature/x") {
+			if c.spec.Approval && d.Action == Start && (d.Thread.Request == nil || d.Thread.Request.Branch != "feature/x") {
 				t.Errorf("the request did not carry over to the new parent: %+v", d.Thread.Request)
 			}
 		})

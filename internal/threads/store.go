@@ -105,6 +105,7 @@ func (s *Store) load(now time.Time) (lines, bad int, err error) {
 			bad++
 			continue
 		}
+		t.upgrade()
 		s.m[mapKey(t.Channel, t.Key)] = &t // a later line replaces an earlier one
 	}
 	for k, t := range s.m {

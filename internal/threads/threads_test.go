@@ -61,32 +61,6 @@ func TestKey(t *testing.T) {
 	}
 }
 
-func TestApprovalLifecycle(t *testing.T) {
-	now := time.Date(2026, 3, 20, 1, 0, 0, 0, time.UTC)
-	create := `{"action":"deploy_approval_request.create","details":"{\"git_branch\":\"main\",\"git_commit_hash\":\"abc123\",\"message\":\"Ship it\"}","resource":"42","resource_type":"deploy_approval_request","status":"success","ts":"2026-03-20T01:00:00Z","user_email":"bob@example.com","user_name":"Bob","app":"billing"}`
-	th := New("deploy_approval_alerts", "deploy_approval_request=42", Spec{Approval: true}, parse(t, create), []byte(create), now)
-	r := th.Request
-	if r.State != Pending || r.Requester != "Bob (bob@example.com)" || r.App != "billing" || r.Branch != "main" || r.Commit != "abc123" || r.Message != "Ship it" || r.ID != "42" {
-		t.Fatalf("after create: %+v", r)
-	}
-	th.Apply(parse(t, `{"action":"deploy_approval_request.approve","resource":"42","status":"denied","user_email":"eve@example.com"}`), now)
-	if r.State != Pending {
-		t.Fatalf("a denied approve changed the state: %+v", r)
-	}
-	th.Apply(parse(t, `{"action":"deploy_approval_request.approve","details":"{\"expires_at\":\"2026-03-20T01:15:00Z\"}","resource":"42","status":"success","ts":"2026-03-20T01:05:00Z","user_email":"alice@example.com","user_name":"Alice"}`), now)
-	th.Apply(parse(t, `{"action":"deploy_approval_request.extend","expires_at":"2026-03-20T03:00:00Z","resource":"42","status":"success","user_email":"carol@example.com"}`), now)
-	if r.State != Approved || r.By != "Alice (alice@example.com)" || !r.Extended || r.ExtendBy != "carol@example.com" || r.Until != "2026-03-20T03:00:00Z" {
-		t.Fatalf("after approve and extend: %+v", r)
-	}
-	if th.Count != 4 || th.Latest.Action != "deploy_approval_request.extend" {
-		t.Fatalf("count %d latest %+v", th.Count, th.Latest)
-	}
-	th.Apply(parse(t, `{"action":"deploy_approval_request.expired","resource":"42"}`), now)
-	if r.State != Expired {
-		t.Fatalf("after expired: %+v", r)
-	}
-}
-
 func TestWindowIsSlidingFromTheLastEvent(t *testing.T) {
 	now := time.Date(2026, 3, 20, 1, 0, 0, 0, time.UTC)
 	line := `{"action":"login.oauth_failed","ip_address":"1.2.3.4","ts":"2026-03-20T01:00:00Z"}`
@@ -94,7 +68,7 @@ func TestWindowIsSlidingFromTheLastEvent(t *testing.T) {
 	if !th.Joins(now.Add(59*time.Minute), now) || th.Joins(now.Add(61*time.Minute), now) {
 		t.Fatal("window from the parent's event")
 	}
-	th.Apply(parse(t, `{"action":"login.oauth_failed","ip_address":"1.2.3.4","ts":"2026-03-20T01:50:00Z"}`), now)
+	th.apply(parse(t, `{"action":"login.oauth_failed","ip_address":"1.2.3.4","ts":"2026-03-20T01:50:00Z"}`), now)
 	if !th.Joins(now.Add(110*time.Minute), now) {
 		t.Fatal("the window does not slide with the last event")
 	}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditfwd/auditfwd/internal/fakeslack"
+	"github.com/auditfwd/auditfwd/internal/testenv"
+)
+
+var mallory = person{"Mallory Dev", "mallory@example.net"}
+
+// withStatus is line with its status replaced.
+func withStatus(line, status string) string {
+	return strings.Replace(line, `"status":"success"`, `"status":"`+status+`"`, 1)
+}
+
+// The probe of issue 17: request 77 asks for feature/exfil at deadbee; an
+// approve with status denied whose details name main and a reassuring
+// message, then the requester's own successful extend of the still-pending
+// request. Both are replies that say "not applied"; the parent still says
+// pending, with the request's own branch, commit and message, unedited.
+func TestApprovalParentCannotBeMadeToLie(t *testing.T) {
+	s := newSlack(t)
+	d := newDaemon(t, s, testenv.Options{Extra: alertsOn})
+	d.Start()
+	d.Append(lifecycle("create", 77, mallory, 1, map[string]string{
+		"git_branch": "feature/exfil", "git_commit_hash": "deadbee", "message": "Add exporter", "app": "billing"}))
+	waitEvents(t, s, idDeploy, 1, 2, 20*time.Second)
+	d.Append(
+		withStatus(lifecycle("approve", 77, mallory, 2, map[string]string{
+			"git_branch": "main", "git_commit_hash": "0a1b2c3", "message": "Routine dependency bump (reviewed by Alice)", "expires_at": "2026-03-20T05:00:00Z"}), "denied"),
+		lifecycle("extend", 77, mallory, 3, map[string]string{"expires_at": "2026-03-21T01:00:00Z", "git_branch": "main"}),
+	)
+	waitEvents(t, s, idDeploy, 1, 4, 20*time.Second)
+	assertExactlyOnce(t, s, idDeploy, 1, 4)
+
+	parents := parentsOf(s, idDeploy, 77)
+	if len(parents) != 1 {
+		t.Fatalf("%d parents for request 77, want 1", len(parents))
+	}
+	parent := parents[0]
+	for _, want := range []string{"Deploy approval request 77: pending approval", "Requested by: Mallory Dev (mallory@example.net)",
+		"Branch: feature/exfil", "Commit: deadbee", "Message: Add exporter"} {
+		if !strings.Contains(parent.Text, want) {
+			t.Errorf("the parent lacks %q:\n%s", want, parent.Text)
+		}
+	}
+	for _, lie := range []string{"main", "Routine", "0a1b2c3", "pproved by", "xtended"} {
+		if strings.Contains(parent.AllText(), lie) {
+			t.Errorf("the parent says %q:\n%s", lie, parent.AllText())
+		}
+	}
+	if parent.Edits != 0 {
+		t.Errorf("the parent was edited %d times; events that do not apply leave it as it was", parent.Edits)
+	}
+	replies := s.Replies(idDeploy, parent.TS)
+	if len(replies) == 0 {
+		t.Fatal("no replies in request 77's thread")
+	}
+	var all strings.Builder
+	for _, r := range replies {
+		all.WriteString(r.AllText() + "\n")
+	}
+	for _, want := range []string{testenv.Marker(2), testenv.Marker(3),
+		"Not applied: its status is denied; only a successful event changes the request",
+		"Not applied: nobody has approved the request"} {
+		if !strings.Contains(all.String(), want) {
+			t.Errorf("the replies lack %q:\n%s", want, all.String())
+		}
+	}
+	// A real approval still lands, and still cannot change what was asked.
+	d.Append(lifecycle("approve", 77, alice, 4, map[string]string{"expires_at": "2026-03-20T05:00:00Z", "git_branch": "main"}))
+	waitEvents(t, s, idDeploy, 4, 5, 20*time.Second)
+	testenv.Eventually(t, 20*time.Second, "the approve edited the parent", func() bool {
+		m, _ := s.Message(idDeploy, parent.TS)
+		return m.Edits == 1 && strings.Contains(m.Text, "77: approved by Alice Admin") && strings.Contains(m.Text, "Branch: feature/exfil") &&
+			!strings.Contains(m.Text, "Branch: main")
+	})
+}
+
+// pingsIn lists the posts (or edits) that carry a ping.
+func pingsIn(ps []fakeslack.Post) []fakeslack.Post {
+	var out []fakeslack.Post
+	for _, p := range ps {
+		if len(p.Pings()) > 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Mentions ping once per thread (issue 18): 9 failed logins from 2
+// addresses under thread_by ping exactly twice, on the two parents; an
+// approval thread's replies and edits ping nobody.
+func TestMentionsPingOncePerThread(t *testing.T) {
+	s := newSlack(t)
+	d := newDaemon(t, s, testenv.Options{Channels: `
+  - name: security
+    slack_channel: "#security"
+    actions: ["login.*"]
+    mention: [here, S0123ABCD]
+    thread_by: ip_address
+    thread_window: 1h
+`, Extra: alertsOn + `  mention: [S0APPROVE1, U0ONCALL1]
+`})
+	d.Start()
+	var lines []string
+	for n := 1; n <= 9; n++ {
+		ip := "203.0.113.9"
+		if n%3 == 0 {
+			ip = "198.51.100.7"
+		}
+		lines = append(lines, testenv.Event("login.oauth_failed", n, "ip_address", ip))
+	}
+	lines = append(lines,
+		create(78, 10),
+		lifecycle("approve", 78, alice, 11, map[string]string{"expires_at": "2026-03-20T05:00:00Z"}),
+		lifecycle("extend", 78, carol, 12, map[string]string{"expires_at": "2026-03-20T07:00:00Z"}),
+		withStatus(lifecycle("reject", 78, dan, 13, nil), "denied"),
+		lifecycle("expired", 78, person{}, 14, nil),
+	)
+	d.Append(lines...)
+	waitEvents(t, s, idSecurity, 1, 10, 30*time.Second)
+	waitEvents(t, s, idDeploy, 10, 15, 30*time.Second)
+	testenv.Eventually(t, 20*time.Second, "request 78's parent shows it expired", func() bool {
+		ps := parentsOf(s, idDeploy, 78)
+		return len(ps) == 1 && strings.Contains(ps[0].Text, "78: expired")
+	})
+
+	var security, deploy []fakeslack.Post
+	for _, p := range s.Posts() {
+		switch p.Channel {
+		case idSecurity:
+			security = append(security, p)
+		case idDeploy:
+			deploy = append(deploy, p)
+		}
+	}
+	pinging := pingsIn(security)
+	if len(pinging) != 2 {
+		t.Fatalf("%d of %d posts in #security ping, want exactly 2 (the parents)", len(pinging), len(security))
+	}
+	for _, p := range pinging {
+		if p.ThreadTS != "" || p.Params.Get("thread_ts") != "" || strings.Join(p.Pings(), " ") != "<!here> <!subteam^S0123ABCD>" {
+			t.Errorf("a pinging post that is not a parent, or pings %v:\n%s", p.Pings(), p.Text)
+		}
+	}
+	pinging = pingsIn(deploy)
+	if len(pinging) != 1 || pinging[0].ThreadTS != "" || strings.Join(pinging[0].Pings(), " ") != "<!subteam^S0APPROVE1> <@U0ONCALL1>" {
+		t.Fatalf("request 78: %d pinging posts %+v, want its parent alone", len(pinging), pinging)
+	}
+	if replies := len(deploy) - 1; replies < 1 {
+		t.Fatalf("request 78 has %d replies", replies)
+	}
+	edits := s.Edits()
+	if len(edits) == 0 {
+		t.Fatal("no parent was edited")
+	}
+	if p := pingsIn(edits); len(p) != 0 {
+		t.Fatalf("%d of %d edits carry a ping, e.g. %v", len(p), len(edits), p[0].Pings())
+	}
+	t.Logf("#security: %d posts, 2 pinging; request 78: %d posts, 1 pinging; %d edits, none pinging", len(security), len(deploy), len(edits))
+}
