@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -163,3 +164,71 @@ func TestMentionsPingOncePerThread(t *testing.T) {
 	}
 	t.Logf("#security: %d posts, 2 pinging; request 78: %d posts, 1 pinging; %d edits, none pinging", len(security), len(deploy), len(edits))
 }
+
+// postsIn counts the accepted posts to channel.
+func postsIn(s *fakeslack.Server, channel string) int {
+	n := 0
+	for _, p := range s.Posts() {
+		if p.Channel == channel {
+			n++
+		}
+	}
+	return n
+}
+
+// The probe of issue 17: after request 77 opened its thread, 10,100 failed
+// logins from distinct addresses under a thread_by: ip_address rule (one
+// thread each, a hundred past the table's 10,000) evict flood threads
+// only; the approve for 77 lands in the original thread, which is edited.
+func TestFloodCannotEvictARequestsThread(t *testing.T) {
+	t.Parallel() // a minute under -race, mostly waiting for fsync: overlap it with the others
+	const flood = 10100
+	s := newSlack(t)
+	d := newDaemon(t, s, testenv.Options{Channels: `
+  - name: security
+    slack_channel: "#security"
+    actions: ["login.*"]
+    thread_by: ip_address
+`, Extra: alertsOn})
+	d.Start()
+	d.Append(lifecycle("create", 77, bob, 1, map[string]string{"git_branch": "feature/threads", "git_commit_hash": "9f2c1e7", "message": "Release request 77"}))
+	waitEvents(t, s, idDeploy, 1, 2, 20*time.Second)
+	parent := parentsOf(s, idDeploy, 77)[0]
+
+	lines := make([]string, flood)
+	for i := range lines {
+		lines[i] = testenv.Event("login.oauth_failed", 2+i, "ip_address", fmt.Sprintf("10.%d.%d.%d", i>>16, i>>8&255, i&255))
+	}
+	start := time.Now()
+	d.Append(lines...)
+	testenv.Eventually(t, 5*time.Minute, "10,100 flood parents", func() bool { return postsIn(s, idSecurity) == flood })
+	t.Logf("%d flood threads posted in %v", flood, time.Since(start).Round(time.Millisecond))
+
+	const approve = 2 + flood
+	d.Append(lifecycle("approve", 77, alice, approve, map[string]string{"expires_at": "2026-03-20T05:00:00Z"}))
+	waitEvents(t, s, idDeploy, approve, approve+1, 30*time.Second)
+	if ps := parentsOf(s, idDeploy, 77); len(ps) != 1 {
+		t.Fatalf("request 77 has %d parents after the flood, want its original one", len(ps))
+	}
+	replies := s.Replies(idDeploy, parent.TS)
+	if len(replies) != 1 || !strings.Contains(replies[0].Text, testenv.Marker(approve)) {
+		t.Fatalf("the approve is not a reply under 77's original parent: %+v", replies)
+	}
+	testenv.Eventually(t, 20*time.Second, "the original parent edited to approved", func() bool {
+		m, _ := s.Message(idDeploy, parent.TS)
+		return m.Edits == 1 && strings.Contains(m.Text, "77: approved by Alice Admin") && strings.Contains(m.Text, "Branch: feature/threads")
+	})
+
+	testenv.Eventually(t, 30*time.Second, "100 flood threads evicted", func() bool {
+		v, _ := d.Metric("auditfwd_threads_evicted_total", "channel=security")
+		return v == flood-10000
+	})
+	if v, ok := d.Metric("auditfwd_threads_evicted_total", "channel=deploy_approval_alerts"); !ok || v != 0 {
+		t.Fatalf("request threads evicted: %v (series present %v), want 0", v, ok)
+	}
+	if !strings.Contains(d.Output(), "thread state is full") || !strings.Contains(d.Output(), "class=thread_by") {
+		t.Errorf("the evictions were not logged:\n%s", tail(d.Output(), 2000))
+	}
+}
+
+func tail(s string, n int) string { return s[max(0, len(s)-n):] }

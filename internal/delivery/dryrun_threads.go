@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -14,11 +15,13 @@ import (
 // on a table in memory: a parent for a new thread; for an event in a known
 // thread, the parent's edit, then the reply.
 type dryRunThreads struct {
-	table   *threads.Store
+	table   *threads.Table
 	parents int // for the parents' made-up ts
 }
 
-func newDryRunThreads() dryRunThreads { return dryRunThreads{table: threads.Memory()} }
+func newDryRunThreads() dryRunThreads {
+	return dryRunThreads{table: threads.NewTable(context.Background(), threads.TableOptions{}, time.Now())}
+}
 
 // messages returns what the daemon would send for ev at d, or nil when d
 // does not thread ev.
@@ -44,10 +47,10 @@ func (t *dryRunThreads) messages(d rules.Destination, ev *event.Event, line []by
 	if dec.Action == threads.Start {
 		t.parents++
 		dec.Thread.TS = fmt.Sprintf("dry-run.%06d", t.parents)
-		t.table.Put(dec.Thread)
+		t.table.Put(context.Background(), dec.Thread)
 		return []DryRunMessage{out("parent", parentMessage(dec))}
 	}
-	t.table.Put(dec.Thread)
+	t.table.Put(context.Background(), dec.Thread)
 	var msgs []DryRunMessage
 	if dec.Edit {
 		msgs = append(msgs, out("edit", slack.Parent(&dec.Thread)))

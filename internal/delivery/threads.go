@@ -226,7 +226,7 @@ func (s *Service) editFailed(ch *channel, th *threads.Thread, reason string, err
 
 // record keeps th, durably, before the spool is acknowledged.
 func (s *Service) record(ch *channel, th threads.Thread) {
-	if err := s.threads.Put(th); err != nil {
+	if err := s.threads.Put(context.Background(), th); err != nil {
 		s.log.Error("cannot record the thread; if auditfwd stops before the next write, its next event starts a new thread",
 			"channel", ch.name, "thread", th.Key, "err", err)
 	}

@@ -211,7 +211,7 @@ func TestRecordedParentIsNotPostedAgain(t *testing.T) {
 	}
 	th.SlackChannel, th.TS = p.Channel, p.TS
 	th.Mark(logpos.Position{Gen: 1, Offset: 100}, []byte(first))
-	if err := f.svc.threads.Put(th); err != nil {
+	if err := f.svc.threads.Put(t.Context(), th); err != nil {
 		t.Fatal(err)
 	}
 	f.conn.Set(token.Token{AccessToken: tok})

@@ -31,6 +31,7 @@ type Metrics struct {
 	EventsRepeated    *prometheus.CounterVec // channel
 	StateDirWritable  prometheus.Gauge
 	MessageUpdates    *prometheus.CounterVec // channel: thread parents edited
+	ThreadsEvicted    *prometheus.CounterVec // channel: threads forgotten to make room
 }
 
 // DeadLetterReasons and FailureReasons are the reasons whose series exist
@@ -123,6 +124,10 @@ func New(version string) *Metrics {
 			Name: "auditfwd_slack_message_updates_total",
 			Help: "Thread parent messages edited with chat.update, by channel.",
 		}, []string{"channel"}),
+		ThreadsEvicted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfwd_threads_evicted_total",
+			Help: "Slack threads forgotten before their window to make room in the thread table, by channel.",
+		}, []string{"channel"}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -130,7 +135,7 @@ func New(version string) *Metrics {
 		m.LogLines, m.EventsRouted, m.EventsUnrouted, m.EventsDelivered, m.SlackMessages,
 		m.DeliveryFailures, m.DeadLettered, m.SlackRequestTime, m.DeliveryLag, m.QueueEvents,
 		m.LogLagBytes, m.SlackConnected, m.ReloadSuccessful, m.ReloadSuccessTime, m.BuildInfo,
-		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates,
+		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates, m.ThreadsEvicted,
 	)
 	m.StateDirWritable.Set(1)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
@@ -149,6 +154,7 @@ func (m *Metrics) InitChannel(name string) {
 	m.QueueEvents.WithLabelValues(name)
 	m.EventsRepeated.WithLabelValues(name)
 	m.MessageUpdates.WithLabelValues(name)
+	m.ThreadsEvicted.WithLabelValues(name)
 	for _, r := range FailureReasons {
 		m.DeliveryFailures.WithLabelValues(name, r)
 	}
