@@ -100,11 +100,12 @@ func (s *Service) startThread(ch *channel, m Messenger, d threads.Decision, rec 
 	}
 	th := d.Thread
 	p, err := slackCall(func(ctx context.Context) (slack.Posted, error) { return m.Post(ctx, th.SlackChannel, msg) })
+	pings := [][]string{d.Ping}
 	if err != nil {
-		return step{n: 1, err: err}
+		return step{n: 1, err: err, pings: pings}
 	}
 	th.SlackChannel, th.TS = cmp.Or(p.Channel, th.SlackChannel), p.TS
-	return step{n: 1, posted: true, commit: func() { s.record(ch, th) }}
+	return step{n: 1, posted: true, commit: func() { s.record(ch, th) }, pings: pings}
 }
 
 // replyInThread carries out the reply decisions ds of the leading events:
@@ -137,7 +138,7 @@ func (s *Service) replyInThread(ch *channel, m Messenger, th threads.Thread, rec
 		isGone, refused, err := s.editParent(ch, m, &next)
 		switch {
 		case err != nil:
-			return step{n: n, err: err}
+			return step{n: n, err: err, pings: [][]string{}}
 		case isGone:
 			// Deleted at Slack: this event starts a new thread, which
 			// carries a request's state over.
@@ -149,7 +150,7 @@ func (s *Service) replyInThread(ch *channel, m Messenger, th threads.Thread, rec
 	}
 	p, err := slackCall(func(ctx context.Context) (slack.Posted, error) { return m.Reply(ctx, th.SlackChannel, th.TS, msg) })
 	if err != nil {
-		return step{n: n, err: err}
+		return step{n: n, err: err, pings: [][]string{}} // replies ping nobody
 	}
 	if p.ThreadTS == "" {
 		// Slack put the reply in the channel: the parent was deleted
