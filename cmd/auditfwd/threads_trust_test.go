@@ -92,10 +92,21 @@ func pingsIn(ps []fakeslack.Post) []fakeslack.Post {
 	return out
 }
 
+// postsTo lists the accepted posts to channel.
+func postsTo(s *fakeslack.Server, channel string) []fakeslack.Post {
+	var out []fakeslack.Post
+	for _, p := range s.Posts() {
+		if p.Channel == channel {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Mentions ping once per thread (issue 18): 9 failed logins from 2
-// addresses under thread_by ping exactly twice, on the two parents; an
-// approval thread's replies and edits ping nobody.
-func TestMentionsPingOncePerThread(t *testing.T) {
+// addresses under thread_by ping exactly twice, on the two parents, however
+// the replies are digested.
+func TestThreadByPingsOncePerThread(t *testing.T) {
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{Channels: `
   - name: security
@@ -104,7 +115,6 @@ func TestMentionsPingOncePerThread(t *testing.T) {
     mention: [here, S0123ABCD]
     thread_by: ip_address
     thread_window: 1h
-`, Extra: alertsOn + `  mention: [S0APPROVE1, U0ONCALL1]
 `})
 	d.Start()
 	var lines []string
@@ -115,30 +125,13 @@ func TestMentionsPingOncePerThread(t *testing.T) {
 		}
 		lines = append(lines, testenv.Event("login.oauth_failed", n, "ip_address", ip))
 	}
-	lines = append(lines,
-		create(78, 10),
-		lifecycle("approve", 78, alice, 11, map[string]string{"expires_at": "2026-03-20T05:00:00Z"}),
-		lifecycle("extend", 78, carol, 12, map[string]string{"expires_at": "2026-03-20T07:00:00Z"}),
-		withStatus(lifecycle("reject", 78, dan, 13, nil), "denied"),
-		lifecycle("expired", 78, person{}, 14, nil),
-	)
 	d.Append(lines...)
 	waitEvents(t, s, idSecurity, 1, 10, 30*time.Second)
-	waitEvents(t, s, idDeploy, 10, 15, 30*time.Second)
-	testenv.Eventually(t, 20*time.Second, "request 78's parent shows it expired", func() bool {
-		ps := parentsOf(s, idDeploy, 78)
-		return len(ps) == 1 && strings.Contains(ps[0].Text, "78: expired")
+	testenv.Eventually(t, 20*time.Second, "both parents count their thread", func() bool {
+		ps := s.ChannelMessages(idSecurity)
+		return len(ps) == 2 && strings.Contains(ps[0].Text, "6 events") && strings.Contains(ps[1].Text, "3 events")
 	})
-
-	var security, deploy []fakeslack.Post
-	for _, p := range s.Posts() {
-		switch p.Channel {
-		case idSecurity:
-			security = append(security, p)
-		case idDeploy:
-			deploy = append(deploy, p)
-		}
-	}
+	security := postsTo(s, idSecurity)
 	pinging := pingsIn(security)
 	if len(pinging) != 2 {
 		t.Fatalf("%d of %d posts in #security ping, want exactly 2 (the parents)", len(pinging), len(security))
@@ -148,21 +141,47 @@ func TestMentionsPingOncePerThread(t *testing.T) {
 			t.Errorf("a pinging post that is not a parent, or pings %v:\n%s", p.Pings(), p.Text)
 		}
 	}
-	pinging = pingsIn(deploy)
-	if len(pinging) != 1 || pinging[0].ThreadTS != "" || strings.Join(pinging[0].Pings(), " ") != "<!subteam^S0APPROVE1> <@U0ONCALL1>" {
-		t.Fatalf("request 78: %d pinging posts %+v, want its parent alone", len(pinging), pinging)
+	if p := pingsIn(s.Edits()); len(p) != 0 {
+		t.Errorf("%d edits carry a ping", len(p))
 	}
-	if replies := len(deploy) - 1; replies < 1 {
-		t.Fatalf("request 78 has %d replies", replies)
+	t.Logf("#security: %d posts for 9 events, 2 pinging; %d edits, none pinging", len(security), len(s.Edits()))
+}
+
+// An approval thread pings its approvers once, when the request is
+// opened: its replies (applied or not) and the parent's edits ping nobody.
+func TestApprovalRepliesAndEditsPingNobody(t *testing.T) {
+	s := newSlack(t)
+	d := newDaemon(t, s, testenv.Options{Extra: alertsOn + `  mention: [S0APPROVE1, U0ONCALL1]
+`})
+	d.Start()
+	d.Append(create(78, 1))
+	waitEvents(t, s, idDeploy, 1, 2, 20*time.Second)
+	// One at a time, so that each is its own reply and edit.
+	for n, line := range []string{
+		lifecycle("approve", 78, alice, 2, map[string]string{"expires_at": "2026-03-20T05:00:00Z"}),
+		lifecycle("extend", 78, carol, 3, map[string]string{"expires_at": "2026-03-20T07:00:00Z"}),
+		withStatus(lifecycle("reject", 78, dan, 4, nil), "denied"),
+		lifecycle("expired", 78, person{}, 5, nil),
+	} {
+		d.Append(line)
+		waitEvents(t, s, idDeploy, n+2, n+3, 20*time.Second)
+	}
+	testenv.Eventually(t, 20*time.Second, "request 78's parent shows it expired", func() bool {
+		ps := parentsOf(s, idDeploy, 78)
+		return len(ps) == 1 && strings.Contains(ps[0].Text, "78: expired")
+	})
+	deploy := postsTo(s, idDeploy)
+	pinging := pingsIn(deploy)
+	if len(deploy) != 5 || len(pinging) != 1 || pinging[0].ThreadTS != "" || strings.Join(pinging[0].Pings(), " ") != "<!subteam^S0APPROVE1> <@U0ONCALL1>" {
+		t.Fatalf("request 78: %d posts, %d pinging (%+v); want 5, its parent alone pinging", len(deploy), len(pinging), pinging)
 	}
 	edits := s.Edits()
-	if len(edits) == 0 {
-		t.Fatal("no parent was edited")
-	}
 	if p := pingsIn(edits); len(p) != 0 {
 		t.Fatalf("%d of %d edits carry a ping, e.g. %v", len(p), len(edits), p[0].Pings())
 	}
-	t.Logf("#security: %d posts, 2 pinging; request 78: %d posts, 1 pinging; %d edits, none pinging", len(security), len(deploy), len(edits))
+	if len(edits) != 3 {
+		t.Fatalf("%d edits, want 3 (approve, extend, expired; the denied reject changes nothing)", len(edits))
+	}
 }
 
 // postsIn counts the accepted posts to channel.
