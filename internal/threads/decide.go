@@ -18,16 +18,6 @@ const (
 	Reply
 )
 
-func (a Action) String() string {
-	switch a {
-	case Start:
-		return "parent"
-	case Reply:
-		return "reply"
-	}
-	return "none"
-}
-
 // Input is one threaded event as Decide sees it.
 type Input struct {
 	Channel      string // the config channel (queue) the event is delivered by
