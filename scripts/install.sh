@@ -44,14 +44,15 @@ if [ -n "$BINARY" ]; then
 else
 	command -v "$GO" >/dev/null 2>&1 ||
 		die "$GO not found: build with 'make build' as a user, then run: sudo BINARY=bin/auditfwd $0"
-	version=${VERSION:-$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)}
+	# make install passes the Makefile's LDFLAGS (version, commit, build date).
+	ldflags=${LDFLAGS:--X github.com/auditfwd/auditfwd/internal/buildinfo.version=$(cat "$root/VERSION")}
 	tmp="$bindir/.auditfwd.new.$$"
 	trap 'rm -f "$tmp"' EXIT
-	(cd "$root" && "$GO" build -trimpath -ldflags "-X main.version=$version" -o "$tmp" ./cmd/auditfwd)
+	(cd "$root" && "$GO" build -trimpath -ldflags "$ldflags" -o "$tmp" ./cmd/auditfwd)
 	chmod 0755 "$tmp"
 	mv -f "$tmp" "$bindir/auditfwd" # atomic: a running daemon keeps its old inode
 	trap - EXIT
-	say "built auditfwd $version into $bindir/auditfwd"
+	say "built $("$bindir/auditfwd" version | head -n 1) into $bindir/auditfwd"
 fi
 
 # 2. systemd unit, user and directories.
