@@ -53,8 +53,8 @@ func docs(root string) ([]string, error) {
 func docDest(rel string) string { return strings.TrimPrefix(rel, "docs/") }
 
 // tarballFiles lay out the tarball like the repository, so that
-// scripts/install.sh works from it unchanged: `sudo BINARY=./auditfwd
-// scripts/install.sh` in the unpacked directory.
+// scripts/install.sh works from it unchanged (`sudo scripts/install.sh` in
+// the unpacked directory installs its binary).
 func tarballFiles(root, bin string) ([]file, error) {
 	d, err := docs(root)
 	if err != nil {

@@ -94,6 +94,26 @@ func TestReleaseArtifactsAndDebLifecycle(t *testing.T) {
 			checkTarball(t, dist, version, arch)
 		}
 	})
+	t.Run("install.sh from the tarball", func(t *testing.T) {
+		// As docs/operations.md says, staged (DESTDIR) instead of as root.
+		unpacked, stage := t.TempDir(), t.TempDir()
+		top := fmt.Sprintf("auditfwd-%s.linux-%s", version, runtime.GOARCH)
+		run(t, unpacked, "tar", "-xzf", filepath.Join(dist, top+".tar.gz"))
+		cmd := exec.Command("scripts/install.sh")
+		cmd.Dir = filepath.Join(unpacked, top)
+		cmd.Env = append(os.Environ(), "DESTDIR="+stage, "PATH=/usr/sbin:/usr/bin:/sbin:/bin") // no Go needed
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("install.sh from the tarball: %v\n%s", err, out)
+		}
+		if !bytes.Equal(mustRead(t, filepath.Join(stage, "usr/local/bin/auditfwd")), mustRead(t, filepath.Join(dist, "linux-"+runtime.GOARCH, "auditfwd"))) {
+			t.Error("install.sh did not install the tarball's binary")
+		}
+		for _, f := range []string{"etc/systemd/system/auditfwd.service", "usr/lib/sysusers.d/auditfwd.conf", "usr/lib/tmpfiles.d/auditfwd.conf", "etc/auditfwd/config.yaml", "usr/local/share/doc/auditfwd/operations.md"} {
+			if _, err := os.Stat(filepath.Join(stage, f)); err != nil {
+				t.Errorf("install.sh from the tarball: %v", err)
+			}
+		}
+	})
 	t.Run("reproducible", func(t *testing.T) {
 		// The same commit again, elsewhere: the same bytes (all cached but packaging).
 		again := t.TempDir()

@@ -5,6 +5,7 @@
 #   sudo scripts/install.sh                 # on the target host (needs go in root's PATH)
 #   sudo BINARY=bin/auditfwd scripts/install.sh   # install a binary built by `make build`
 #   DESTDIR=/tmp/stage scripts/install.sh   # stage into a directory, unprivileged
+#   sudo scripts/install.sh                 # in an unpacked release tarball: its binary
 #
 # With DESTDIR set nothing outside DESTDIR is touched: no users are created,
 # no ownership is changed and systemd is not told. Without it, the script
@@ -34,6 +35,11 @@ sysusersdir=$DESTDIR/usr/lib/sysusers.d
 tmpfilesdir=$DESTDIR/usr/lib/tmpfiles.d
 confdir=$DESTDIR/etc/auditfwd
 docdir=$DESTDIR/usr/local/share/doc/auditfwd
+
+# A release tarball has the binary and no source: install that.
+if [ -z "$BINARY" ] && [ ! -d "$root/cmd/auditfwd" ] && [ -x "$root/auditfwd" ]; then
+	BINARY=$root/auditfwd
+fi
 
 # 1. The binary.
 install -d -m 0755 "$bindir"
