@@ -105,12 +105,15 @@ func TestREADMELocalRun(t *testing.T) {
 	sh := exec.Command("bash", "-e", "-c", strings.Join(cmds[:3], "\n"))
 	sh.Dir = "../.."
 	sh.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// A shell of someone who has set nothing up.
+	// A shell of someone who has set nothing up, whose temporary files (go
+	// run's build directories, left behind when kill stops it) are the
+	// test's.
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "SLACK_") && !strings.HasPrefix(k, "AUDITFWD_") && k != config.EnvCredentialsDir {
+		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "SLACK_") && !strings.HasPrefix(k, "AUDITFWD_") && k != config.EnvCredentialsDir && k != "TMPDIR" {
 			sh.Env = append(sh.Env, kv)
 		}
 	}
+	sh.Env = append(sh.Env, "TMPDIR="+dir)
 	// A file, not a pipe: the background jobs keep the shell's output open
 	// after it exits, and a pipe would be waited for until they end.
 	out, err := os.Create(filepath.Join(dir, "shell-output"))
