@@ -72,7 +72,7 @@ func (d *DeadLetters) Append(entries ...DeadLetter) error {
 		buf.Write(line)
 		buf.WriteByte('\n')
 	}
-	f, err := os.OpenFile(d.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	f, err := fsutil.OpenFile(d.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("dead letter: %w", err)
 	}
@@ -131,7 +131,7 @@ func rewriteRest(path string, kept *bytes.Buffer, rest []DeadLetter) error {
 }
 
 func readDeadLetters(path string) ([]DeadLetter, error) {
-	f, err := os.Open(path)
+	f, err := fsutil.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -159,7 +159,7 @@ func readDeadLetters(path string) ([]DeadLetter, error) {
 }
 
 func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := fsutil.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

@@ -26,12 +26,13 @@ const (
 // Dir is a state directory.
 type Dir string
 
-// Create makes the directory (mode 0700: it holds the bot token) if it is missing.
+// Create makes the directory (mode 0700: it holds the bot token) if it is
+// missing, then checks that it can be trusted (Check).
 func (d Dir) Create() error {
 	if err := os.MkdirAll(string(d), 0o700); err != nil {
 		return fmt.Errorf("state_dir: %w", err)
 	}
-	return nil
+	return d.Check()
 }
 
 // Lock makes this process the directory's one owner, before any of its

@@ -81,7 +81,7 @@ func Open(path string, log *slog.Logger, now time.Time) *Store {
 // load reads the journal into s.m. bad counts lines that are not a torn
 // last line and cannot be decoded.
 func (s *Store) load(now time.Time) (lines, bad int, err error) {
-	data, err := os.ReadFile(s.path)
+	data, err := fsutil.ReadFile(s.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, 0, nil
 	}
@@ -179,7 +179,7 @@ func (s *Store) evictLocked(now time.Time) {
 
 func (s *Store) appendLocked(line []byte) error {
 	if s.f == nil {
-		f, err := os.OpenFile(s.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		f, err := fsutil.OpenFile(s.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 		if err != nil {
 			s.rewrite = true
 			return fmt.Errorf("thread state: %w", err)
