@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -200,7 +199,7 @@ func (es Errors) Unwrap() []error {
 
 // Load reads and validates the file at path.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read config: %w (name the config file with --config FILE or AUDITFWD_CONFIG; configs/example.yaml is a complete example)", err)
 	}
@@ -217,7 +216,13 @@ func Parse(data []byte, filename string) (*Config, error) {
 	cfg := defaults()
 	cfg.Path = filename
 	d := &decoder{file: filename}
+	if len(data) > MaxFileBytes {
+		return nil, tooLarge(filename)
+	}
 	root := d.parse(data)
+	if root != nil && !d.checkAliases(root) {
+		return nil, d.errs
+	}
 	channelsSet := false
 	if root != nil {
 		channelsSet = d.config(root, cfg)
