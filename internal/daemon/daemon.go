@@ -227,6 +227,10 @@ func (d *Daemon) adminHandler() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	browserKey, err := oauthsrv.LoadBrowserKey(cfg.State().BrowserKey())
+	if err != nil {
+		d.log.Error("admin page: cannot use the known-browser key; browsers that logged in before must log in again after each restart until this is fixed", "err", err)
+	}
 	srv := oauthsrv.New(oauthsrv.Options{
 		PublicURL:      cfg.Admin.PublicURL,
 		AuthorizeURL:   cfg.Slack.AuthorizeURL,
@@ -238,6 +242,7 @@ func (d *Daemon) adminHandler() (http.Handler, error) {
 		Daemon:         adminView{d},
 		Logger:         d.log,
 		TrustedProxies: cfg.Admin.TrustedProxies,
+		BrowserKey:     browserKey,
 		TokenOverride:  token.EnvOverride,
 	})
 	return srv.Handler(), nil

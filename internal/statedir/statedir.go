@@ -21,6 +21,7 @@ const (
 	TokenFile      = "slack-token.json"  // the bot token saved by the OAuth install
 	ThreadsFile    = "threads.jsonl"     // Slack threads: key → channel ID, parent ts, state (docs/threads.md)
 	LockFile       = statelock.FileName  // held by the one daemon that owns the directory
+	BrowserKeyFile = "admin-browser.key" // signs the admin page's known-browser cookie
 )
 
 // Dir is a state directory.
@@ -51,6 +52,9 @@ func (d Dir) Threads() string { return d.join(ThreadsFile) }
 // Token is where the OAuth install saves the bot token unless
 // slack.bot_token_file names another file.
 func (d Dir) Token() string { return d.join(TokenFile) }
+
+// BrowserKey is the key that signs the admin page's known-browser cookie.
+func (d Dir) BrowserKey() string { return d.join(BrowserKeyFile) }
 
 // Spool is the queue directory of the channel name.
 func (d Dir) Spool(name string) string { return filepath.Join(string(d), SpoolDir, name) }
