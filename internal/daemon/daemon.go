@@ -113,11 +113,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.handler = pipeline.New(d.format, cfg.AuditLog.MaxLineBytes, d.rules, svc, m)
 	reloader := newReloader(cfg, log, m, d.apply)
 
-	metricsLn, err := httpserver.Listen("metrics.listen", cfg.Metrics.Listen)
+	metricsLn, err := httpserver.Listen("metrics.listen", cfg.Metrics.Listen, httpserver.MetricsMaxConns)
 	if err != nil {
 		return err
 	}
-	adminLn, err := httpserver.Listen("admin.listen", cfg.Admin.Listen)
+	adminLn, err := httpserver.Listen("admin.listen", cfg.Admin.Listen, httpserver.AdminMaxConns)
 	if err != nil {
 		metricsLn.Close()
 		return err
