@@ -20,6 +20,7 @@ import (
 	"github.com/auditfwd/auditfwd/internal/oauthsrv"
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/slack"
+	"github.com/auditfwd/auditfwd/internal/termtext"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
 
@@ -186,7 +187,7 @@ func cmdRedeliver(env *cliEnv, args []string) error {
 			class, _, _ := slack.Classify(err)
 			authFailed = class == slack.Auth
 			reason, hint := explain(err, target)
-			fmt.Fprintf(env.stderr, "kept %s event %s for %s: %s (%s)\n", dl.Channel, ev.Action, target, reason, hint)
+			fmt.Fprintf(env.stderr, "kept %s event %s for %s: %s (%s)\n", dl.Channel, termtext.Quote(ev.Action, " :"), target, reason, hint)
 		}
 		return err
 	})
@@ -226,7 +227,9 @@ func cmdChannels(env *cliEnv, args []string) error {
 		if c.IsMember {
 			member = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t#%s\t%s\t%s\n", c.ID, c.Name, member, strings.Join(names, ","))
+		// Names and IDs come from Slack's API: printed as data, never as
+		// terminal control.
+		fmt.Fprintf(tw, "%s\t#%s\t%s\t%s\n", termtext.Quote(c.ID, " \t"), termtext.Quote(c.Name, " \t"), member, strings.Join(names, ","))
 	}
 	return tw.Flush()
 }

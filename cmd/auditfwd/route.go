@@ -14,6 +14,7 @@ import (
 	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/event"
 	"github.com/auditfwd/auditfwd/internal/rules"
+	"github.com/auditfwd/auditfwd/internal/termtext"
 )
 
 // cmdRoute is `auditfwd route`: where events go under the config's rules,
@@ -58,7 +59,7 @@ func cmdRoute(env *cliEnv, args []string) error {
 		}
 		changes := rules.Diff(old, r, actions)
 		for _, c := range changes {
-			fmt.Fprintf(out, "%s: %s -> %s\n", c.Action, namesOrNone(c.Old), namesOrNone(c.New))
+			fmt.Fprintf(out, "%s: %s -> %s\n", termtext.Quote(c.Action, " :"), namesOrNone(c.Old), namesOrNone(c.New))
 		}
 		if len(changes) == 0 {
 			fmt.Fprintf(out, "no known action changes destination between %s and %s\n", *diff, cfg.Path)
@@ -68,7 +69,8 @@ func cmdRoute(env *cliEnv, args []string) error {
 
 	var f event.Fields
 	show := func(action []byte) {
-		fmt.Fprintf(out, "%s %s\n", action, namesOrNone(r.Match(action, &f)))
+		// The action came from the log: printed as data, never as terminal control.
+		fmt.Fprintf(out, "%s %s\n", termtext.Quote(string(action), " "), namesOrNone(r.Match(action, &f)))
 		if *explain {
 			for _, v := range r.Explain(action, &f) {
 				fmt.Fprintf(out, "  %s\n", v)
@@ -195,7 +197,7 @@ func replayDiff(out io.Writer, cfg *config.Config, old, cur *rules.Rules, oldPat
 	}
 	fmt.Fprintf(out, "%d of %d events change destination:\n", rp.Changed, rp.Events)
 	for _, c := range rp.Changes {
-		fmt.Fprintf(out, "%s %s: %s -> %s\n", c.Where, c.Action, namesOrNone(c.Old), namesOrNone(c.New))
+		fmt.Fprintf(out, "%s %s: %s -> %s\n", c.Where, termtext.Quote(c.Action, " :"), namesOrNone(c.Old), namesOrNone(c.New))
 	}
 	if more := rp.Changed - len(rp.Changes); more > 0 {
 		fmt.Fprintf(out, "… and %d more (--limit shows more)\n", more)

@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/auditfwd/auditfwd/internal/metrics"
+	"github.com/auditfwd/auditfwd/internal/termtext"
 )
 
 // maxActions bounds the distinct unrouted actions remembered: the log is
@@ -104,12 +103,7 @@ func (s *summary) write(w io.Writer) {
 }
 
 // printable quotes an action that holds anything a terminal could act on.
-func printable(s string) string {
-	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) || r == ',' }) >= 0 {
-		return strconv.Quote(s)
-	}
-	return s
-}
+func printable(s string) string { return termtext.Quote(s, ",") }
 
 // lineCounts reads auditfwd_log_lines_total by kind: the summary counts
 // lines exactly as the daemon's metric does.

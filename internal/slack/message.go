@@ -319,40 +319,33 @@ func section(text string) *slackapi.SectionBlock {
 	return slackapi.NewSectionBlock(mrkdwn(text), nil, nil)
 }
 
+// mrkdwn is a text object whose values were rendered by Value. verbatim:
+// Slack does not turn bare URLs or names in them into links or mentions;
+// the <!date^…> and mention tokens auditfwd writes itself still work.
 func mrkdwn(text string) *slackapi.TextBlockObject {
-	return slackapi.NewTextBlockObject(slackapi.MarkdownType, text, false, false)
+	return slackapi.NewTextBlockObject(slackapi.MarkdownType, text, false, true)
 }
 
-var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-
-// escape escapes s for Slack mrkdwn: & then < and >, so that no event value
-// can form a mention (<!channel>, <@U1>), a channel link or a spoofed URL.
-func escape(s string) string { return escaper.Replace(s) }
-
-// escClip escapes s and cuts the result to max units. Line breaks and other
-// control characters become spaces, so a value cannot start a line of its
-// own and pass for another field ("Bob\nStatus: success").
+// escClip renders s with Value and cuts the result to max units, marking
+// the cut. A huge value is cut before it is rendered (rendering it whole
+// would cost time for text that is not shown).
 func escClip(s string, max int) string {
-	if strings.IndexFunc(s, isControl) >= 0 {
-		s = strings.Map(func(r rune) rune {
-			if isControl(r) {
-				return ' '
-			}
-			return r
-		}, s)
-	}
-	// Escaping never shortens, so max+1 runes of s are enough to decide.
-	if len(s) > max+1 {
+	cut := false
+	if limit := 4*max + 16; len(s) > limit {
 		n := 0
 		for i := range s {
-			if n == max+1 {
-				s = s[:i]
+			if n == limit {
+				s, cut = s[:i], true
 				break
 			}
 			n++
 		}
 	}
-	return clip(escape(s), max)
+	v := Value(s)
+	if cut && units(v) < max {
+		v += "…" // white space collapsed below the cap: still say it was cut
+	}
+	return clip(v, max)
 }
 
 // clip cuts an escaped text to at most max UTF-16 units, on a rune boundary
@@ -391,10 +384,6 @@ func units(s string) int {
 		}
 	}
 	return n
-}
-
-func isControl(r rune) bool {
-	return r < 0x20 || r == 0x7f || r == 0x2028 || r == 0x2029
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
