@@ -32,6 +32,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 	now := s.now()
 	client, who, global := s.allowances(r, now)
 	ref, done := s.failures.attempt(who, global, now)
+	ref.browser = !global
 	if ref.wait > 0 {
 		// The password is not even compared: a guesser learns nothing.
 		s.tooMany(w, ref)
@@ -86,6 +87,9 @@ func (s *Server) tooMany(w http.ResponseWriter, ref refusal) {
 	secs := strconv.Itoa(int(ref.wait.Seconds() + 0.999))
 	w.Header().Set("Retry-After", secs)
 	text := "Too many wrong passwords from your address. Wait " + secs + " seconds and try again."
+	if ref.browser {
+		text = "Too many wrong passwords from this browser. Wait " + secs + " seconds and try again."
+	}
 	if ref.global {
 		text = "Too many wrong passwords were tried on this admin page from many addresses, so logins from new browsers are paused. Wait " +
 			secs + " seconds and try again; a browser that logged in here before is still let in."

@@ -86,8 +86,9 @@ func (b *bucket) take(now time.Time) *rate.Reservation { return b.lim.ReserveN(n
 
 // refusal says why an attempt may not be checked now.
 type refusal struct {
-	wait   time.Duration
-	global bool // the ceiling for all clients, not this client's own limit
+	wait    time.Duration
+	global  bool // the ceiling for all clients, not this client's own limit
+	browser bool // the client is a known browser (its own limit)
 }
 
 // loginLimiter slows down password guessing. Each attempt with a password

@@ -59,12 +59,10 @@ func Value(s string) string {
 			b.WriteString("&amp;")
 		case r == '<':
 			b.WriteString("&lt;")
-		case r == '>' || r == '＞':
-			if b.Len() == 0 {
-				b.WriteRune('˃') // a quote only at the start of a line
-			} else {
-				b.WriteString("&gt;")
-			}
+		case (r == '>' || r == '＞') && b.Len() == 0:
+			b.WriteRune('˃') // Slack quotes a line that starts with either
+		case r == '>':
+			b.WriteString("&gt;")
 		case r == '~':
 			b.WriteRune('∼')
 		case r == '`':

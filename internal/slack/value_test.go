@@ -40,6 +40,7 @@ func TestValue(t *testing.T) {
 		{"> quoted", "˃ quoted"},
 		{"＞ quoted", "˃ quoted"},
 		{"a > b", "a &gt; b"},
+		{"a ＞ b", "a ＞ b"},
 		{"", ""},
 	} {
 		if got := Value(tc.in); got != tc.want {
