@@ -3,10 +3,10 @@
 package metrics
 
 import (
-	"runtime"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/auditfwd/auditfwd/internal/buildinfo"
 )
 
 // Metrics holds every collector auditfwd exports.
@@ -31,6 +31,7 @@ type Metrics struct {
 	EventsRepeated    *prometheus.CounterVec // channel
 	StateDirWritable  prometheus.Gauge
 	MessageUpdates    *prometheus.CounterVec // channel: thread parents edited
+	ThreadsEvicted    *prometheus.CounterVec // channel: threads forgotten to make room
 }
 
 // DeadLetterReasons and FailureReasons are the reasons whose series exist
@@ -44,7 +45,9 @@ var (
 // LineKinds are the values of auditfwd_log_lines_total's kind label.
 var LineKinds = []string{"event", "not_audit", "malformed", "oversized"}
 
-// New creates the metrics on a fresh registry with the Go and process collectors.
+// New creates the metrics on a fresh registry with the Go and process
+// collectors. version labels auditfwd_build_info; its commit, build date and
+// Go version are this binary's (buildinfo).
 func New(version string) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
@@ -110,7 +113,7 @@ func New(version string) *Metrics {
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "auditfwd_build_info",
 			Help: "Build information; the value is always 1.",
-		}, []string{"version", "goversion"}),
+		}, []string{"version", "commit", "build_date", "goversion"}),
 		EventsRepeated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditfwd_events_already_queued_total",
 			Help: "Events read again (after a restart or a held-back write) that their channel's queue already held; not queued twice.",
@@ -123,6 +126,10 @@ func New(version string) *Metrics {
 			Name: "auditfwd_slack_message_updates_total",
 			Help: "Thread parent messages edited with chat.update, by channel.",
 		}, []string{"channel"}),
+		ThreadsEvicted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfwd_threads_evicted_total",
+			Help: "Slack threads forgotten before their window to make room in the thread table, by channel.",
+		}, []string{"channel"}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -130,10 +137,11 @@ func New(version string) *Metrics {
 		m.LogLines, m.EventsRouted, m.EventsUnrouted, m.EventsDelivered, m.SlackMessages,
 		m.DeliveryFailures, m.DeadLettered, m.SlackRequestTime, m.DeliveryLag, m.QueueEvents,
 		m.LogLagBytes, m.SlackConnected, m.ReloadSuccessful, m.ReloadSuccessTime, m.BuildInfo,
-		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates,
+		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates, m.ThreadsEvicted,
 	)
 	m.StateDirWritable.Set(1)
-	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+	build := buildinfo.Get()
+	m.BuildInfo.WithLabelValues(version, build.Commit, build.Date, build.GoVersion).Set(1)
 	for _, k := range LineKinds {
 		m.LogLines.WithLabelValues(k)
 	}
@@ -149,6 +157,7 @@ func (m *Metrics) InitChannel(name string) {
 	m.QueueEvents.WithLabelValues(name)
 	m.EventsRepeated.WithLabelValues(name)
 	m.MessageUpdates.WithLabelValues(name)
+	m.ThreadsEvicted.WithLabelValues(name)
 	for _, r := range FailureReasons {
 		m.DeliveryFailures.WithLabelValues(name, r)
 	}
