@@ -77,7 +77,7 @@ func TestDefaults(t *testing.T) {
 	for _, src := range []string{"", "   \n\t\n", "# only a comment\n", "null\n", "---\n", "audit_log:\nslack:\nadmin:\nmetrics:\ndeploy_approval_alerts:\n"} {
 		cfg := mustParse(t, src)
 		want := &Config{
-			Path:     "c.yaml",
+			Path: "c.yaml",
 			AuditLog: AuditLog{Source: "file", Path: "/var/log/rack-gateway/audit.log", Format: "auto", StartAt: "end", MaxLineBytes: 1048576,
 				Postgres: Postgres{StateSchema: "auditfwd", PollInterval: time.Second}},
 			StateDir: "/var/lib/auditfwd",
