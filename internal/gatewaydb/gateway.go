@@ -176,25 +176,31 @@ func nullInt(n int64) *int64 {
 	return &n
 }
 
-// Tamper runs sql in database db as audit_owner with the table's triggers
-// disabled, in one transaction, as an intruder with the owner's rights
-// would: `DELETE FROM audit.audit_event WHERE chain_index = 5`.
-func (c *Cluster) Tamper(ctx context.Context, db, sql string, args ...any) error {
+// Tamper runs statements in database db as audit_owner with the table's
+// triggers disabled, in one transaction, as an intruder with the owner's
+// rights would: `DELETE FROM audit.audit_event WHERE chain_index = 5`.
+func (c *Cluster) Tamper(ctx context.Context, db string, statements ...string) error {
+	return c.Tx(ctx, db, func(tx pgx.Tx) error { return TamperTx(ctx, tx, statements...) })
+}
+
+// TamperTx is Tamper inside tx.
+func TamperTx(ctx context.Context, tx pgx.Tx, statements ...string) error {
+	all := append([]string{"SET LOCAL ROLE audit_owner", "ALTER TABLE audit.audit_event DISABLE TRIGGER USER"}, statements...)
+	all = append(all, "ALTER TABLE audit.audit_event ENABLE TRIGGER USER", "RESET ROLE")
+	for _, q := range all {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return fmt.Errorf("gatewaydb: tamper: %s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// Tx runs f in one transaction as the superuser in database db.
+func (c *Cluster) Tx(ctx context.Context, db string, f func(tx pgx.Tx) error) error {
 	conn, err := c.Admin(ctx, db)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(ctx)
-	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		for _, q := range []string{"SET LOCAL ROLE audit_owner", "ALTER TABLE audit.audit_event DISABLE TRIGGER USER"} {
-			if _, err := tx.Exec(ctx, q); err != nil {
-				return fmt.Errorf("gatewaydb: tamper: %w", err)
-			}
-		}
-		if _, err := tx.Exec(ctx, sql, args...); err != nil {
-			return fmt.Errorf("gatewaydb: tamper: %w", err)
-		}
-		_, err := tx.Exec(ctx, "ALTER TABLE audit.audit_event ENABLE TRIGGER USER")
-		return err
-	})
+	return pgx.BeginFunc(ctx, conn, f)
 }
