@@ -8,12 +8,12 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Bounds of audit_log.postgres.poll_interval: often enough to be worth a
-// database, rarely enough that a standby still takes over within 15 s
-// (it tries the lock at most every 5 s, whatever the interval).
+// Bounds of audit_log.postgres.poll_interval: not so often that the
+// database notices, often enough that an event reaches Slack in seconds
+// (a standby tries the lock at most every 5 s, whatever the interval).
 const (
 	MinPollInterval = 100 * time.Millisecond
-	MaxPollInterval = time.Minute
+	MaxPollInterval = 10 * time.Second
 )
 
 // schemaRE is a schema name that needs no quoting in PostgreSQL: auditfwd

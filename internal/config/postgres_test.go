@@ -42,8 +42,8 @@ func TestPostgresErrors(t *testing.T) {
 		{"audit_log:\n  postgres:\n    state_schema: Audit-Fwd\n", `c.yaml:3: audit_log.postgres.state_schema: "Audit-Fwd" must be lowercase letters, digits and '_', starting with a letter or '_', at most 63 characters`},
 		{"audit_log:\n  postgres:\n    state_schema: audit\n", `c.yaml:3: audit_log.postgres.state_schema: "audit" is not auditfwd's to use (pg_*, information_schema, public and the gateway's audit schema are taken); the default is auditfwd`},
 		{"audit_log:\n  postgres:\n    state_schema: pg_fwd\n", `c.yaml:3: audit_log.postgres.state_schema: "pg_fwd" is not auditfwd's to use (pg_*, information_schema, public and the gateway's audit schema are taken); the default is auditfwd`},
-		{"audit_log:\n  postgres:\n    poll_interval: 10ms\n", `c.yaml:3: audit_log.postgres.poll_interval must be between 100ms and 1m0s, not 10ms`},
-		{"audit_log:\n  postgres:\n    poll_interval: 2h\n", `c.yaml:3: audit_log.postgres.poll_interval must be between 100ms and 1m0s, not 2h0m0s`},
+		{"audit_log:\n  postgres:\n    poll_interval: 10ms\n", `c.yaml:3: audit_log.postgres.poll_interval must be between 100ms and 10s, not 10ms`},
+		{"audit_log:\n  postgres:\n    poll_interval: 2h\n", `c.yaml:3: audit_log.postgres.poll_interval must be between 100ms and 10s, not 2h0m0s`},
 		{"audit_log:\n  postgres:\n    poll_interval: often\n", `c.yaml:3: audit_log.postgres.poll_interval must be a positive duration such as 30m, 24h or 7d, not "often"`},
 		{"audit_log:\n  postgres: [a]\n", `c.yaml:2: audit_log.postgres must be a mapping of keys to values, not a list`},
 	} {

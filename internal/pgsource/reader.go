@@ -44,6 +44,9 @@ type Options struct {
 	Committed func(pos logpos.Position)
 	// Writable reports whether commits succeed (state_dir writable).
 	Writable func(ok bool)
+	// Heartbeat is called at least every second while Run runs (the
+	// systemd watchdog).
+	Heartbeat func()
 	// GapGrace is how long a gap in chain_index must last before it is a
 	// break: a row becomes visible only when its writer commits, and a
 	// writer that skipped the gateway's lock could commit out of order.
@@ -75,6 +78,9 @@ func New(o Options) *Reader {
 	}
 	if o.Writable == nil {
 		o.Writable = func(bool) {}
+	}
+	if o.Heartbeat == nil {
+		o.Heartbeat = func() {}
 	}
 	return &Reader{opts: o, log: o.Logger}
 }
@@ -145,7 +151,7 @@ func (rd *Reader) Run(ctx context.Context, h Handler, after int64) error {
 				}
 				rd.opts.Writable(false)
 				failures++
-				if !sleep(ctx, backoff(failures)) {
+				if !rd.sleep(ctx, backoff(failures)) {
 					return nil
 				}
 				continue
@@ -167,7 +173,7 @@ func (rd *Reader) Run(ctx context.Context, h Handler, after int64) error {
 		if wait {
 			pause = min(pause, rd.opts.GapGrace)
 		}
-		if !sleep(ctx, pause) {
+		if !rd.sleep(ctx, pause) {
 			return nil
 		}
 	}
@@ -222,13 +228,21 @@ func backoff(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
+// sleep waits d, beating the heartbeat every second; false when ctx ended.
+func (rd *Reader) sleep(ctx context.Context, d time.Duration) bool {
+	rd.opts.Heartbeat()
 	t := time.NewTimer(d)
 	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
+	beat := time.NewTicker(time.Second)
+	defer beat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case <-beat.C:
+			rd.opts.Heartbeat()
+		}
 	}
 }

@@ -164,6 +164,13 @@ type Elector struct {
 	TryEvery time.Duration
 	Logger   *slog.Logger
 	Metrics  *metrics.Metrics
+	// StandingBy is called each time this instance finds another holding
+	// the lock (it is ready: it stands by).
+	StandingBy func()
+	// Heartbeat is called at least every second while Run stands by or
+	// waits for the database (the systemd watchdog; a leader's reader
+	// beats for itself).
+	Heartbeat func()
 }
 
 // Run stands by and leads until ctx is done. lead is called each time this
@@ -173,6 +180,12 @@ type Elector struct {
 func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, s *Session) error) error {
 	if e.Logger == nil {
 		e.Logger = slog.New(slog.DiscardHandler)
+	}
+	if e.StandingBy == nil {
+		e.StandingBy = func() {}
+	}
+	if e.Heartbeat == nil {
+		e.Heartbeat = func() {}
 	}
 	log := e.Logger
 	e.Metrics.Leader.Set(0)
@@ -197,7 +210,7 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, s *Ses
 				lastDownLog = time.Now()
 			}
 			failures++
-			sleep(ctx, backoff(failures))
+			e.sleep(ctx, backoff(failures))
 			continue
 		}
 		if !downSince.IsZero() {
@@ -220,14 +233,15 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, s *Ses
 					log.Info("standing by: another instance holds the leader lock", "holder", e.holder(ctx, s, k1, k2))
 					standbyLogged = true
 				}
-				sleep(ctx, e.TryEvery)
+				e.StandingBy()
+				e.sleep(ctx, e.TryEvery)
 				continue
 			}
 			standbyLogged = false
 			if err := e.term(ctx, s, lead); err != nil {
 				log.Error("stopped leading", "err", err)
 				failures++
-				sleep(ctx, backoff(failures))
+				e.sleep(ctx, backoff(failures))
 			}
 			break // a fresh connection, so that nothing of the lock survives the term
 		}
@@ -287,13 +301,21 @@ func backoff(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
+// sleep waits d, beating the heartbeat every second; false when ctx ended.
+func (e *Elector) sleep(ctx context.Context, d time.Duration) bool {
+	e.Heartbeat()
 	t := time.NewTimer(d)
 	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
+	beat := time.NewTicker(time.Second)
+	defer beat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case <-beat.C:
+			e.Heartbeat()
+		}
 	}
 }

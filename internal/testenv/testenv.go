@@ -104,6 +104,7 @@ type Options struct {
 	StartAt  string // default beginning
 	Format   string
 	Env      []string
+	AuditLog string // more audit_log keys, each line indented by two spaces (source: postgres …)
 }
 
 // New writes the config into a temp dir; Start runs the process.
@@ -133,7 +134,7 @@ func New(t testing.TB, o Options) *Daemon {
   path: %s
   format: %s
   start_at: %s
-state_dir: %s
+%sstate_dir: %s
 log_level: debug
 slack:
   api_url: %s
@@ -142,7 +143,7 @@ metrics:
 admin:
   listen: %s
   public_url: http://%s
-`, d.LogPath, o.Format, o.StartAt, d.StateDir, o.APIURL, d.Metrics, d.Admin, d.Admin)
+`, d.LogPath, o.Format, o.StartAt, o.AuditLog, d.StateDir, o.APIURL, d.Metrics, d.Admin, d.Admin)
 	if o.Channels != "" {
 		cfg += "channels:\n" + o.Channels
 	}
