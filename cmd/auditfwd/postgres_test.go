@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -155,7 +153,7 @@ func checkMixed(t *testing.T, s *fakeslack.Server, from, to int, allowed func(ch
 		seen := map[int]bool{}
 		last := -1
 		for _, n := range order {
-			if seen[n] {
+			if seen[n] || n < from || n >= to {
 				continue
 			}
 			seen[n] = true
@@ -382,5 +380,225 @@ func inOnePost(s *fakeslack.Server, channel string, dups []int) bool {
 	return false
 }
 
-var _ = sync.Mutex{}
-var _ = syscall.SIGKILL
+// approvalRow is a deploy approval request's event as the gateway records
+// it, carrying marker n.
+func approvalRow(verb string, request int, who person, n int) gatewaydb.Event {
+	return gatewaydb.Event{UserEmail: who.email, UserName: who.name, ActionType: "gateway", Status: "success",
+		Action: "deploy_approval_request." + verb, Resource: fmt.Sprint(request), ResourceType: "deploy_approval_request",
+		RequestID: testenv.Marker(n), Details: `{"git_branch":"feature/ha","git_commit_hash":"4c1d2e9","message":"Release request"}`}
+}
+
+// Two instances on one database: the standby is ready and silent; the
+// leader is killed with kill -9 in the middle of 200 rows written at 50/s;
+// the standby takes over within 15 s; nothing is lost and only what was in
+// flight is repeated; a deploy approval thread the leader opened is
+// continued by the new one (a reply under the same parent, the parent
+// edited). Swept over where the kill lands.
+func TestPostgresFailover(t *testing.T) {
+	for _, killAt := range []int{60, 130} {
+		t.Run(fmt.Sprintf("kill after %d rows", killAt), func(t *testing.T) { failover(t, killAt) })
+	}
+}
+
+func failover(t *testing.T, killAt int) {
+	c := pg.Get(t)
+	db := c.DB(t)
+	gw := gateway(t, c, db)
+	s := newSlack(t)
+	const tokA, tokB = "xoxb-instance-a", "xoxb-instance-b"
+	o := testenv.Options{Extra: alertsOn}
+	a := newPGDaemon(t, s, c, db, tokA, o)
+	b := newPGDaemon(t, s, c, db, tokB, o)
+	a.Start()
+	waitMetric(t, a, "a leads", 1, "auditfwd_leader")
+	b.Start() // returns once /readyz answers 200
+	if v := b.MustMetric("auditfwd_leader"); v != 0 {
+		t.Fatalf("the standby says auditfwd_leader %v", v)
+	}
+	waitMetric(t, b, "the standby sees the database", 1, "auditfwd_source_up")
+
+	// A deploy approval request's thread, opened by the leader.
+	if _, err := gw.Append(context.Background(), approvalRow("create", 77, bob, 9000)); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 20*time.Second, "the request's parent", func() bool { return len(parentsOf(s, idDeploy, 77)) == 1 })
+	parent := parentsOf(s, idDeploy, 77)[0]
+
+	// 200 rows at 50/s; the leader killed in the middle.
+	var killed time.Time
+	killedCh, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		appendRows(t, gw, 0, killAt, 20*time.Millisecond)
+		a.Kill()
+		killed = time.Now()
+		close(killedCh)
+		appendRows(t, gw, killAt, 200, 20*time.Millisecond)
+	}()
+	<-killedCh
+	took := 0 * time.Second
+	testenv.Eventually(t, 15*time.Second-time.Since(killed), "the standby takes over within 15 s of the kill", func() bool {
+		v, _ := b.Metric("auditfwd_leader")
+		took = time.Since(killed)
+		return v == 1
+	})
+	t.Logf("kill after %d rows: the standby led %v after the kill", killAt, took.Round(time.Millisecond))
+	<-done
+	testenv.Eventually(t, 60*time.Second, "every row", func() bool { return delivered(s, 0, 200) })
+
+	// The standby made no Slack call before it led; A none after it died.
+	for _, p := range s.Posts() {
+		switch {
+		case p.Token == tokB && p.Time.Before(killed):
+			t.Errorf("the standby posted before the kill: %q", p.Text)
+		case p.Token == tokA && p.Time.After(killed):
+			t.Errorf("the killed leader posted after the kill: %q", p.Text)
+		}
+	}
+	// Repeats: only the events of the one message per channel the old
+	// leader had in flight (Slack took it; the cursor did not move yet).
+	checkMixed(t, s, 0, 200, func(ch string, dups []int) bool {
+		var last fakeslack.Post
+		for _, p := range s.Posts() {
+			if p.Channel == ch && p.Token == tokA {
+				last = p
+			}
+		}
+		cnt, _ := testenv.CountMarkers([]string{last.AllText()})
+		for _, n := range dups {
+			if cnt[n] == 0 {
+				return false
+			}
+		}
+		t.Logf("%s: %d events of the message in flight repeated", ch, len(dups))
+		return true
+	})
+
+	// The thread goes on under the new leader.
+	if _, err := gw.Append(context.Background(), approvalRow("approve", 77, alice, 9001)); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 20*time.Second, "the approval's reply", func() bool { return len(s.Replies(idDeploy, parent.TS)) == 1 })
+	reply := s.Replies(idDeploy, parent.TS)[0]
+	if !strings.Contains(reply.Text, testenv.Marker(9001)) {
+		t.Errorf("the reply is %q", reply.Text)
+	}
+	testenv.Eventually(t, 20*time.Second, "the parent edited", func() bool {
+		m, _ := s.Message(idDeploy, parent.TS)
+		return m.Edits >= 1 && strings.Contains(m.Text, "approved by Alice Admin")
+	})
+	if n := len(parentsOf(s, idDeploy, 77)); n != 1 {
+		t.Errorf("request 77 has %d parents, want its one thread", n)
+	}
+	if v := b.MetricSum("auditfwd_slack_request_duration_seconds"); v == 0 {
+		t.Error("the new leader counted no Slack requests")
+	}
+}
+
+// check --connect says what the role can and cannot do, with the fix,
+// never showing the DSN's password; it exits 1 when auditfwd could not run.
+func TestPostgresCheckConnect(t *testing.T) {
+	c := pg.Get(t)
+	ctx := context.Background()
+	s := newSlack(t)
+	run := func(db, dsn string) (string, int) {
+		t.Helper()
+		d := newPGDaemon(t, s, c, db, botToken, testenv.Options{})
+		d.Env = append(d.Env, "AUDITFWD_POSTGRES_DSN="+dsn) // the last one wins
+		out, errOut, code := d.Run("check", "--connect")
+		if strings.Contains(out+errOut, gatewaydb.AuditfwdPassword) || strings.Contains(out+errOut, "wrong-Pw-1234") {
+			t.Errorf("a password is in the output:\n%s%s", out, errOut)
+		}
+		return out + errOut, code
+	}
+
+	db := c.DB(t) // the state schema exists, owned by auditfwd
+	gw := gateway(t, c, db)
+	appendRows(t, gw, 0, 3, 0)
+	out, code := run(db, c.AuditfwdDSN(db))
+	for _, want := range []string{"ok    connected to database " + db + " as role auditfwd", "ok    can read audit.audit_event: rows up to chain_index 2",
+		"ok    state_schema auditfwd exists; auditfwd may use it and create tables in it", "ok    table auditfwd.delivery_cursor will be created",
+		"ok    leader lock (", "free; the first instance"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("all granted: output lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 0 {
+		t.Errorf("all granted: exit %d", code)
+	}
+
+	// A leader running: the lock's holder is named; the tables exist.
+	leader := newPGDaemon(t, s, c, db, botToken, testenv.Options{})
+	leader.Start()
+	waitMetric(t, leader, "it leads", 1, "auditfwd_leader")
+	out, _ = run(db, c.AuditfwdDSN(db))
+	for _, want := range []string{"held by auditfwd ", "ok    table auditfwd.delivery_cursor: auditfwd can read and write it", "ok    table auditfwd.thread: auditfwd can read and write it"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("with a leader: output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// No schema and no right to create one.
+	bare, err := c.CreateDatabase(ctx, "bare", "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, code = run(bare, c.AuditfwdDSN(bare))
+	if code != 1 || !strings.Contains(out, "FAIL  state_schema auditfwd does not exist and auditfwd may not create it: CREATE SCHEMA auditfwd AUTHORIZATION auditfwd") {
+		t.Errorf("no schema: exit %d:\n%s", code, out)
+	}
+	// No schema, but the right to create it.
+	if err := c.Exec(ctx, bare, "GRANT CREATE ON DATABASE "+bare+" TO auditfwd"); err != nil {
+		t.Fatal(err)
+	}
+	out, code = run(bare, c.AuditfwdDSN(bare))
+	if code != 0 || !strings.Contains(out, "state_schema auditfwd does not exist; it will be created by the first leader") {
+		t.Errorf("may create: exit %d:\n%s", code, out)
+	}
+	// A role that is not audit_reader, and a wrong password.
+	role := bare + "_outsider"
+	if err := c.Exec(ctx, "postgres", "CREATE ROLE "+role+" LOGIN PASSWORD 'outsider-pw'"); err != nil {
+		t.Fatal(err)
+	}
+	out, code = run(bare, c.DSN(role, "outsider-pw", bare))
+	if code != 1 || !strings.Contains(out, "FAIL  cannot read audit.audit_event: ERROR: permission denied for schema audit") || !strings.Contains(out, "GRANT audit_reader TO "+role) {
+		t.Errorf("not a reader: exit %d:\n%s", code, out)
+	}
+	out, code = run(bare, c.DSN("auditfwd", "wrong-Pw-1234", bare))
+	if code != 1 || !strings.Contains(out, "password authentication failed") {
+		t.Errorf("wrong password: exit %d:\n%s", code, out)
+	}
+}
+
+// route --replay-db N routes the table's last N rows as the daemon would,
+// a break in the chain included; with --diff it compares two configs.
+func TestPostgresRouteReplayDB(t *testing.T) {
+	c := pg.Get(t)
+	db := c.DB(t)
+	gw := gateway(t, c, db)
+	appendRows(t, gw, 0, 10, 0)
+	if err := c.Tamper(context.Background(), db, "DELETE FROM audit.audit_event WHERE chain_index = 7"); err != nil {
+		t.Fatal(err)
+	}
+	d := newPGDaemon(t, newSlack(t), c, db, botToken, testenv.Options{})
+	out, errOut, code := d.Run("route", "--replay-db", "5")
+	got := strings.Split(strings.TrimSpace(out), "\n")
+	wantLines := []string{
+		"deploy_approval_request.create infrastructure", // row 4
+		"login.complete security",                      // row 5
+		"release.promote infrastructure",               // row 6
+		"auditfwd.chain_broken security (the first channel: no rule routes it)",
+		"login.oauth_failed security", // row 8
+		"deploy_approval_request.create infrastructure", // row 9
+	}
+	if code != 0 || strings.Join(got, "|") != strings.Join(wantLines, "|") {
+		t.Errorf("route --replay-db 5: exit %d\n%s%s\nwant\n%s", code, out, errOut, strings.Join(wantLines, "\n"))
+	}
+	old := configFile(t, "channels:\n  - name: security\n    slack_channel: \"#security\"\n    actions: [\"login.*\"]\n")
+	out, errOut, code = d.Run("route", "--diff", old, "--replay-db", "9")
+	for _, w := range []string{"in the last 9 rows of the audit table", "infrastructure       0       4", "chain_index 9 deploy_approval_request.create: none -> infrastructure"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("--diff --replay-db lacks %q: exit %d\n%s%s", w, code, out, errOut)
+		}
+	}
+}

@@ -73,21 +73,20 @@ func HashAt(ctx context.Context, conn *pgx.Conn, i int64) (hash []byte, ok bool,
 	return hash, true, nil
 }
 
-// Lines turns rows into event lines in chain order, with an
-// auditfwd.chain_broken alert before each row where the chain breaks, as
-// the daemon would hand them over (`auditfwd route --replay-db`). The first
-// row is taken as it is: nothing before it was read.
-func Lines(rows []Row) (lines [][]byte, breaks []Break) {
+// Replay hands rows to fn as event lines in chain order, with an
+// auditfwd.chain_broken alert (alert true, index the row after the break)
+// before each row where the chain breaks, as the daemon would hand them
+// over (`auditfwd route --replay-db`). The first row is taken as it is:
+// nothing before it was read.
+func Replay(rows []Row, fn func(index int64, alert bool, line []byte)) {
 	if len(rows) == 0 {
-		return nil, nil
+		return
 	}
 	c := chain{last: rows[0].ChainIndex - 1}
 	for i := range rows {
 		if b, broken := c.check(&rows[i]); broken {
-			breaks = append(breaks, b)
-			lines = append(lines, b.Event())
+			fn(rows[i].ChainIndex, true, b.Event())
 		}
-		lines = append(lines, rows[i].Event())
+		fn(rows[i].ChainIndex, false, rows[i].Event())
 	}
-	return lines, breaks
 }

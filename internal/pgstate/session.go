@@ -284,12 +284,23 @@ func (e *Elector) term(ctx context.Context, s *Session, lead func(context.Contex
 func (e *Elector) holder(ctx context.Context, s *Session, k1, k2 int32) string {
 	var who string
 	s.Do(ctx, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, `SELECT coalesce(a.application_name, '') || ' (backend ' || l.pid || ')'
-			FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-			WHERE l.locktype = 'advisory' AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 2 AND l.granted`,
-			int64(uint32(k1)), int64(uint32(k2))).Scan(&who)
+		var err error
+		who, err = lockHolder(ctx, c, k1, k2)
+		return err
 	})
 	return who
+}
+
+// lockHolder is the application and backend holding the lock (k1, k2);
+// pgx.ErrNoRows when nobody does.
+func lockHolder(ctx context.Context, c *pgx.Conn, k1, k2 int32) (string, error) {
+	var who string
+	err := c.QueryRow(ctx, `SELECT coalesce(a.application_name, '') || ' (backend ' || l.pid || ')'
+		FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 2 AND l.granted
+			AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+		int64(uint32(k1)), int64(uint32(k2))).Scan(&who)
+	return who, err
 }
 
 // backoff is 1 s, 2 s, 4 s … 15 s, each between half and all of that.

@@ -369,6 +369,31 @@ next:
 	return 0, false
 }
 
+// MetricSum adds up every sample of name whose labels include the given
+// "k=v" pairs (histograms: their sample counts).
+func (d *Daemon) MetricSum(name string, labels ...string) float64 {
+	fams, err := d.Scrape()
+	if err != nil {
+		return 0
+	}
+	f, ok := fams[name]
+	if !ok {
+		return 0
+	}
+	var sum float64
+next:
+	for _, s := range f.samples {
+		for _, kv := range labels {
+			k, v, _ := strings.Cut(kv, "=")
+			if s.labels[k] != v {
+				continue next
+			}
+		}
+		sum += s.value
+	}
+	return sum
+}
+
 // MustMetric is Metric that fails the test when the series is absent.
 func (d *Daemon) MustMetric(name string, labels ...string) float64 {
 	d.t.Helper()
