@@ -585,10 +585,10 @@ func TestPostgresRouteReplayDB(t *testing.T) {
 	got := strings.Split(strings.TrimSpace(out), "\n")
 	wantLines := []string{
 		"deploy_approval_request.create infrastructure", // row 4
-		"login.complete security",                      // row 5
-		"release.promote infrastructure",               // row 6
+		"login.complete security",                       // row 5
+		"release.promote infrastructure",                // row 6
 		"auditfwd.chain_broken security (the first channel: no rule routes it)",
-		"login.oauth_failed security", // row 8
+		"login.oauth_failed security",                   // row 8
 		"deploy_approval_request.create infrastructure", // row 9
 	}
 	if code != 0 || strings.Join(got, "|") != strings.Join(wantLines, "|") {

@@ -23,7 +23,9 @@ type Finding struct {
 // tables, and who holds the leader lock. It changes nothing.
 func Inspect(ctx context.Context, conn *pgx.Conn, schema string) []Finding {
 	var out []Finding
-	add := func(ok bool, format string, args ...any) { out = append(out, Finding{ok, fmt.Sprintf(format, args...)}) }
+	add := func(ok bool, format string, args ...any) {
+		out = append(out, Finding{ok, fmt.Sprintf(format, args...)})
+	}
 	q := func(dst any, sql string, args ...any) error { return conn.QueryRow(ctx, sql, args...).Scan(dst) }
 
 	var user, dbname, version string
