@@ -14,8 +14,8 @@ build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/auditfwd ./cmd/auditfwd
 
 # The whole suite, on a fresh Debian machine too: test-deps installs
-# chromium, prometheus (promtool), systemd (systemd-analyze), python3 and git
-# with apt-get when missing (Debian's prometheus package also starts a
+# chromium, prometheus (promtool), systemd (systemd-analyze), python3, git and
+# postgresql with apt-get when missing (Debian's prometheus package also starts a
 # server; the tests need none). Then vet and the race-enabled tests.
 test: test-deps
 	$(GO) vet ./...
