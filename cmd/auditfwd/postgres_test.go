@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/auditfwd/auditfwd/internal/fakeslack"
 	"github.com/auditfwd/auditfwd/internal/gatewaydb"
+	"github.com/auditfwd/auditfwd/internal/pgstate"
 	"github.com/auditfwd/auditfwd/internal/testenv"
 )
 
@@ -19,11 +19,7 @@ import (
 // TestMain stops it.
 var pg gatewaydb.Lazy
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pg.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { pg.Main(m) }
 
 // pgSource is the audit_log keys of the Postgres source.
 const pgSource = `  source: postgres
@@ -47,6 +43,14 @@ func newPGDaemon(t *testing.T, s *fakeslack.Server, c *gatewaydb.Cluster, db, to
 		}
 	})
 	return d
+}
+
+// pgSetUp is a test's database with the gateway writing to it, and a fake Slack.
+func pgSetUp(t *testing.T) (*gatewaydb.Cluster, string, *gatewaydb.Gateway, *fakeslack.Server) {
+	t.Helper()
+	c := pg.Get(t)
+	db := c.DB(t)
+	return c, db, gateway(t, c, db), newSlack(t)
 }
 
 // mixed is the n-th row of a mixed workload: two actions for #security,
@@ -169,10 +173,7 @@ func checkMixed(t *testing.T, s *fakeslack.Server, from, to int, allowed func(ch
 // routed event once, in order per channel; the cursors in the database say
 // so; a second start repeats nothing.
 func TestPostgresSourceDeliversEveryRowOnceAcrossARestart(t *testing.T) {
-	c := pg.Get(t)
-	db := c.DB(t)
-	gw := gateway(t, c, db)
-	s := newSlack(t)
+	c, db, gw, s := pgSetUp(t)
 	d := newPGDaemon(t, s, c, db, botToken, testenv.Options{})
 	d.Start()
 	if v := d.MustMetric("auditfwd_leader"); v != 1 {
@@ -228,11 +229,8 @@ func cursors(t *testing.T, c *gatewaydb.Cluster, db string) map[string]int64 {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	out := map[string]int64{}
-	rows, _ := conn.Query(ctx, "SELECT channel, chain_index FROM auditfwd.delivery_cursor")
-	var ch string
-	var i int64
-	if _, err := pgx.ForEachRow(rows, []any{&ch, &i}, func() error { out[ch] = i; return nil }); err != nil {
+	out, err := pgstate.Indexes(ctx, conn, "auditfwd")
+	if err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -243,10 +241,7 @@ func cursors(t *testing.T, c *gatewaydb.Cluster, db string) map[string]int64 {
 // the action), naming the last good and the first index after; the rows
 // after them are delivered.
 func TestPostgresChainBreaksAreAlertedOnce(t *testing.T) {
-	c := pg.Get(t)
-	db := c.DB(t)
-	gw := gateway(t, c, db)
-	s := newSlack(t)
+	c, db, gw, s := pgSetUp(t)
 	d := newPGDaemon(t, s, c, db, botToken, testenv.Options{})
 	d.Start()
 	appendRows(t, gw, 0, 10, 0)
@@ -401,10 +396,7 @@ func TestPostgresFailover(t *testing.T) {
 }
 
 func failover(t *testing.T, killAt int) {
-	c := pg.Get(t)
-	db := c.DB(t)
-	gw := gateway(t, c, db)
-	s := newSlack(t)
+	c, db, gw, s := pgSetUp(t)
 	const tokA, tokB = "xoxb-instance-a", "xoxb-instance-b"
 	o := testenv.Options{Extra: alertsOn}
 	a := newPGDaemon(t, s, c, db, tokA, o)

@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -9,8 +8,6 @@ import (
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/logpos"
-	"github.com/auditfwd/auditfwd/internal/metrics"
-	"github.com/auditfwd/auditfwd/internal/slack"
 	"github.com/auditfwd/auditfwd/internal/statedir"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
@@ -20,19 +17,16 @@ import (
 // dead-lettered) reports its last position, in order.
 func TestDeliveredAndAckedHooks(t *testing.T) {
 	fake := newFakeSlack(nil, slackErr("not_in_channel"))
-	t.Setenv(token.EnvVar, "")
-	dir := t.TempDir()
-	log := slog.New(slog.DiscardHandler)
-	m := metrics.New("test")
-	conn := NewConnection(slack.Options{}, dir+"/token.json", log, m)
-	conn.dial = func(string) Slack { return fake }
 	var mu sync.Mutex
 	var acked []logpos.Position
+	var dir statedir.Dir
 	delivered := logpos.Position{Gen: 1, Offset: 200} // evt-000 and evt-001 went out before
-	svc := startService(t, Options{State: statedir.Dir(dir), Queues: statedir.Dir(dir).DBQueues(), Logger: log, Metrics: m, Conn: conn, MaxBackoff: 50 * time.Millisecond, DigestMax: 1,
-		Delivered: func(ch string, p logpos.Position) bool { return ch == "security" && !delivered.Less(p) },
-		Acked:     func(ch string, p logpos.Position) { mu.Lock(); acked = append(acked, p); mu.Unlock() },
-	}, "C0SECURITY1")
+	svc, conn := newFakeServiceWith(t, fake, false, func(o *Options) {
+		dir = o.State
+		o.Queues, o.DigestMax = o.State.DBQueues(), 1
+		o.Delivered = func(ch string, p logpos.Position) bool { return ch == "security" && !delivered.Less(p) }
+		o.Acked = func(ch string, p logpos.Position) { mu.Lock(); acked = append(acked, p); mu.Unlock() }
+	})
 	enqueue(t, svc, 0, 4) // positions 100, 200, 300, 400
 	conn.Set(token.Token{AccessToken: "xoxb-fake"})
 	fake.waitFor(t, "evt-002 posted, evt-003 dead-lettered", func(calls int, _ []string) bool { return calls == 2 })
@@ -58,10 +52,10 @@ func TestDeliveredAndAckedHooks(t *testing.T) {
 	if !slices.Equal(acked, want) {
 		t.Errorf("acked %v, want %v", acked, want)
 	}
-	if _, err := statedir.Dir(dir).DBQueues().List(); err != nil {
+	if _, err := dir.DBQueues().List(); err != nil {
 		t.Fatal(err)
 	}
-	if names, _ := statedir.Dir(dir).Queues().List(); len(names) != 0 {
+	if names, _ := dir.Queues().List(); len(names) != 0 {
 		t.Errorf("the file source's spools were used: %v", names)
 	}
 }

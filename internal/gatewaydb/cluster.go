@@ -435,3 +435,11 @@ func (l *Lazy) Close() {
 		l.c.Close()
 	}
 }
+
+// Main is a test package's TestMain body: run the tests, stop the cluster,
+// exit with the tests' code.
+func (l *Lazy) Main(m interface{ Run() int }) {
+	code := m.Run()
+	l.Close()
+	os.Exit(code)
+}

@@ -13,11 +13,7 @@ import (
 
 var shared Lazy
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	shared.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { shared.Main(m) }
 
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

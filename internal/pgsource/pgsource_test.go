@@ -25,11 +25,7 @@ import (
 
 var pg gatewaydb.Lazy
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pg.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { pg.Main(m) }
 
 func str(s string) *string { return &s }
 
@@ -168,6 +164,33 @@ func (h *handler) items() []item {
 	return append([]item(nil), h.committed...)
 }
 
+// setUp is a test's database holding n rows, the gateway connected to it
+// and a connection as auditfwd's role.
+func setUp(t *testing.T, n int) (*gatewaydb.Cluster, string, *gatewaydb.Gateway, *pgx.Conn, []gatewaydb.Row) {
+	t.Helper()
+	c := pg.Get(t)
+	db := c.DB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	gw, err := c.Gateway(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gw.Close)
+	rows := make([]gatewaydb.Row, n)
+	for i := range rows {
+		if rows[i], err = gw.Append(ctx, login(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := pgx.Connect(ctx, c.AuditfwdDSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return c, db, gw, conn, rows
+}
+
 func login(n int) gatewaydb.Event {
 	return gatewaydb.Event{UserEmail: "u@example.com", ActionType: "auth", Action: "login.complete", Status: "success", Resource: testenv.Marker(n)}
 }
@@ -177,25 +200,9 @@ func login(n int) gatewaydb.Event {
 // row after them, and reading goes on; a failed commit reads the batch
 // again.
 func TestReaderFollowsTheChain(t *testing.T) {
-	c := pg.Get(t)
-	db := c.DB(t)
+	c, db, _, conn, _ := setUp(t, 30)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	gw, err := c.Gateway(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
-	for i := range 30 {
-		if _, err := gw.Append(ctx, login(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conn, err := pgx.Connect(ctx, c.AuditfwdDSN(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
 	m := metrics.New("test")
 	h := &handler{failNext: 1}
 	var committed []logpos.Position
@@ -210,7 +217,7 @@ func TestReaderFollowsTheChain(t *testing.T) {
 		return len(its) > 0 && its[len(its)-1].pos == RowPos(29)
 	})
 	// 30 more rows, row 40 deleted and row 50's link broken, all visible at once.
-	err = c.Tx(ctx, db, func(tx pgx.Tx) error {
+	err := c.Tx(ctx, db, func(tx pgx.Tx) error {
 		for i := 30; i < 60; i++ {
 			if _, err := gatewaydb.AppendTx(ctx, tx, login(i)); err != nil {
 				return err
@@ -276,30 +283,13 @@ func TestReaderFollowsTheChain(t *testing.T) {
 // A gap that closes within the grace (a writer that committed out of
 // order) is no break: the late row is read in its place.
 func TestReaderWaitsOutAShortGap(t *testing.T) {
-	c := pg.Get(t)
-	db := c.DB(t)
+	c, db, _, conn, rows := setUp(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	gw, err := c.Gateway(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
-	rows := make([]gatewaydb.Row, 3)
-	for i := range rows {
-		if rows[i], err = gw.Append(ctx, login(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// Row 1 disappears and comes back, as a slow writer's would appear late.
 	if err := c.Tamper(ctx, db, "DELETE FROM audit.audit_event WHERE chain_index = 1"); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(ctx, c.AuditfwdDSN(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
 	m := metrics.New("test")
 	h := &handler{}
 	rd := New(Options{Session: &session{conn: conn}, PollInterval: 20 * time.Millisecond, Metrics: m, GapGrace: 10 * time.Second})

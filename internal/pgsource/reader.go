@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/auditfwd/auditfwd/internal/backoff"
 	"github.com/auditfwd/auditfwd/internal/logpos"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 )
@@ -151,7 +151,7 @@ func (rd *Reader) Run(ctx context.Context, h Handler, after int64) error {
 				}
 				rd.opts.Writable(false)
 				failures++
-				if !rd.sleep(ctx, backoff(failures)) {
+				if !backoff.Sleep(ctx, backoff.Delay(failures, 30*time.Second), rd.opts.Heartbeat) {
 					return nil
 				}
 				continue
@@ -173,7 +173,7 @@ func (rd *Reader) Run(ctx context.Context, h Handler, after int64) error {
 		if wait {
 			pause = min(pause, rd.opts.GapGrace)
 		}
-		if !rd.sleep(ctx, pause) {
+		if !backoff.Sleep(ctx, pause, rd.opts.Heartbeat) {
 			return nil
 		}
 	}
@@ -217,32 +217,4 @@ func (rd *Reader) stopped(ctx context.Context, err error) error {
 		return nil
 	}
 	return fmt.Errorf("audit table: %w", err)
-}
-
-// backoff is 1 s, 2 s, 4 s … 30 s, each between half and all of that.
-func backoff(n int) time.Duration {
-	d := 30 * time.Second
-	if n < 6 {
-		d = time.Second << (n - 1)
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-// sleep waits d, beating the heartbeat every second; false when ctx ended.
-func (rd *Reader) sleep(ctx context.Context, d time.Duration) bool {
-	rd.opts.Heartbeat()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	beat := time.NewTicker(time.Second)
-	defer beat.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-t.C:
-			return true
-		case <-beat.C:
-			rd.opts.Heartbeat()
-		}
-	}
 }

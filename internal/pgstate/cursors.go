@@ -75,6 +75,22 @@ func LoadCursors(ctx context.Context, s *Session, schema string, log *slog.Logge
 	return c, nil
 }
 
+// Indexes reads the cursors of schema as chain indexes: the last row
+// delivered per channel, and under ReadCursor how far the leader read.
+func Indexes(ctx context.Context, conn *pgx.Conn, schema string) (map[string]int64, error) {
+	rows, err := conn.Query(ctx, "SELECT channel, chain_index FROM "+pgx.Identifier{schema, CursorTable}.Sanitize())
+	if err != nil {
+		return nil, fmt.Errorf("read the delivery cursors: %w", err)
+	}
+	out := map[string]int64{}
+	var ch string
+	var i int64
+	if _, err := pgx.ForEachRow(rows, []any{&ch, &i}, func() error { out[ch] = i; return nil }); err != nil {
+		return nil, fmt.Errorf("read the delivery cursors: %w", err)
+	}
+	return out, nil
+}
+
 // Start fixes where this leader reads from, for the configured channels:
 // a channel without a cursor starts where the leader before read up to,
 // or, on the very first start, after the row first returns (start_at). It

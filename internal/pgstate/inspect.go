@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -122,6 +124,11 @@ func Inspect(ctx context.Context, conn *pgx.Conn, schema string) []Finding {
 			q(&rw, "SELECT has_table_privilege($1, 'SELECT, INSERT, UPDATE, DELETE')", name)
 			if rw {
 				add(true, "table %s.%s: %s can read and write it", schema, t.name, user)
+				if t.name == CursorTable {
+					if cur, err := Indexes(ctx, conn, schema); err == nil && len(cur) > 0 {
+						add(true, "delivery cursors (last chain_index delivered): %s", showCursors(cur))
+					}
+				}
 			} else {
 				add(false, "table %s.%s: %s cannot read and write it: GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO %s",
 					schema, t.name, user, name, ident(user))
@@ -154,4 +161,20 @@ func ident(name string) string {
 		return name
 	}
 	return pgx.Identifier{name}.Sanitize()
+}
+
+// showCursors lists cursors as "security 1233, infrastructure 1230, read
+// up to 1233".
+func showCursors(cur map[string]int64) string {
+	names := slices.Sorted(maps.Keys(cur))
+	var parts []string
+	for _, n := range names {
+		if n != ReadCursor {
+			parts = append(parts, fmt.Sprintf("%s %d", n, cur[n]))
+		}
+	}
+	if r, ok := cur[ReadCursor]; ok {
+		parts = append(parts, fmt.Sprintf("read up to %d", r))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -3,14 +3,12 @@ package pgstate
 import (
 	"context"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -24,11 +22,7 @@ import (
 
 var pg gatewaydb.Lazy
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pg.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { pg.Main(m) }
 
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
@@ -271,11 +265,8 @@ func cursorRows(t *testing.T, c *gatewaydb.Cluster, db string) map[string]int64 
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	rows, _ := conn.Query(ctx, "SELECT channel, chain_index FROM auditfwd.delivery_cursor")
-	out := map[string]int64{}
-	var ch string
-	var idx int64
-	if _, err := pgx.ForEachRow(rows, []any{&ch, &idx}, func() error { out[ch] = idx; return nil }); err != nil {
+	out, err := Indexes(ctx, conn, "auditfwd")
+	if err != nil {
 		t.Fatal(err)
 	}
 	return out

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/auditfwd/auditfwd/internal/backoff"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 )
 
@@ -210,7 +210,7 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, s *Ses
 				lastDownLog = time.Now()
 			}
 			failures++
-			e.sleep(ctx, backoff(failures))
+			backoff.Sleep(ctx, backoff.Delay(failures, 15*time.Second), e.Heartbeat)
 			continue
 		}
 		if !downSince.IsZero() {
@@ -234,14 +234,14 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, s *Ses
 					standbyLogged = true
 				}
 				e.StandingBy()
-				e.sleep(ctx, e.TryEvery)
+				backoff.Sleep(ctx, e.TryEvery, e.Heartbeat)
 				continue
 			}
 			standbyLogged = false
 			if err := e.term(ctx, s, lead); err != nil {
 				log.Error("stopped leading", "err", err)
 				failures++
-				e.sleep(ctx, backoff(failures))
+				backoff.Sleep(ctx, backoff.Delay(failures, 15*time.Second), e.Heartbeat)
 			}
 			break // a fresh connection, so that nothing of the lock survives the term
 		}
@@ -301,32 +301,4 @@ func lockHolder(ctx context.Context, c *pgx.Conn, k1, k2 int32) (string, error) 
 			AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
 		int64(uint32(k1)), int64(uint32(k2))).Scan(&who)
 	return who, err
-}
-
-// backoff is 1 s, 2 s, 4 s … 15 s, each between half and all of that.
-func backoff(n int) time.Duration {
-	d := 15 * time.Second
-	if n < 5 {
-		d = time.Second << max(0, n-1)
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-// sleep waits d, beating the heartbeat every second; false when ctx ended.
-func (e *Elector) sleep(ctx context.Context, d time.Duration) bool {
-	e.Heartbeat()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	beat := time.NewTicker(time.Second)
-	defer beat.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-t.C:
-			return true
-		case <-beat.C:
-			e.Heartbeat()
-		}
-	}
 }

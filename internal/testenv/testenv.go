@@ -348,39 +348,34 @@ type familyValues struct{ samples []sample }
 // Metric returns the value of name with exactly matching labels given as
 // "k=v" pairs (histograms: their sample count); ok false when absent.
 func (d *Daemon) Metric(name string, labels ...string) (float64, bool) {
-	fams, err := d.Scrape()
-	if err != nil {
+	vs := d.values(name, labels)
+	if len(vs) == 0 {
 		return 0, false
 	}
-	f, ok := fams[name]
-	if !ok {
-		return 0, false
-	}
-next:
-	for _, s := range f.samples {
-		for _, kv := range labels {
-			k, v, _ := strings.Cut(kv, "=")
-			if s.labels[k] != v {
-				continue next
-			}
-		}
-		return s.value, true
-	}
-	return 0, false
+	return vs[0], true
 }
 
 // MetricSum adds up every sample of name whose labels include the given
 // "k=v" pairs (histograms: their sample counts).
 func (d *Daemon) MetricSum(name string, labels ...string) float64 {
+	var sum float64
+	for _, v := range d.values(name, labels) {
+		sum += v
+	}
+	return sum
+}
+
+// values are the samples of name whose labels include labels.
+func (d *Daemon) values(name string, labels []string) []float64 {
 	fams, err := d.Scrape()
 	if err != nil {
-		return 0
+		return nil
 	}
 	f, ok := fams[name]
 	if !ok {
-		return 0
+		return nil
 	}
-	var sum float64
+	var out []float64
 next:
 	for _, s := range f.samples {
 		for _, kv := range labels {
@@ -389,9 +384,9 @@ next:
 				continue next
 			}
 		}
-		sum += s.value
+		out = append(out, s.value)
 	}
-	return sum
+	return out
 }
 
 // MustMetric is Metric that fails the test when the series is absent.
