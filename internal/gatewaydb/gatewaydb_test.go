@@ -129,3 +129,47 @@ func TestStopStart(t *testing.T) {
 		t.Errorf("Close left %s behind (%v)", root, err)
 	}
 }
+
+// Preload continues the chain the gateway's inserts started, and the
+// gateway's next insert continues Preload's.
+func TestPreload(t *testing.T) {
+	c := shared.Get(t)
+	db := c.DB(t)
+	ctx := ctxT(t)
+	gw, err := c.Gateway(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	first, err := gw.Append(ctx, Event{ActionType: "auth", Action: "logout", Status: "success"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := make([]Event, 100)
+	for i := range evs {
+		evs[i] = Event{ActionType: "convox", Action: "app.read", Status: "success", IPAddress: "10.0.0.1", HTTPStatus: 200}
+	}
+	if err := c.Preload(ctx, db, evs); err != nil {
+		t.Fatal(err)
+	}
+	next, err := gw.Append(ctx, Event{ActionType: "auth", Action: "logout", Status: "success"})
+	if err != nil || next.ChainIndex != 101 {
+		t.Fatalf("after preload: %+v %v", next, err)
+	}
+	conn, err := c.Admin(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var broken int
+	err = conn.QueryRow(ctx, `SELECT count(*) FROM audit.audit_event a JOIN audit.audit_event b ON b.chain_index = a.chain_index + 1
+		WHERE b.previous_hash IS DISTINCT FROM a.event_hash`).Scan(&broken)
+	if err != nil || broken != 0 {
+		t.Fatalf("%d broken links (%v)", broken, err)
+	}
+	var h []byte
+	conn.QueryRow(ctx, "SELECT previous_hash FROM audit.audit_event WHERE chain_index = 1").Scan(&h)
+	if !bytes.Equal(h, first.EventHash) {
+		t.Error("the preload does not link to the gateway's row")
+	}
+}
