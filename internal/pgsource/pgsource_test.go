@@ -108,10 +108,10 @@ type session struct {
 	conn *pgx.Conn
 }
 
-func (s *session) Do(ctx context.Context, f func(*pgx.Conn) error) error {
+func (s *session) Do(ctx context.Context, f func(context.Context, *pgx.Conn) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return f(s.conn)
+	return f(context.WithoutCancel(ctx), s.conn)
 }
 
 // handler keeps what it is given, as committed and not.

@@ -27,9 +27,11 @@ type Handler interface {
 	Rollback()
 }
 
-// Session runs f with the exclusive use of a database connection.
+// Session runs f with the exclusive use of a database connection, with a
+// context of its own for the statements (pgstate.Session detaches it from
+// ctx's cancellation, so that a stop never cuts a statement).
 type Session interface {
-	Do(ctx context.Context, f func(conn *pgx.Conn) error) error
+	Do(ctx context.Context, f func(ctx context.Context, conn *pgx.Conn) error) error
 }
 
 // Options configure a Reader.
@@ -92,7 +94,7 @@ func (rd *Reader) Run(ctx context.Context, h Handler, after int64) error {
 	c := chain{last: after}
 	if after >= 0 {
 		var known bool
-		err := rd.opts.Session.Do(ctx, func(conn *pgx.Conn) error {
+		err := rd.opts.Session.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 			var err error
 			c.lastHash, known, err = HashAt(ctx, conn, after)
 			return err
@@ -111,7 +113,7 @@ func (rd *Reader) Run(ctx context.Context, h Handler, after int64) error {
 	failures := 0
 	for {
 		var rows []Row
-		err := rd.opts.Session.Do(ctx, func(conn *pgx.Conn) error {
+		err := rd.opts.Session.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 			var err error
 			rows, err = After(ctx, conn, c.last, rd.opts.Batch)
 			return err
@@ -190,7 +192,7 @@ func (rd *Reader) lag(ctx context.Context, full bool, last int64) {
 		return
 	}
 	var max int64
-	err := rd.opts.Session.Do(ctx, func(conn *pgx.Conn) error {
+	err := rd.opts.Session.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 		var err error
 		max, err = LastIndex(ctx, conn)
 		return err

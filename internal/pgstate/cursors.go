@@ -48,7 +48,7 @@ type Cursors struct {
 func LoadCursors(ctx context.Context, s *Session, schema string, log *slog.Logger) (*Cursors, error) {
 	c := &Cursors{s: s, table: pgx.Identifier{schema, CursorTable}.Sanitize(), by: AppName(), log: log,
 		cur: map[string]logpos.Position{}, stored: map[string]logpos.Position{}, queued: func(string) int { return 1 }}
-	err := s.Do(ctx, func(conn *pgx.Conn) error {
+	err := s.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 		rows, err := conn.Query(ctx, "SELECT channel, position FROM "+c.table)
 		if err != nil {
 			return err
@@ -236,7 +236,7 @@ func (c *Cursors) flush(ctx context.Context, withRead bool) error {
 	if len(names) == 0 {
 		return nil
 	}
-	err := c.s.Do(ctx, func(conn *pgx.Conn) error {
+	err := c.s.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 		// A cursor never moves back: an instance that lost the lock cannot
 		// write at all (its session is gone), and GREATEST keeps a stale
 		// value from undoing a newer one.

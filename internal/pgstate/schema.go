@@ -41,7 +41,7 @@ COMMENT ON TABLE %[1]s.` + ThreadTable + ` IS 'auditfwd: Slack threads (parent m
 // never race to create them.
 func Prepare(ctx context.Context, s *Session, schema string) error {
 	id := pgx.Identifier{schema}.Sanitize()
-	return s.Do(ctx, func(conn *pgx.Conn) error {
+	return s.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 		var exists bool
 		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&exists); err != nil {
 			return fmt.Errorf("state_schema %s: %w", schema, err)

@@ -60,18 +60,21 @@ func newSession(conn *pgx.Conn, log *slog.Logger, m *metrics.Metrics) *Session {
 	return &Session{conn: conn, pid: conn.PgConn().PID(), log: log, m: m, lastOK: time.Now(), lost: make(chan struct{})}
 }
 
-// Do runs f with the exclusive use of the connection, within QueryTimeout.
-// An error that closed the connection (a network error, a timeout, a
-// cancelled statement) kills the session.
-func (s *Session) Do(ctx context.Context, f func(conn *pgx.Conn) error) error {
+// Do runs f with the exclusive use of the connection. f's context has
+// ctx's values and a deadline of QueryTimeout but not ctx's cancellation:
+// cancelling a statement closes the connection (pgx cannot tell where the
+// protocol stands), and a leader that stops must still write its last
+// cursors; a statement takes milliseconds. An error that closed the
+// connection (a network error, the timeout) kills the session.
+func (s *Session) Do(ctx context.Context, f func(ctx context.Context, conn *pgx.Conn) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.Err(); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, QueryTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), QueryTimeout)
 	defer cancel()
-	err := f(s.conn)
+	err := f(ctx, s.conn)
 	if err != nil && s.conn.IsClosed() {
 		// pgx closes the connection on a network error, a timeout or a
 		// cancelled statement; the server refusing a statement leaves it open.
@@ -138,12 +141,12 @@ func (s *Session) watch(ctx context.Context) {
 		case idle > idlePing && s.mu.TryLock():
 			go func() {
 				defer s.mu.Unlock()
-				pctx, cancel := context.WithTimeout(ctx, Lease)
+				pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), Lease)
 				defer cancel()
 				var pid uint32
 				err := s.conn.QueryRow(pctx, "SELECT pg_backend_pid()").Scan(&pid)
 				switch {
-				case err != nil && ctx.Err() == nil:
+				case err != nil:
 					s.kill(err)
 				case err == nil && pid != s.pid:
 					s.kill(fmt.Errorf("the session moved from backend %d to %d: the DSN points at a pooler in transaction mode, which cannot hold a session lock; point it at PostgreSQL or a session-mode pooler", s.pid, pid))
@@ -222,7 +225,7 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, s *Ses
 		s := newSession(conn, log, e.Metrics)
 		for ctx.Err() == nil && s.Err() == nil {
 			var got bool
-			err := s.Do(ctx, func(c *pgx.Conn) error {
+			err := s.Do(ctx, func(ctx context.Context, c *pgx.Conn) error {
 				return c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", k1, k2).Scan(&got)
 			})
 			if err != nil {
@@ -283,7 +286,7 @@ func (e *Elector) term(ctx context.Context, s *Session, lead func(context.Contex
 // holder names the session holding the lock, as far as this role may see.
 func (e *Elector) holder(ctx context.Context, s *Session, k1, k2 int32) string {
 	var who string
-	s.Do(ctx, func(c *pgx.Conn) error {
+	s.Do(ctx, func(ctx context.Context, c *pgx.Conn) error {
 		var err error
 		who, err = lockHolder(ctx, c, k1, k2)
 		return err

@@ -28,7 +28,7 @@ func NewThreads(s *Session, schema string) *Threads {
 // next event starts a new thread).
 func (t *Threads) Load(ctx context.Context) ([]threads.Thread, error) {
 	var out []threads.Thread
-	err := t.s.Do(ctx, func(conn *pgx.Conn) error {
+	err := t.s.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 		rows, err := conn.Query(ctx, "SELECT thread FROM "+t.table)
 		if err != nil {
 			return err
@@ -56,7 +56,7 @@ func (t *Threads) Save(ctx context.Context, th threads.Thread) error {
 	if err != nil {
 		return fmt.Errorf("thread state: %w", err)
 	}
-	err = t.s.Do(ctx, func(conn *pgx.Conn) error {
+	err = t.s.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 		_, err := conn.Exec(ctx, "INSERT INTO "+t.table+` (channel, key, thread, updated_at) VALUES ($1, $2, $3, now())
 			ON CONFLICT (channel, key) DO UPDATE SET thread = EXCLUDED.thread, updated_at = now()`, th.Channel, th.Key, string(doc))
 		return err
@@ -69,7 +69,7 @@ func (t *Threads) Save(ctx context.Context, th threads.Thread) error {
 
 // Forget deletes the thread of channel and key.
 func (t *Threads) Forget(ctx context.Context, channel, key string) error {
-	return t.s.Do(ctx, func(conn *pgx.Conn) error {
+	return t.s.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 		_, err := conn.Exec(ctx, "DELETE FROM "+t.table+" WHERE channel = $1 AND key = $2", channel, key)
 		return err
 	})
