@@ -223,6 +223,7 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, s *Ses
 		failures = 0
 		e.Metrics.SourceUp.Set(1)
 		s := newSession(conn, log, e.Metrics)
+		lostLead := false
 		for ctx.Err() == nil && s.Err() == nil {
 			var got bool
 			err := s.Do(ctx, func(ctx context.Context, c *pgx.Conn) error {
@@ -240,7 +241,7 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, s *Ses
 				backoff.Sleep(ctx, e.TryEvery, e.Heartbeat)
 				continue
 			}
-			standbyLogged = false
+			standbyLogged, lostLead = false, true
 			if err := e.term(ctx, s, lead); err != nil {
 				log.Error("stopped leading", "err", err)
 				failures++
@@ -248,12 +249,17 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, s *Ses
 			}
 			break // a fresh connection, so that nothing of the lock survives the term
 		}
-		if err := s.Err(); err != nil && ctx.Err() == nil {
-			log.Error("lost the database session; reconnecting", "err", err)
-		}
 		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		conn.Close(cctx) // ends the session: the lock is released with it
 		cancel()
+		if err := s.Err(); err != nil && ctx.Err() == nil {
+			log.Error("lost the database session; reconnecting", "err", err)
+			if lostLead {
+				// A session that just failed under a leader may fail again:
+				// a standby, trying every TryEvery, gets the lock first.
+				backoff.Sleep(ctx, e.TryEvery+2*time.Second, e.Heartbeat)
+			}
+		}
 	}
 	e.Metrics.Leader.Set(0)
 	return nil
