@@ -78,6 +78,7 @@ func (d *Daemon) lead(ctx context.Context, s *pgstate.Session) error {
 	svc, err := delivery.New(delivery.Options{
 		State: cfg.State(), Queues: cfg.State().DBQueues(), Logger: log, Metrics: m, Conn: d.conn,
 		Delivered: cursors.Delivered, Acked: cursors.Acked,
+		Threads: pgstate.NewThreads(s, pc.StateSchema),
 	})
 	if err != nil {
 		return err

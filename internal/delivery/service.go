@@ -46,6 +46,9 @@ type Options struct {
 	// Acked, when set, is told the position of the last event of each
 	// acknowledgement (delivered or dead-lettered), after the spool's.
 	Acked func(channel string, pos logpos.Position)
+	// Threads keeps the thread table durably; nil: the journal in
+	// state_dir (threads.jsonl).
+	Threads threads.Records
 }
 
 // Service owns the spools and their senders. It is the pipeline's Sink.
@@ -56,7 +59,7 @@ type Service struct {
 	conn     *Connection
 	resolver *slack.Resolver
 	dead     *DeadLetters
-	threads  *threads.Store
+	threads  *threads.Table
 
 	mu       sync.Mutex
 	channels map[string]*channel
@@ -97,9 +100,13 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Threads == nil {
+		opts.Threads = threads.OpenJournal(opts.State.Threads(), opts.Logger)
+	}
 	s := &Service{
 		opts: opts, log: opts.Logger, m: opts.Metrics, conn: opts.Conn, dead: dead,
-		threads:  threads.Open(opts.State.Threads(), opts.Logger, time.Now()),
+		threads: threads.NewTable(context.Background(), threads.TableOptions{Records: opts.Threads, Logger: opts.Logger,
+			Evicted: func(t threads.Thread) { opts.Metrics.ThreadsEvicted.WithLabelValues(t.Channel).Inc() }}, time.Now()),
 		channels: map[string]*channel{},
 		touched:  map[*channel]bool{},
 	}

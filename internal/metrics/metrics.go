@@ -38,6 +38,7 @@ type Metrics struct {
 	SourceUp    prometheus.Gauge
 	SourceLag   prometheus.Gauge
 	ChainBreaks prometheus.Counter
+	ThreadsEvicted    *prometheus.CounterVec // channel: threads forgotten to make room
 }
 
 // DeadLetterReasons and FailureReasons are the reasons whose series exist
@@ -146,6 +147,10 @@ func New(version string) *Metrics {
 			Name: "auditfwd_chain_breaks_total",
 			Help: "Breaks found in the audit table's hash chain (a gap in chain_index or a previous_hash that does not link).",
 		}),
+		ThreadsEvicted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfwd_threads_evicted_total",
+			Help: "Slack threads forgotten before their window to make room in the thread table, by channel.",
+		}, []string{"channel"}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -153,7 +158,7 @@ func New(version string) *Metrics {
 		m.LogLines, m.EventsRouted, m.EventsUnrouted, m.EventsDelivered, m.SlackMessages,
 		m.DeliveryFailures, m.DeadLettered, m.SlackRequestTime, m.DeliveryLag, m.QueueEvents,
 		m.LogLagBytes, m.SlackConnected, m.ReloadSuccessful, m.ReloadSuccessTime, m.BuildInfo,
-		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates,
+		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates, m.ThreadsEvicted,
 		m.Leader, m.SourceUp, m.SourceLag, m.ChainBreaks,
 	)
 	m.StateDirWritable.Set(1)
@@ -175,6 +180,7 @@ func (m *Metrics) InitChannel(name string) {
 	m.QueueEvents.WithLabelValues(name)
 	m.EventsRepeated.WithLabelValues(name)
 	m.MessageUpdates.WithLabelValues(name)
+	m.ThreadsEvicted.WithLabelValues(name)
 	for _, r := range FailureReasons {
 		m.DeliveryFailures.WithLabelValues(name, r)
 	}

@@ -64,13 +64,30 @@ func Pack(events []event.Event, alert bool) (Message, int) {
 // holds with each entry once, as its first line in the fallback text (so
 // that notifications show it) and as its first block.
 func PackMentioned(events []event.Event, alert bool, mentions [][]string) (Message, int) {
+	return pack(events, alert, mentions, nil)
+}
+
+// PackReply is Pack for replies in a thread: they ping nobody (the parent
+// did), and notes[i], when set, says why events[i] left the thread's
+// parent as it was (docs/threads.md); the reply shows it above the event.
+func PackReply(events []event.Event, notes []string) (Message, int) {
+	return pack(events, false, nil, notes)
+}
+
+func pack(events []event.Event, alert bool, mentions [][]string, notes []string) (Message, int) {
 	if len(events) == 0 {
 		return Message{}, 0
+	}
+	note := func(i int) string {
+		if i < len(notes) {
+			return notes[i]
+		}
+		return ""
 	}
 	// Reserve room for the mention line of every event, whatever n turns out to be.
 	reserve := mentionReserve(mentions)
 	if len(events) == 1 {
-		return withMentions(single(&events[0], alert, reserve), mentions, 1), 1
+		return withMentions(single(&events[0], alert, reserve, note(0)), mentions, 1), 1
 	}
 
 	// Reserve room for the heading, whatever n turns out to be.
@@ -78,7 +95,7 @@ func PackMentioned(events []event.Event, alert bool, mentions [][]string) (Messa
 	usedBlocks, usedText, usedFallback := 1+reserve.blocks, headingReserve+reserve.text, headingReserve+reserve.text
 	parts := make([]eventParts, 0, min(len(events), maxBlocks/2))
 	for i := range events {
-		p := buildParts(&events[i])
+		p := notedParts(&events[i], note(i))
 		// No divider between events: each starts with a bold emoji heading,
 		// and two blocks per event let a digest carry ~24 ordinary events.
 		needBlocks := 1 + ceilDiv(len(p.ctx), maxContextElems) // section + context blocks
@@ -93,7 +110,7 @@ func PackMentioned(events []event.Event, alert bool, mentions [][]string) (Messa
 		parts = append(parts, p)
 	}
 	if len(parts) <= 1 {
-		return withMentions(single(&events[0], alert, reserve), mentions, 1), 1
+		return withMentions(single(&events[0], alert, reserve, note(0)), mentions, 1), 1
 	}
 
 	n := len(parts)
@@ -115,9 +132,10 @@ func PackMentioned(events []event.Event, alert bool, mentions [][]string) (Messa
 	return withMentions(Message{Text: clip(text.String(), maxText), Blocks: blocks}, mentions, n), n
 }
 
-// single lays out one event, cutting what does not fit in what reserve leaves.
-func single(ev *event.Event, alert bool, reserve room) Message {
-	p := buildParts(ev)
+// single lays out one event (under note, when set), cutting what does not
+// fit in what reserve leaves.
+func single(ev *event.Event, alert bool, reserve room, note string) Message {
+	p := notedParts(ev, note)
 	var blocks []slackapi.Block
 	var text strings.Builder
 	budgetBlocks, budgetText := maxBlocks-reserve.blocks, maxBlocksText-reserve.text
@@ -196,6 +214,26 @@ func buildParts(ev *event.Event) eventParts {
 	p.size += units(p.main)
 	p.text = text.String()
 	return p
+}
+
+// notedParts is buildParts with a "not applied" note (auditfwd's words,
+// escaped like any value) as the first line of the event, when note is set.
+func notedParts(ev *event.Event, note string) eventParts {
+	p := buildParts(ev)
+	if note != "" {
+		line := notApplied(note)
+		p.main = line.mrkdwn + "\n" + p.main
+		p.text = line.text + "\n" + p.text
+		p.size += units(line.mrkdwn) + 1
+	}
+	return p
+}
+
+// notApplied is the line that says an event left its thread's parent as
+// it was, and why.
+func notApplied(why string) struct{ mrkdwn, text string } {
+	w := escClip(why, capValue/4)
+	return struct{ mrkdwn, text string }{"⚠️ *Not applied:* " + w, "⚠️ Not applied: " + w}
 }
 
 // userLine renders the User value and marks the fields it shows.
