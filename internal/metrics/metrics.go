@@ -34,11 +34,11 @@ type Metrics struct {
 
 	// The Postgres source (docs/high-availability.md). With the file
 	// source, Leader and SourceUp are 1 and the others stay 0.
-	Leader      prometheus.Gauge
-	SourceUp    prometheus.Gauge
-	SourceLag   prometheus.Gauge
-	ChainBreaks prometheus.Counter
-	ThreadsEvicted    *prometheus.CounterVec // channel: threads forgotten to make room
+	Leader         prometheus.Gauge
+	SourceUp       prometheus.Gauge
+	SourceLag      prometheus.Gauge
+	ChainBreaks    prometheus.Counter
+	ThreadsEvicted *prometheus.CounterVec // channel: threads forgotten to make room
 }
 
 // DeadLetterReasons and FailureReasons are the reasons whose series exist

@@ -19,6 +19,8 @@ type Threads struct {
 	table string
 }
 
+var _ threads.Records = (*Threads)(nil)
+
 // NewThreads is the thread table of schema (Prepare made it ready).
 func NewThreads(s *Session, schema string) *Threads {
 	return &Threads{s: s, table: pgx.Identifier{schema, ThreadTable}.Sanitize()}
