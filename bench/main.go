@@ -52,6 +52,7 @@ type options struct {
 	timeline    bool
 	source      string
 	rows        int
+	poll        time.Duration
 }
 
 func main() {
@@ -73,6 +74,7 @@ func main() {
 	flag.BoolVar(&o.timeline, "timeline", false, "print lines read and posts made every 100 ms during the catch-up")
 	flag.StringVar(&o.source, "source", "file", "file (the reference log) or postgres (the gateway's table in a throw-away PostgreSQL; needs the postgresql package)")
 	flag.IntVar(&o.rows, "rows", 100_000, "with -source postgres: rows in the table")
+	flag.DurationVar(&o.poll, "poll", time.Second, "with -source postgres: audit_log.postgres.poll_interval")
 	floorPath := flag.String("floor", "", "internal: run the floor program on this file and exit")
 	flag.Parse()
 

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 
@@ -43,13 +44,16 @@ type pgResult struct {
 	Rows      int    `json:"rows"`
 	Routed    int    `json:"routed_events"`
 
-	ReadWall    float64 `json:"catchup_read_wall_s"`
-	RowsPerS    float64 `json:"catchup_rows_per_s"`
-	DeliverWall float64 `json:"catchup_delivered_wall_s"`
-	Posts       int     `json:"slack_posts"`
-	Duplicates  int     `json:"duplicates"`
-	CatchCPU    float64 `json:"catchup_cpu_s"`
-	CatchPeak   int64   `json:"catchup_peak_rss_bytes"`
+	Runs        int       `json:"catchup_runs"`
+	RunReads    []float64 `json:"catchup_run_read_walls_s"`
+	Poll        string    `json:"poll_interval"`
+	ReadWall    float64   `json:"catchup_read_wall_s"`
+	RowsPerS    float64   `json:"catchup_rows_per_s"`
+	DeliverWall float64   `json:"catchup_delivered_wall_s"`
+	Posts       int       `json:"slack_posts"`
+	Duplicates  int       `json:"duplicates"`
+	CatchCPU    float64   `json:"catchup_cpu_s"`
+	CatchPeak   int64     `json:"catchup_peak_rss_bytes"`
 
 	LatencyEvents int       `json:"latency_events,omitempty"`
 	LatencyP50    float64   `json:"latency_p50_ms,omitempty"`
@@ -60,7 +64,6 @@ type pgResult struct {
 	IdleSeconds        float64 `json:"idle_s,omitempty"`
 	LeaderQueriesPerS  float64 `json:"idle_leader_queries_per_s,omitempty"`
 	StandbyQueriesPerS float64 `json:"idle_standby_queries_per_s,omitempty"`
-	IdleXactsPerS      float64 `json:"idle_db_transactions_per_s,omitempty"`
 	IdleCPUPerMin      float64 `json:"idle_leader_cpu_s_per_min,omitempty"`
 	SteadyRSS          int64   `json:"steady_rss_bytes,omitempty"`
 }
@@ -112,13 +115,71 @@ func eventOf(line []byte) gatewaydb.Event {
 }
 
 // pgConfigYAML is configYAML for the Postgres source.
-func pgConfigYAML(stateDir, apiURL, metricsAddr, adminAddr string) string {
+func pgConfigYAML(stateDir, apiURL, metricsAddr, adminAddr string, poll time.Duration) string {
 	c := configYAML("/nonexistent/audit.log", stateDir, apiURL, metricsAddr, adminAddr)
-	return strings.Replace(c, "audit_log:\n", "audit_log:\n  source: postgres\n  postgres:\n    state_schema: auditfwd\n    poll_interval: 1s\n", 1)
+	return strings.Replace(c, "audit_log:\n", fmt.Sprintf("audit_log:\n  source: postgres\n  postgres:\n    state_schema: auditfwd\n    poll_interval: %v\n", poll), 1)
+}
+
+// pgCatch is one catch-up run.
+type pgCatch struct {
+	read, deliver time.Duration // from the process's start
+	posts, dups   int
+	cpu           time.Duration
+	peak          int64
+}
+
+// pgCatchUp loads events into a new database and starts a leader on it
+// from the first row; it returns once every routed event is in Slack and
+// the leader counted every row, leaving the leader running.
+func pgCatchUp(bin, dir string, c *gatewaydb.Cluster, fs *fakeslack.Server, events []gatewaydb.Event, routed int, o options) (pgCatch, *pgProc, string, error) {
+	var r pgCatch
+	ctx := context.Background()
+	db, err := c.CreateDatabase(ctx, "bench", "auditfwd", false)
+	if err != nil {
+		return r, nil, "", err
+	}
+	if err := c.Preload(ctx, db, events); err != nil {
+		return r, nil, db, err
+	}
+	before := len(fs.Posts())
+	p, err := startPG(bin, dir, c, db, fs, "auditfwd-leader", o.poll)
+	if err != nil {
+		return r, nil, db, err
+	}
+	catch := newTally("bench-c-", routed)
+	seen := before
+	readAt := make(chan time.Duration, 1)
+	go func() {
+		if _, err := waitLines(p.metrics, len(events), o.timeout); err == nil {
+			readAt <- time.Since(p.started)
+		}
+		close(readAt)
+	}()
+	tctx, cancel := context.WithTimeout(ctx, o.timeout)
+	posts, err := fs.WaitPostsFunc(tctx, func(ps []fakeslack.Post) bool {
+		for ; seen < len(ps); seen++ {
+			catch.add(ps[seen])
+		}
+		return catch.distinct == catch.want
+	})
+	cancel()
+	if err != nil {
+		return r, p, db, fmt.Errorf("catch-up: %d of %d routed events reached Slack: %v", catch.distinct, catch.want, err)
+	}
+	r.cpu, _ = procCPU(p.pid)
+	_, r.peak = procMem(p.pid)
+	read, ok := <-readAt
+	if !ok {
+		return r, p, db, fmt.Errorf("catch-up: auditfwd did not count %d rows", len(events))
+	}
+	r.read, r.deliver = read, catch.last.Sub(p.started)
+	r.posts, r.dups = len(posts)-before, catch.dups
+	return r, p, db, nil
 }
 
 func runPostgres(o options) error {
-	res := pgResult{Bench: "auditfwd-postgres", GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), Rows: o.rows}
+	res := pgResult{Bench: "auditfwd-postgres", GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), Rows: o.rows,
+		Runs: max(1, o.runs), Poll: o.poll.String()}
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
 		res.LoadAvg = strings.Join(strings.Fields(string(la))[:3], " ")
 	}
@@ -141,10 +202,6 @@ func runPostgres(o options) error {
 	}
 	defer c.Close()
 	ctx := context.Background()
-	db, err := c.CreateDatabase(ctx, "bench", "auditfwd", false)
-	if err != nil {
-		return err
-	}
 	// Every statement auditfwd's sessions send, in the server's log, with
 	// the instance's application_name in front.
 	for _, q := range []string{"ALTER ROLE auditfwd SET log_statement = 'all'", "ALTER SYSTEM SET log_line_prefix = '%a|'", "SELECT pg_reload_conf()"} {
@@ -152,54 +209,42 @@ func runPostgres(o options) error {
 			return err
 		}
 	}
-	step("loading %d rows with the gateway's chain", o.rows)
 	events, routed := pgWorkload(o.rows, o.seed)
 	res.Routed = routed
-	if err := c.Preload(ctx, db, events); err != nil {
-		return err
-	}
 	fs, err := startSlack()
 	if err != nil {
 		return err
 	}
 	defer fs.Close()
 
-	leader, err := startPG(bin, filepath.Join(dir, "leader"), c, db, fs, "auditfwd-leader")
-	if err != nil {
-		return err
-	}
-	defer leader.kill()
-	step("catch-up: %d rows from the table's first row", o.rows)
-	catch := newTally("bench-c-", routed)
-	seen := 0
-	tctx, cancel := context.WithTimeout(ctx, o.timeout)
-	readAt := make(chan time.Duration, 1)
-	go func() {
-		if _, err := waitLines(leader.metrics, o.rows, o.timeout); err == nil {
-			readAt <- time.Since(leader.started)
+	// Catch-up, -runs times, each on a database of its own; the last run's
+	// leader goes on to the latency and idle phases.
+	var runs []pgCatch
+	var leader *pgProc
+	var db string
+	for i := range max(1, o.runs) {
+		if leader != nil {
+			leader.stop()
 		}
-		close(readAt)
-	}()
-	posts, err := fs.WaitPostsFunc(tctx, func(ps []fakeslack.Post) bool {
-		for ; seen < len(ps); seen++ {
-			catch.add(ps[seen])
+		step("catch-up %d/%d: %d rows loaded with the gateway's chain, read from the first row", i+1, max(1, o.runs), o.rows)
+		r, p, d, err := pgCatchUp(bin, filepath.Join(dir, fmt.Sprintf("run-%d", i+1)), c, fs, events, routed, o)
+		if p != nil {
+			defer p.kill()
 		}
-		return catch.distinct == catch.want
-	})
-	cancel()
-	if err != nil {
-		return fmt.Errorf("catch-up: %d of %d routed events reached Slack: %v", catch.distinct, catch.want, err)
+		if err != nil {
+			return err
+		}
+		runs, leader, db = append(runs, r), p, d
 	}
-	cpu, _ := procCPU(leader.pid)
-	_, peak := procMem(leader.pid)
-	read, ok := <-readAt
-	if !ok {
-		return fmt.Errorf("catch-up: auditfwd did not count %d rows", o.rows)
+	for _, r := range runs {
+		res.RunReads = append(res.RunReads, r.read.Seconds())
 	}
-	res.ReadWall, res.RowsPerS = read.Seconds(), float64(o.rows)/read.Seconds()
-	res.DeliverWall = catch.last.Sub(leader.started).Seconds()
-	res.Posts, res.Duplicates = len(posts), catch.dups
-	res.CatchCPU, res.CatchPeak = cpu.Seconds(), peak
+	sort.Slice(runs, func(i, j int) bool { return runs[i].read < runs[j].read })
+	m := runs[len(runs)/2]
+	res.ReadWall, res.RowsPerS = m.read.Seconds(), float64(o.rows)/m.read.Seconds()
+	res.DeliverWall = m.deliver.Seconds()
+	res.Posts, res.Duplicates = m.posts, m.dups
+	res.CatchCPU, res.CatchPeak = m.cpu.Seconds(), m.peak
 
 	if o.latencyDur > 0 && o.latencyRate > 0 {
 		time.Sleep(o.latencyGap)
@@ -212,7 +257,7 @@ func runPostgres(o options) error {
 	}
 
 	if o.idleDur > 0 {
-		standby, err := startPG(bin, filepath.Join(dir, "standby"), c, db, fs, "auditfwd-standby")
+		standby, err := startPG(bin, filepath.Join(dir, "standby"), c, db, fs, "auditfwd-standby", o.poll)
 		if err != nil {
 			return err
 		}
@@ -220,16 +265,11 @@ func runPostgres(o options) error {
 		time.Sleep(3 * time.Second)
 		step("idle: %v, a leader and a standby, nothing inserted", o.idleDur)
 		logStart := fileSize(c.LogPath())
-		x0, err := xacts(c, db)
-		if err != nil {
-			return err
-		}
 		run0 := procRunTime(leader.pid)
 		t0 := time.Now()
 		time.Sleep(o.idleDur)
 		el := time.Since(t0)
 		run1 := procRunTime(leader.pid)
-		x1, _ := xacts(c, db)
 		byApp, err := statements(c.LogPath(), logStart)
 		if err != nil {
 			return err
@@ -237,7 +277,6 @@ func runPostgres(o options) error {
 		res.IdleSeconds = el.Seconds()
 		res.LeaderQueriesPerS = float64(byApp["auditfwd-leader"]) / el.Seconds()
 		res.StandbyQueriesPerS = float64(byApp["auditfwd-standby"]) / el.Seconds()
-		res.IdleXactsPerS = float64(x1-x0-1) / el.Seconds() // the second count's own transaction
 		res.IdleCPUPerMin = (run1 - run0).Seconds() * 60 / el.Seconds()
 		res.SteadyRSS = procStatus(leader.pid)["VmRSS:"]
 		standby.stop()
@@ -256,7 +295,7 @@ type pgProc struct {
 	started time.Time
 }
 
-func startPG(bin, dir string, c *gatewaydb.Cluster, db string, fs *fakeslack.Server, app string) (*pgProc, error) {
+func startPG(bin, dir string, c *gatewaydb.Cluster, db string, fs *fakeslack.Server, app string, poll time.Duration) (*pgProc, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -269,7 +308,7 @@ func startPG(bin, dir string, c *gatewaydb.Cluster, db string, fs *fakeslack.Ser
 		return nil, err
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfgPath, []byte(pgConfigYAML(filepath.Join(dir, "state"), fs.URL, metricsAddr, adminAddr)), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(pgConfigYAML(filepath.Join(dir, "state"), fs.URL, metricsAddr, adminAddr, poll)), 0o644); err != nil {
 		return nil, err
 	}
 	out, err := os.Create(filepath.Join(dir, "auditfwd.out"))
@@ -330,19 +369,6 @@ func pgLatency(c *gatewaydb.Cluster, db string, fs *fakeslack.Server, o options)
 	return lat, nil
 }
 
-// xacts is the database's committed transactions so far.
-func xacts(c *gatewaydb.Cluster, db string) (int64, error) {
-	conn, err := c.Admin(context.Background(), db)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close(context.Background())
-	var n int64
-	conn.Exec(context.Background(), "SELECT pg_stat_force_next_flush()")
-	err = conn.QueryRow(context.Background(), "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()").Scan(&n)
-	return n, err
-}
-
 func fileSize(path string) int64 {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -379,18 +405,21 @@ func printPGTable(w io.Writer, r pgResult) {
 		r.Rows, r.Routed, r.CPUs, r.LoadAvg, r.GoVersion)
 	row := func(phase, metric, value string) { fmt.Fprintf(w, "%-9s %-34s %s\n", phase, metric, value) }
 	row("phase", "metric", "measured")
-	row("catch-up", "rows read and routed", fmt.Sprintf("%.3f s (%.0f rows/s)", r.ReadWall, r.RowsPerS))
+	walls := make([]string, len(r.RunReads))
+	for i, w := range r.RunReads {
+		walls[i] = fmt.Sprintf("%.2f", w)
+	}
+	row("catch-up", "rows read and routed", fmt.Sprintf("%.3f s (%.0f rows/s), median of %d runs (%s s)", r.ReadWall, r.RowsPerS, r.Runs, strings.Join(walls, ", ")))
 	row("", "every routed event in Slack", fmt.Sprintf("%.3f s (%d posts, %d duplicates)", r.DeliverWall, r.Posts, r.Duplicates))
 	row("", "CPU user+sys / peak RSS", fmt.Sprintf("%.2f s / %s", r.CatchCPU, mb(r.CatchPeak)))
 	if r.LatencyEvents > 0 {
-		row("latency", "rows inserted (poll_interval 1 s)", fmt.Sprintf("%d", r.LatencyEvents))
+		row("latency", "rows inserted (poll_interval "+r.Poll+")", fmt.Sprintf("%d", r.LatencyEvents))
 		row("", "insert committed to Slack p50", fmt.Sprintf("%.1f ms", r.LatencyP50))
 		row("", "p99 / max", fmt.Sprintf("%.1f ms / %.1f ms", r.LatencyP99, r.LatencyMax))
 	}
 	if r.IdleSeconds > 0 {
 		row("idle", fmt.Sprintf("statements/s over %.0f s, leader", r.IdleSeconds), fmt.Sprintf("%.2f", r.LeaderQueriesPerS))
 		row("", "statements/s, standby", fmt.Sprintf("%.2f", r.StandbyQueriesPerS))
-		row("", "database transactions/s (both)", fmt.Sprintf("%.2f", r.IdleXactsPerS))
 		row("", "leader CPU per minute / RSS", fmt.Sprintf("%.3f s / %s", r.IdleCPUPerMin, mb(r.SteadyRSS)))
 	}
 	fmt.Fprintln(w)
