@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -629,4 +631,50 @@ func TestPostgresRouteReplayDB(t *testing.T) {
 			t.Errorf("--diff --replay-db lacks %q: exit %d\n%s%s", w, code, out, errOut)
 		}
 	}
+}
+
+// A reload while leading routes the next rows by the new rules, and a new
+// channel starts where the leader has read (no old rows for it); a standby
+// keeps the reloaded rules for when it leads.
+func TestPostgresReload(t *testing.T) {
+	c, db, gw, s := pgSetUp(t)
+	const tokA, tokB = "xoxb-reload-a", "xoxb-reload-b"
+	a := newPGDaemon(t, s, c, db, tokA, testenv.Options{})
+	b := newPGDaemon(t, s, c, db, tokB, testenv.Options{})
+	a.Start()
+	waitMetric(t, a, "a leads", 1, "auditfwd_leader")
+	b.Start()
+	appendRows(t, gw, 0, 10, 0)
+	testenv.Eventually(t, 30*time.Second, "the first rows", func() bool { return delivered(s, 0, 10) })
+
+	ops := "\n  - name: ops\n    slack_channel: \"#ops\"\n    actions: [app.read]\n"
+	for _, d := range []*testenv.Daemon{a, b} {
+		cfg, err := os.ReadFile(d.ConfigPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.WriteConfig(string(cfg) + "channels:\n  - name: security\n    slack_channel: \"#security\"\n    actions: [\"login.*\"]" + ops)
+		d.Signal(syscall.SIGHUP)
+	}
+	testenv.Eventually(t, 20*time.Second, "both reloaded", func() bool {
+		return strings.Contains(a.Output(), "new routing rules in force") && strings.Contains(b.Output(), "new routing rules in force")
+	})
+	appendRows(t, gw, 10, 20, 0) // rows 12 and 17 are app.read
+	testenv.Eventually(t, 30*time.Second, "app.read in #ops", func() bool {
+		cnt, _ := testenv.CountMarkers(texts(s, idOps))
+		return cnt[12] == 1 && cnt[17] == 1
+	})
+	if cnt, _ := testenv.CountMarkers(texts(s, idOps)); cnt[2] != 0 || cnt[7] != 0 {
+		t.Errorf("rows read before the reload went to the new channel: %v", cnt)
+	}
+	testenv.Eventually(t, 10*time.Second, "the new channel's cursor", func() bool { return cursors(t, c, db)["ops"] >= 17 })
+
+	// The standby leads with the rules it reloaded.
+	a.Kill()
+	waitMetric(t, b, "b leads", 1, "auditfwd_leader")
+	appendRows(t, gw, 20, 25, 0) // row 22 is app.read
+	testenv.Eventually(t, 30*time.Second, "the new leader routes by the reloaded rules", func() bool {
+		cnt, _ := testenv.CountMarkers(texts(s, idOps))
+		return cnt[22] == 1
+	})
 }
