@@ -341,7 +341,14 @@ func (a adminView) Connection() oauthsrv.Connection {
 		// events are held. Problem is for a token Slack rejected ("Disconnected").
 		problem = ""
 	}
-	return oauthsrv.Connection{Connected: connected, Team: t.TeamName, BotUser: t.BotUserID, Problem: problem}
+	c := oauthsrv.Connection{Connected: connected, Team: t.TeamName, BotUser: t.BotUserID, Problem: problem}
+	if a.d.cfg.AuditLog.Source == config.SourcePostgres {
+		c.Instance = "standby"
+		if a.d.current() != nil {
+			c.Instance = "leader"
+		}
+	}
+	return c
 }
 
 func (a adminView) SendTest(ctx context.Context, name string) error {
