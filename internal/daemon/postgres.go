@@ -98,6 +98,8 @@ func (d *Daemon) lead(ctx context.Context, s *pgstate.Session) error {
 	}
 	d.mu.Unlock()
 	if err != nil {
+		cancel()
+		svc.Wait(shutdownGrace) // closes what New and Start opened
 		return err
 	}
 	cursorsDone := make(chan struct{})
