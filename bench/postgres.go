@@ -180,21 +180,11 @@ func pgCatchUp(bin, dir string, c *gatewaydb.Cluster, fs *fakeslack.Server, even
 func runPostgres(o options) error {
 	res := pgResult{Bench: "auditfwd-postgres", GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), Rows: o.rows,
 		Runs: max(1, o.runs), Poll: o.poll.String()}
-	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
-		res.LoadAvg = strings.Join(strings.Fields(string(la))[:3], " ")
-	}
-	dir, cleanup, err := workDir(o)
+	dir, cleanup, bin, _, err := prepare(o, &res.LoadAvg)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	bin := o.bin
-	if bin == "" {
-		step("building auditfwd")
-		if bin, err = build(dir, o.static); err != nil {
-			return err
-		}
-	}
 	step("starting PostgreSQL")
 	c, err := gatewaydb.Start()
 	if err != nil {
@@ -350,23 +340,7 @@ func pgLatency(c *gatewaydb.Cluster, db string, fs *fakeslack.Server, o options)
 		}
 		committed[i] = time.Now()
 	}
-	t := newTally("bench-l-", n)
-	seen := before
-	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
-	defer cancel()
-	if _, err := fs.WaitPostsFunc(ctx, func(p []fakeslack.Post) bool {
-		for ; seen < len(p); seen++ {
-			t.add(p[seen])
-		}
-		return t.distinct == n
-	}); err != nil {
-		return nil, fmt.Errorf("latency: %d of %d rows reached Slack: %w", t.distinct, n, err)
-	}
-	lat := make(latencies, n)
-	for i := range n {
-		lat[i] = t.at[i].Sub(committed[i])
-	}
-	return lat, nil
+	return slackTimes(fs, before, 0, committed, o.timeout)
 }
 
 func fileSize(path string) int64 {

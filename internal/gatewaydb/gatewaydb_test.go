@@ -21,10 +21,9 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-// The table behaves as GATEWAY-DB facts say: rows chained by the gateway's
-// inserts, readable by audit_reader, never updated or deleted, row 0 without
-// a previous hash.
-func TestGatewayTable(t *testing.T) {
+// gatewayOf is a test's database with the gateway connected to it.
+func gatewayOf(t *testing.T) (*Cluster, string, context.Context, *Gateway) {
+	t.Helper()
 	c := shared.Get(t)
 	db := c.DB(t)
 	ctx := ctxT(t)
@@ -32,7 +31,15 @@ func TestGatewayTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer gw.Close()
+	t.Cleanup(gw.Close)
+	return c, db, ctx, gw
+}
+
+// The table behaves as the gateway's schema says: rows chained by the gateway's
+// inserts, readable by audit_reader, never updated or deleted, row 0 without
+// a previous hash.
+func TestGatewayTable(t *testing.T) {
+	c, db, ctx, gw := gatewayOf(t)
 	var rows []Row
 	for i := range 3 {
 		r, err := gw.Append(ctx, Event{UserEmail: "a@example.com", ActionType: "auth", Action: "login.complete", Status: "success", IPAddress: "203.0.113.7", HTTPStatus: int32(200 + i)})
@@ -133,14 +140,7 @@ func TestStopStart(t *testing.T) {
 // Preload continues the chain the gateway's inserts started, and the
 // gateway's next insert continues Preload's.
 func TestPreload(t *testing.T) {
-	c := shared.Get(t)
-	db := c.DB(t)
-	ctx := ctxT(t)
-	gw, err := c.Gateway(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
+	c, db, ctx, gw := gatewayOf(t)
 	first, err := gw.Append(ctx, Event{ActionType: "auth", Action: "logout", Status: "success"})
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,9 @@
 // Package pgsource reads the Rack Gateway's audit table
 // (audit.audit_event) in chain_index order, verifies the chain's linkage
 // (no gap in chain_index, each previous_hash the previous row's
-// event_hash), turns each row into the database-export event line (SPEC
-// §1: keys in alphabetical order, NULL columns left out) and hands the
+// event_hash), turns each row into the database-export event line
+// (docs/event-format.md: keys in alphabetical order, NULL columns left
+// out) and hands the
 // lines to a Handler, as the tailer hands over a log's lines. A break in
 // the chain becomes one auditfwd.chain_broken alert event.
 //
