@@ -47,10 +47,10 @@ release:
 
 # The whole suite, on a fresh Debian machine too: test-deps installs
 # chromium, prometheus (promtool), systemd (systemd-analyze), python3, git,
-# rpm and file with apt-get when missing (Debian's prometheus package also
-# starts a server; the tests need none). Then vet, packaging/'s tests (its
-# own module: make release, and the .deb installed and purged on this
-# machine) and the race-enabled tests.
+# rpm, file and postgresql with apt-get when missing (Debian's prometheus and
+# postgresql packages also start servers; the tests need none). Then vet,
+# packaging/'s tests (its own module: make release, and the .deb installed
+# and purged on this machine) and the race-enabled tests.
 test: test-deps
 	$(GO) vet ./...
 	$(GO) -C packaging vet ./...

@@ -57,6 +57,7 @@ func cmdCheck(env *cliEnv, args []string) error {
 	fs, path := flags(env, "check")
 	strict := fs.Bool("strict", false, "exit 1 on warnings too (for CI and git hooks)")
 	rulesOnly := fs.Bool("rules-only", false, "check the file and its rules only, not this host's secrets and placeholders (for git hooks and CI)")
+	connect := fs.Bool("connect", false, "audit_log.source postgres: connect with the DSN and say what the role can and cannot read or write")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -79,6 +80,9 @@ func cmdCheck(env *cliEnv, args []string) error {
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(env.stderr, w.String())
+	}
+	if *connect && !checkConnect(env, cfg) {
+		return &exitError{code: 1, msg: "the database check failed (FAIL lines above say what to grant or fix)"}
 	}
 	if len(warnings) > 0 && *strict {
 		return &exitError{code: 1, msg: fmt.Sprintf("%d warning(s) and --strict", len(warnings))}
