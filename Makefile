@@ -2,13 +2,14 @@
 GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: help build test test-deps install check-ops
+.PHONY: help build test test-deps install check-ops local
 
 help:
 	@echo "make build      build bin/auditfwd"
 	@echo "make test       the whole suite: installs its tools on Debian if missing, then go vet and go test -race"
 	@echo "make install    scripts/install.sh (as root, or with DESTDIR=dir)"
 	@echo "make check-ops  check alerts, dashboard, systemd unit (scripts/check-ops.sh)"
+	@echo "make local      auditfwd against the fake Slack on this machine (scripts/local-run.sh); Ctrl-C stops both"
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/auditfwd ./cmd/auditfwd
@@ -29,6 +30,11 @@ install:
 
 check-ops:
 	scripts/check-ops.sh
+
+# The README's local run: builds auditfwd and the fake Slack, runs both until
+# Ctrl-C, and stops both however it ends.
+local:
+	scripts/local-run.sh
 
 # End-to-end benchmark (BENCHMARKS.md): a table, then one JSON line. A quick
 # run: make bench BENCH_FLAGS="-lines 200000 -runs 1 -latency-duration 5s -idle-duration 10s"
