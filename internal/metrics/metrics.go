@@ -3,10 +3,10 @@
 package metrics
 
 import (
-	"runtime"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/auditfwd/auditfwd/internal/buildinfo"
 )
 
 // Metrics holds every collector auditfwd exports.
@@ -45,7 +45,9 @@ var (
 // LineKinds are the values of auditfwd_log_lines_total's kind label.
 var LineKinds = []string{"event", "not_audit", "malformed", "oversized"}
 
-// New creates the metrics on a fresh registry with the Go and process collectors.
+// New creates the metrics on a fresh registry with the Go and process
+// collectors. version labels auditfwd_build_info; its commit, build date and
+// Go version are this binary's (buildinfo).
 func New(version string) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
@@ -111,7 +113,7 @@ func New(version string) *Metrics {
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "auditfwd_build_info",
 			Help: "Build information; the value is always 1.",
-		}, []string{"version", "goversion"}),
+		}, []string{"version", "commit", "build_date", "goversion"}),
 		EventsRepeated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditfwd_events_already_queued_total",
 			Help: "Events read again (after a restart or a held-back write) that their channel's queue already held; not queued twice.",
@@ -138,7 +140,8 @@ func New(version string) *Metrics {
 		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates, m.ThreadsEvicted,
 	)
 	m.StateDirWritable.Set(1)
-	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+	build := buildinfo.Get()
+	m.BuildInfo.WithLabelValues(version, build.Commit, build.Date, build.GoVersion).Set(1)
 	for _, k := range LineKinds {
 		m.LogLines.WithLabelValues(k)
 	}
