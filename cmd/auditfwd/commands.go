@@ -218,16 +218,12 @@ func cmdChannels(env *cliEnv, args []string) error {
 		reason, hint := explain(err, "")
 		return fmt.Errorf("conversations.list: %s (%s)", reason, hint)
 	}
-	configured := map[string][]string{}
-	for _, t := range cfg.Targets() {
-		key := strings.TrimPrefix(t.SlackChannel, "#")
-		configured[key] = append(configured[key], t.Name)
-	}
+	configured, _ := configuredChannels(cfg.Targets())
 	sort.Slice(chans, func(i, j int) bool { return chans[i].Name < chans[j].Name })
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tCHANNEL\tBOT MEMBER\tCONFIGURED AS")
 	for _, c := range chans {
-		names := append(configured[c.Name], configured[c.ID]...)
+		names := append(configured[strings.ToLower(c.Name)], configured[c.ID]...)
 		member := "no"
 		if c.IsMember {
 			member = "yes"
@@ -236,7 +232,11 @@ func cmdChannels(env *cliEnv, args []string) error {
 		// terminal control.
 		fmt.Fprintf(tw, "%s\t#%s\t%s\t%s\n", termtext.Quote(c.ID, " \t"), termtext.Quote(c.Name, " \t"), member, strings.Join(names, ","))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	printUnlisted(env.stdout, cfg.Targets(), chans)
+	return nil
 }
 
 func cmdManifest(env *cliEnv, args []string) error {

@@ -265,7 +265,7 @@ func TestErrors(t *testing.T) {
 		{"merge key", "base: &b {path: /x}\n",
 			[]string{`c.yaml:1: unknown key "base" (known keys: admin, audit_log, channels, deploy_approval_alerts, log_level, metrics, slack, state_dir)`}},
 		{"yaml syntax error", "audit_log:\n  path: /x\n   format: json\n",
-			[]string{`c.yaml:3: invalid YAML: mapping values are not allowed in this context`}},
+			[]string{`c.yaml:3: invalid YAML: mapping values are not allowed in this context; check the indentation: line 3 is indented 3 spaces, more than line 2 (2), whose key has its value already; keys of one mapping line up in one column`}},
 		{"tab indentation", "audit_log:\n\tpath: /x\n",
 			[]string{`c.yaml:2: invalid YAML: found character that cannot start any token (tabs are not allowed for indentation)`}},
 		{"second document", "state_dir: /a\n---\nstate_dir: /b\n",
