@@ -1,0 +1,432 @@
+package redact
+
+import (
+	"math"
+	"regexp"
+	"strings"
+)
+
+// The built-in detectors. Each is a regular expression for one kind of
+// secret, taken from well-kept secret scanners' rules (gitleaks'
+// config/gitleaks.toml, trufflehog's detectors, Yelp's detect-secrets
+// plugins) where those are precise: a fixed prefix, a fixed length or a
+// key=value context. docs/redaction.md lists them with their known false
+// positives; detectors_test.go holds a secret and the gateway's ordinary
+// values for each. Specific detectors come first, so that a token is named
+// for what it is rather than for the generic key=value pair it sits in.
+
+// detector replaces the matches of re in a value with [redacted:name]: the
+// first capture group that took part in a match, or the whole match when re
+// has no groups. gate is a cheap test that must hold for re to be tried;
+// valid, when set, may refuse a match (the secret text and the index of its
+// group, 0 for the whole match).
+type detector struct {
+	name  string
+	what  string // for Detectors: what it finds
+	gate  func(s string) bool
+	re    *regexp.Regexp
+	valid func(secret string, group int) bool
+}
+
+// Info describes one built-in detector.
+type Info struct {
+	Name string // the [redacted:NAME] tag and the metric label
+	What string
+}
+
+// Detectors lists the built-in detectors, each name once, in the order
+// they are applied.
+func Detectors() []Info {
+	var out []Info
+	seen := map[string]bool{}
+	for _, d := range builtins {
+		if !seen[d.name] {
+			seen[d.name] = true
+			out = append(out, Info{Name: d.name, What: d.what})
+		}
+	}
+	return out
+}
+
+// Tag is what a secret found by the named detector shows instead.
+func Tag(name string) string { return "[redacted:" + name + "]" }
+
+func (d *detector) redact(s string, c *Counts) string {
+	if !d.gate(s) {
+		return s
+	}
+	locs := d.re.FindAllStringSubmatchIndex(s, -1)
+	if locs == nil {
+		return s
+	}
+	var b strings.Builder
+	last, n := 0, 0
+	for _, loc := range locs {
+		start, end, group := groupSpan(loc)
+		if start < last || start == end {
+			continue
+		}
+		secret := s[start:end]
+		if strings.HasPrefix(secret, "[redacted") || d.valid != nil && !d.valid(secret, group) {
+			continue
+		}
+		if n == 0 {
+			b.Grow(len(s))
+		}
+		b.WriteString(s[last:start])
+		b.WriteString(Tag(d.name))
+		last = end
+		n++
+	}
+	if n == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	c.Add(d.name, n)
+	return b.String()
+}
+
+// groupSpan is the part of a match a detector replaces: the first capture
+// group that took part in it (its index), or the whole match (0).
+func groupSpan(loc []int) (start, end, group int) {
+	for g := 2; g+1 < len(loc); g += 2 {
+		if loc[g] >= 0 {
+			return loc[g], loc[g+1], g / 2
+		}
+	}
+	return loc[0], loc[1], 0
+}
+
+// anyOf is a gate: s contains one of subs.
+func anyOf(subs ...string) func(string) bool {
+	return func(s string) bool {
+		for _, sub := range subs {
+			if strings.Contains(s, sub) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// anyFold is a gate: s contains one of subs (lower case ASCII), in any case.
+func anyFold(subs ...string) func(string) bool {
+	return func(s string) bool {
+		for _, sub := range subs {
+			if containsFold(s, sub) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// containsFold reports whether s contains lower (lower-case ASCII) in any
+// ASCII case, without allocating.
+func containsFold(s, lower string) bool {
+	n := len(lower)
+	if n == 0 {
+		return true
+	}
+	c0 := lower[0]
+	u0 := c0
+	if c0 >= 'a' && c0 <= 'z' {
+		u0 = c0 - 'a' + 'A'
+	}
+	for i := 0; i+n <= len(s); i++ {
+		if (s[i] == c0 || s[i] == u0) && strings.EqualFold(s[i:i+n], lower) {
+			return true
+		}
+	}
+	return false
+}
+
+func minLen(n int) func(string) bool { return func(s string) bool { return len(s) >= n } }
+
+// hasLetterAndDigit: random tokens of 16 or more characters nearly always
+// have both; words and identifiers in prose rarely do.
+func hasLetterAndDigit(s string) bool {
+	letter, digit := false, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+			letter = true
+		}
+	}
+	return letter && digit
+}
+
+// entropy is the Shannon entropy of s in bits per byte.
+func entropy(s string) float64 {
+	var freq [256]int
+	for i := 0; i < len(s); i++ {
+		freq[s[i]]++
+	}
+	h, n := 0.0, float64(len(s))
+	for _, f := range freq {
+		if f > 0 {
+			p := float64(f) / n
+			h -= p * math.Log2(p)
+		}
+	}
+	return h
+}
+
+// awsSecretShape is an AWS secret access key seen without its key name: 40
+// characters of base64 with upper and lower case letters, a digit, a / or +,
+// not a path, and random (a commit SHA is hex and has no / or +).
+func awsSecretShape(s string, _ int) bool {
+	if s[0] == '/' || !strings.ContainsAny(s, "/+") || !hasLetterAndDigit(s) ||
+		strings.ToLower(s) == s || strings.ToUpper(s) == s {
+		return false
+	}
+	return entropy(s) >= 4.3
+}
+
+// notPlaceholder refuses values that stand for a secret rather than being
+// one: empty, true/false/null/none, all asterisks or x's (masked), or a
+// reference ($VAR, ${VAR}, %s, {{…}}, <password>).
+func notPlaceholder(s string, _ int) bool {
+	s = strings.Trim(s, `"' `)
+	switch strings.ToLower(s) {
+	case "", "true", "false", "null", "nil", "none", "undefined", "empty", "redacted", "hidden", "masked", "secret", "password", "token":
+		return false
+	}
+	if strings.Trim(s, "*xX•.") == "" {
+		return false
+	}
+	switch s[0] {
+	case '$', '%', '<', '{':
+		return false
+	}
+	return true
+}
+
+// bareCredential is an Authorization value written without a scheme: only a
+// long token with letters and digits, not a word such as "denied".
+func bareCredential(s string, group int) bool {
+	if group == 2 {
+		return len(s) >= 16 && hasLetterAndDigit(s)
+	}
+	return notPlaceholder(s, group)
+}
+
+func lengthAndMix(s string, _ int) bool { return hasLetterAndDigit(s) }
+
+// Keywords of secret-assignment: a key ending in one of them (after an
+// optional separator-led suffix such as _KEY or _BASE) names a secret.
+const (
+	secretWords = `password|passwd|passphrase|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|secret[_.-]?key|client[_.-]?secret|credentials?|auth[_.-]?key`
+	shortWords  = `pass|pwd|pw`
+	keyName     = `(?:[A-Za-z0-9_.-]*?(?:` + secretWords + `)|(?:[A-Za-z0-9_.-]*[_.-])?(?:` + shortWords + `))(?:[_.-](?:key|base|value|b64|base64))?`
+	value       = `(?:\\?"([^"\\]*)\\?"|'([^']*)'|([^\s"'&,;)}\]<>\\]+))`
+)
+
+var builtins = []*detector{
+	{
+		name: "private-key", what: "PEM private key blocks (RSA, EC, DSA, OpenSSH, PKCS#8, PGP; to the end of the value when the END line is missing) and PuTTY key files",
+		gate: anyFold("private key", "putty-user-key-file"),
+		re:   regexp.MustCompile(`(?i)-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----|\z)|PuTTY-User-Key-File-\d+:(?s:.*)`),
+	},
+	{
+		name: "slack-webhook-url", what: "Slack incoming webhook and workflow URLs (hooks.slack.com/services/…, /workflows/…, /triggers/…)",
+		gate: anyOf("hooks.slack.com"),
+		re:   regexp.MustCompile(`(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/+-]{8,}`),
+	},
+	{
+		name: "slack-token", what: "Slack tokens: bot xoxb-, user xoxp-, app-level xapp-, legacy and configuration tokens (xoxa-, xoxo-, xoxs-, xoxr-, xoxe-)",
+		gate:  anyOf("xox", "xapp-"),
+		re:    regexp.MustCompile(`\b(?:xox[abposre](?:\.xox[bp])?-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})`),
+		valid: lengthAndMix,
+	},
+	{
+		name: "aws-access-key-id", what: "AWS access key IDs (AKIA…, ASIA…, ABIA…, ACCA…, A3T…: 20 characters)",
+		gate: anyOf("AKIA", "ASIA", "ABIA", "ACCA", "A3T"),
+		re:   regexp.MustCompile(`\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b`),
+	},
+	{
+		name: "aws-secret-access-key", what: "AWS secret access keys: 40 characters after a name such as aws_secret_access_key or SecretAccessKey, or alone when they look random (mixed case, a digit, a / or +)",
+		gate: anyFold("secret"),
+		re:   regexp.MustCompile(`(?i:(?:aws[_.-]?)?secret[_.-]?(?:access[_.-]?)?key)\\?["']?(?:\s*(?:=|:=|=>|:)\s*\\?["']?|\s+)([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|\z)`),
+	},
+	{
+		name: "aws-secret-access-key",
+		gate: minLen(40),
+		re:   regexp.MustCompile(`(?:\A|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|\z)`),
+		// A commit SHA or a path is not a secret.
+		valid: awsSecretShape,
+	},
+	{
+		name: "github-token", what: "GitHub tokens: personal (ghp_), OAuth (gho_), user-to-server (ghu_), server-to-server (ghs_), refresh (ghr_), fine-grained (github_pat_)",
+		gate: anyOf("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+		re:   regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b`),
+	},
+	{
+		name: "gitlab-token", what: "GitLab tokens: personal (glpat-), deploy (gldt-), runner (glrt-), pipeline trigger (glptt-), CI job (glcbt-), feed, mail, agent, OAuth, SCIM and feature-flag tokens, runner registration (GR1348941…), session cookies",
+		gate: anyOf("gl", "GR1348941", "_gitlab_session"),
+		re:   regexp.MustCompile(`\b(?:gl(?:pat|dt|rt|ptt|cbt|ft|imt|agent|oas|soat|ffct)-[A-Za-z0-9_.-]{20,}|GR1348941[A-Za-z0-9_-]{20,})|_gitlab_session=[0-9a-z]{32}`),
+	},
+	{
+		name: "jwt", what: "JSON Web Tokens (eyJ….eyJ…., signed or encrypted)",
+		gate: anyOf("eyJ", "ewo"),
+		re:   regexp.MustCompile(`\b(?:eyJ|ewogIC|ewoid)[A-Za-z0-9_-]{10,}={0,2}\.(?:eyJ|ewo)[A-Za-z0-9_-]{10,}={0,2}(?:\.[A-Za-z0-9_=-]*){0,3}`),
+	},
+	{
+		name: "stripe-key", what: "Stripe secret and restricted keys (sk_live_, rk_live_, …_test_) and webhook secrets (whsec_)",
+		gate: anyOf("k_live_", "k_test_", "k_prod_", "whsec_"),
+		re:   regexp.MustCompile(`\b(?:[rs]k_(?:live|test|prod)_[A-Za-z0-9]{10,99}|whsec_[A-Za-z0-9+/=]{24,})\b`),
+	},
+	{
+		name: "google-api-key", what: "Google Cloud API keys (AIza…)",
+		gate: anyOf("AIza"),
+		re:   regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}`),
+	},
+	{
+		name: "npm-token", what: "npm access tokens (npm_…)",
+		gate: anyOf("npm_"),
+		re:   regexp.MustCompile(`\bnpm_[A-Za-z0-9]{36}\b`),
+	},
+	{
+		name: "pypi-token", what: "PyPI upload tokens (pypi-AgEIcHlwaS5vcmc…)",
+		gate: anyOf("pypi-AgEIcHlwaS5vcmc"),
+		re:   regexp.MustCompile(`pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}`),
+	},
+	{
+		name: "sendgrid-api-key", what: "SendGrid API keys (SG.….…)",
+		gate: anyOf("SG."),
+		re:   regexp.MustCompile(`\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b`),
+	},
+	{
+		name: "openai-api-key", what: "OpenAI API keys (sk-…T3BlbkFJ…)",
+		gate: anyOf("T3BlbkFJ"),
+		re:   regexp.MustCompile(`\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}`),
+	},
+	{
+		name: "anthropic-api-key", what: "Anthropic API and admin keys (sk-ant-api03-…, sk-ant-admin01-…)",
+		gate: anyOf("sk-ant-"),
+		re:   regexp.MustCompile(`\bsk-ant-(?:api|admin)\d\d-[A-Za-z0-9_-]{80,}`),
+	},
+	{
+		name: "digitalocean-token", what: "DigitalOcean personal, OAuth and refresh tokens (dop_v1_, doo_v1_, dor_v1_)",
+		gate: anyOf("_v1_"),
+		re:   regexp.MustCompile(`\bdo[opr]_v1_[a-f0-9]{64}\b`),
+	},
+	{
+		name: "hashicorp-vault-token", what: "HashiCorp Vault service, batch and recovery tokens (hvs., hvb., hvr.)",
+		gate: anyOf("hvs.", "hvb.", "hvr."),
+		re:   regexp.MustCompile(`\bhv[sbr]\.[A-Za-z0-9_-]{24,}`),
+	},
+	{
+		name: "terraform-cloud-token", what: "Terraform Cloud / Enterprise API tokens (….atlasv1.…)",
+		gate: anyOf(".atlasv1."),
+		re:   regexp.MustCompile(`\b[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,}`),
+	},
+	{
+		name: "age-secret-key", what: "age encryption secret keys (AGE-SECRET-KEY-1…)",
+		gate: anyOf("AGE-SECRET-KEY-1"),
+		re:   regexp.MustCompile(`AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}`),
+	},
+	{
+		name: "huggingface-token", what: "Hugging Face access and organization tokens (hf_…, api_org_…)",
+		gate: anyOf("hf_", "api_org_"),
+		re:   regexp.MustCompile(`\b(?:hf|api_org)_[A-Za-z]{34}\b`),
+	},
+	{
+		name: "shopify-token", what: "Shopify access tokens and shared secrets (shpat_, shpca_, shppa_, shpss_)",
+		gate: anyOf("shp"),
+		re:   regexp.MustCompile(`\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}\b`),
+	},
+	{
+		name: "databricks-token", what: "Databricks API tokens (dapi…)",
+		gate: anyOf("dapi"),
+		re:   regexp.MustCompile(`\bdapi[a-f0-9]{32}(?:-\d)?\b`),
+	},
+	{
+		name: "doppler-token", what: "Doppler tokens (dp.pt., dp.st., dp.sa., dp.ct., dp.scim., dp.audit.)",
+		gate: anyOf("dp."),
+		re:   regexp.MustCompile(`\bdp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44}\b`),
+	},
+	{
+		name: "heroku-api-key", what: "Heroku API keys (HRKU-AA…)",
+		gate: anyOf("HRKU-"),
+		re:   regexp.MustCompile(`\bHRKU-AA[0-9A-Za-z_-]{58}`),
+	},
+	{
+		name: "grafana-token", what: "Grafana Cloud tokens (glc_), service account tokens (glsa_) and API keys (eyJrIjoi…)",
+		gate: anyOf("glc_", "glsa_", "eyJrIjoi"),
+		re:   regexp.MustCompile(`\b(?:glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|eyJrIjoi[A-Za-z0-9]{70,400}={0,2})`),
+	},
+	{
+		name: "pulumi-token", what: "Pulumi access tokens (pul-…)",
+		gate: anyOf("pul-"),
+		re:   regexp.MustCompile(`\bpul-[a-f0-9]{40}\b`),
+	},
+	{
+		name: "postman-api-key", what: "Postman API keys (PMAK-…)",
+		gate: anyOf("PMAK-"),
+		re:   regexp.MustCompile(`\bPMAK-[a-fA-F0-9]{24}-[a-fA-F0-9]{34}\b`),
+	},
+	{
+		name: "linear-api-key", what: "Linear API keys and OAuth tokens (lin_api_, lin_oauth_)",
+		gate: anyOf("lin_"),
+		re:   regexp.MustCompile(`\blin_(?:api|oauth)_[A-Za-z0-9]{40}\b`),
+	},
+	{
+		name: "sentry-token", what: "Sentry user and organization tokens (sntryu_, sntrys_)",
+		gate: anyOf("sntry"),
+		re:   regexp.MustCompile(`\b(?:sntryu_[a-f0-9]{64}|sntrys_eyJ[A-Za-z0-9+/=_-]{50,})`),
+	},
+	{
+		name: "planetscale-token", what: "PlanetScale tokens and passwords (pscale_tkn_, pscale_oauth_, pscale_pw_)",
+		gate: anyOf("pscale_"),
+		re:   regexp.MustCompile(`\bpscale_(?:tkn|oauth|pw)_[A-Za-z0-9_=.-]{32,64}`),
+	},
+	{
+		name: "twilio-api-key", what: "Twilio API key SIDs (SK followed by 32 hex digits)",
+		gate: anyOf("SK"),
+		re:   regexp.MustCompile(`\bSK[0-9a-fA-F]{32}\b`),
+	},
+	{
+		name: "bearer-token", what: "the token of Authorization: Bearer …, and of any \"Bearer TOKEN\" whose token has 16 or more characters with letters and digits",
+		gate: anyFold("bearer"),
+		re:   regexp.MustCompile(`(?i)\bauthorization\\?["']?\s*[:=]\s*\\?["']?\s*bearer\s+([A-Za-z0-9._~+/-]+=*)`),
+	},
+	{
+		name:  "bearer-token",
+		gate:  anyFold("bearer"),
+		re:    regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)`),
+		valid: lengthAndMix,
+	},
+	{
+		name: "authorization-header", what: "the credentials of any other Authorization header (Basic, Token, Digest, Bot, …; without a scheme only a long token with letters and digits)",
+		gate:  anyFold("authorization"),
+		re:    regexp.MustCompile(`(?i)\b(?:proxy-)?authorization\\?["']?\s*[:=]\s*\\?["']?\s*(?:(?:basic|token|digest|bot|bearer|apikey|api-key|sso-key|negotiate|ntlm|hmac|aws4-hmac-sha256)\s+([^\s"',;\\]{4,})|([^\s"',;\\]{16,}))`),
+		valid: bareCredential,
+	},
+	{
+		name: "url-password", what: "the password in a URL's user information (scheme://user:PASSWORD@host); the user and host stay",
+		gate:  anyOf("://"),
+		re:    regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]{1,30}://[^\s:/?#@\[\]"'<>]*:([^\s/?#"'<>]+)@[^\s/?#@"'<>]`),
+		valid: notPlaceholder,
+	},
+	{
+		name: "cli-password", what: "a password or token given on a command line: --password VALUE, --token VALUE, --secret VALUE, --api-key VALUE (and = forms), curl -u user:PASSWORD",
+		gate:  anyOf("-"),
+		re:    regexp.MustCompile(`(?i)(?:^|\s)--?(?:password|passwd|pass|pwd|token|secret|api-?key|access-token|auth-token)(?:\s+|=)("[^"]*"|'[^']*'|[^\s"'-]\S*)|(?:^|\s)(?:-u|--user)(?:\s+|=)["']?[^\s"':]*:([^\s"']+)`),
+		valid: notPlaceholder,
+	},
+	{
+		name: "api-key-header", what: "API key and token headers: X-Api-Key, X-Auth-Token, X-…-Token, Api-Key, Private-Token (8 or more characters)",
+		gate:  anyFold("key", "token", "secret", "auth"),
+		re:    regexp.MustCompile(`(?i)(?:^|[^A-Za-z0-9-])(?:x-[a-z0-9-]*?(?:api-?key|token|secret|auth)|api-?key|private-token)\\?["']?\s*[:=]\s*\\?["']?([^\s"',;\\]{8,})`),
+		valid: notPlaceholder,
+	},
+	{
+		name: "secret-assignment", what: "the value of a key=value pair whose key names a secret: password=, passwd=, pwd=, pass=, secret=, token=, api_key=, access_key=, private_key=, client_secret=, credentials= (any prefix: DB_PASSWORD=, GITHUB_TOKEN=, ?access_token=; suffixes _KEY, _BASE, _VALUE); also := and => forms, and \"key\": \"value\" in JSON",
+		gate:  anyOf("=", ":"),
+		re:    regexp.MustCompile(`(?i)(?:^|[^A-Za-z0-9_.-])` + keyName + `[ \t]*(?:=>|:=|=)[ \t]*` + value + `|\\?["']` + keyName + `\\?["'][ \t]*(?:=>|:=|=|:)[ \t]*` + value),
+		valid: notPlaceholder,
+	},
+}
