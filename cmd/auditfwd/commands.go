@@ -160,8 +160,13 @@ func cmdRedeliver(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	// The channel may have been fixed in the config since: use its current target.
+	// The channel may have been fixed in the config since: use its current
+	// target, and its redaction and templates, as a post would.
 	resolver := slack.NewResolver(client.ListChannels, time.Minute)
+	render, err := delivery.NewRenderer(cfg, nil, nil)
+	if err != nil {
+		return err
+	}
 	authFailed := false
 	sent, kept, err := delivery.Redeliver(cfg.State().DeadLetters(), func(dl delivery.DeadLetter) error {
 		if authFailed {
@@ -179,7 +184,7 @@ func cmdRedeliver(env *cliEnv, args []string) error {
 		defer cancel()
 		id, err := resolver.Resolve(ctx, target)
 		if err == nil {
-			msg, _ := slack.PackMentioned([]event.Event{ev}, dl.Alert, [][]string{dl.Mention})
+			msg, _ := render.Pack([]event.Event{ev}, slack.Routing{Alert: dl.Alert, Mentions: [][]string{dl.Mention}, Templates: []string{dl.Template}})
 			_, err = client.Post(ctx, id, msg)
 		}
 		if err != nil {

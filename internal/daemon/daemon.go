@@ -50,6 +50,7 @@ type Daemon struct {
 	m       *metrics.Metrics
 	format  event.Format
 	rules   *rules.Rules
+	render  *slack.Renderer // the start-up config's; reloads give the service new ones
 	ready   atomic.Bool
 	hb      heartbeat
 
@@ -74,7 +75,12 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Daemon{cfg: cfg, log: log, version: o.Version, m: metrics.New(o.Version), format: format, rules: r}, nil
+	m := metrics.New(o.Version)
+	render, err := delivery.NewRenderer(cfg, m, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Daemon{cfg: cfg, log: log, version: o.Version, m: m, format: format, rules: r, render: render}, nil
 }
 
 // Run forwards until ctx is done (SIGTERM), then stops reading, lets
@@ -102,7 +108,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			m.SlackRequestTime.WithLabelValues(method).Observe(dur.Seconds())
 		},
 	}, cfg.BotTokenFile(), log, m)
-	svc, err := delivery.New(delivery.Options{State: state, Logger: log, Metrics: m, Conn: d.conn})
+	svc, err := delivery.New(delivery.Options{State: state, Logger: log, Metrics: m, Conn: d.conn, Renderer: d.render})
 	if err != nil {
 		return err
 	}
@@ -191,12 +197,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return nil
 }
 
-// apply swaps in reloaded routing rules: the new channels' spools open
-// before the first event is routed to them.
+// apply swaps in reloaded routing rules and what messages show (redaction,
+// templates): the new channels' spools open before the first event is
+// routed to them; the senders lay out their next message with the new
+// Renderer.
 func (d *Daemon) apply(cfg *config.Config, r *rules.Rules) error {
+	render, err := delivery.NewRenderer(cfg, d.m, d.log)
+	if err != nil {
+		return err
+	}
 	if err := d.svc.SetTargets(cfg.Targets()); err != nil {
 		return err
 	}
+	d.svc.SetRenderer(render)
 	d.handler.SetRules(r)
 	return nil
 }

@@ -13,6 +13,6 @@ import (
 // form (dryrun.FormatJSON or dryrun.FormatText) instead of posted, then a
 // summary on stderr. It writes no checkpoint and no spool.
 func (d *Daemon) DryRun(ctx context.Context, output string, stdout, stderr io.Writer) error {
-	return dryrun.Run(ctx, dryrun.Options{Config: d.cfg, Format: d.format, Rules: d.rules, Metrics: d.m,
+	return dryrun.Run(ctx, dryrun.Options{Config: d.cfg, Format: d.format, Rules: d.rules, Renderer: d.render, Metrics: d.m,
 		Output: output, Stdout: stdout, Stderr: stderr})
 }

@@ -22,7 +22,7 @@ func newDryRunThreads() dryRunThreads { return dryRunThreads{table: threads.Memo
 
 // messages returns what the daemon would send for ev at d, or nil when d
 // does not thread ev.
-func (t *dryRunThreads) messages(d rules.Destination, ev *event.Event, line []byte) []DryRunMessage {
+func (t *dryRunThreads) messages(r *slack.Renderer, d rules.Destination, ev *event.Event, line []byte) []DryRunMessage {
 	spec, err := threads.ParseSpec(d.Thread)
 	if err != nil || spec.IsZero() {
 		return nil
@@ -41,11 +41,13 @@ func (t *dryRunThreads) messages(d rules.Destination, ev *event.Event, line []by
 		t.parents++
 		th.SlackChannel, th.TS = d.SlackChannel, fmt.Sprintf("dry-run.%06d", t.parents)
 		t.table.Put(th)
-		return []DryRunMessage{out("parent", slack.WithMentions(slack.Parent(&th), d.Mention))}
+		return []DryRunMessage{out("parent", slack.WithMentions(r.Parent(&th), d.Mention))}
 	}
 	next := th.Clone()
 	next.Apply(ev, now)
 	t.table.Put(next)
-	reply, _ := slack.PackMentioned([]event.Event{*ev}, false, [][]string{d.Mention})
-	return []DryRunMessage{out("edit", slack.Parent(&next)), out("reply", reply)}
+	how := destRouting(d)
+	how.Alert = false
+	reply, _ := r.Pack([]event.Event{*ev}, how)
+	return []DryRunMessage{out("edit", r.Parent(&next)), out("reply", reply)}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/config"
@@ -37,6 +38,9 @@ type Options struct {
 	// ResolveRefresh is how often an unknown channel name may trigger
 	// another conversations.list.
 	ResolveRefresh time.Duration
+	// Renderer lays out messages (redaction, templates) until SetRenderer
+	// replaces it; nil is the zero Renderer.
+	Renderer *slack.Renderer
 }
 
 // Service owns the spools and their senders. It is the pipeline's Sink.
@@ -48,6 +52,7 @@ type Service struct {
 	resolver *slack.Resolver
 	dead     *DeadLetters
 	threads  *threads.Store
+	render   atomic.Pointer[slack.Renderer]
 
 	mu       sync.Mutex
 	channels map[string]*channel
@@ -91,6 +96,10 @@ func New(opts Options) (*Service, error) {
 		channels: map[string]*channel{},
 		touched:  map[*channel]bool{},
 	}
+	if opts.Renderer == nil {
+		opts.Renderer = &slack.Renderer{}
+	}
+	s.render.Store(opts.Renderer)
 	s.resolver = slack.NewResolver(func(ctx context.Context) ([]slack.Channel, error) {
 		client, ok := s.conn.Client()
 		if !ok {
@@ -193,7 +202,7 @@ func (s *Service) Enqueue(d rules.Destination, line []byte, pos logpos.Position)
 			return false, err
 		}
 	}
-	queued, err := ch.q.Append(spool.Record{Pos: pos, Target: d.SlackChannel, Alert: d.Alert, Mention: d.Mention, Thread: d.Thread, Event: line})
+	queued, err := ch.q.Append(spool.Record{Pos: pos, Target: d.SlackChannel, Alert: d.Alert, Mention: d.Mention, Thread: d.Thread, Template: d.Template, Event: line})
 	if err != nil {
 		return false, err
 	}

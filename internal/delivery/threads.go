@@ -71,7 +71,7 @@ func appliedUpTo(t *threads.Thread, recs []spool.Record) int {
 
 // startThread posts the parent of th, the thread rec's event starts.
 func (s *Service) startThread(ch *channel, m Messenger, channelID string, th threads.Thread, rec spool.Record, sh shape) step {
-	msg := slack.WithMentions(slack.Parent(&th), rec.Mention)
+	msg := slack.WithMentions(s.renderer().Parent(&th), rec.Mention)
 	if sh.textOnly {
 		msg = slack.TextOnly(msg)
 	}
@@ -90,7 +90,7 @@ func (s *Service) replyInThread(ch *channel, m Messenger, th threads.Thread, rec
 	if sh.single {
 		events = events[:1]
 	}
-	msg, n := slack.PackMentioned(events, false, mentions(recs))
+	msg, n := s.renderer().Pack(events, routing(recs, false))
 	if sh.textOnly {
 		msg = slack.TextOnly(msg)
 	}
@@ -144,7 +144,7 @@ func (s *Service) replyInThread(ch *channel, m Messenger, th threads.Thread, rec
 // failure, to retry as a post is. Any other failure skips this edit: the
 // reply goes out anyway.
 func (s *Service) editParent(ch *channel, m Messenger, th *threads.Thread) (gone bool, refused string, err error) {
-	msg := slack.Parent(th)
+	msg := s.renderer().Parent(th)
 	shown := fmt.Sprintf("%s/%s %d:%d %d", th.SlackChannel, th.TS, th.LastPos.Gen, th.LastPos.Offset, th.Count)
 	if ch.lastEdit == shown {
 		return false, "", nil // a retried step: the parent already shows this state

@@ -31,6 +31,8 @@ type Metrics struct {
 	EventsRepeated    *prometheus.CounterVec // channel
 	StateDirWritable  prometheus.Gauge
 	MessageUpdates    *prometheus.CounterVec // channel: thread parents edited
+	Redactions        *prometheus.CounterVec // detector: values redacted in messages Slack took
+	TemplateErrors    *prometheus.CounterVec // channel: events whose title template failed
 }
 
 // DeadLetterReasons and FailureReasons are the reasons whose series exist
@@ -123,6 +125,14 @@ func New(version string) *Metrics {
 			Name: "auditfwd_slack_message_updates_total",
 			Help: "Thread parent messages edited with chat.update, by channel.",
 		}, []string{"channel"}),
+		Redactions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfwd_redactions_total",
+			Help: "Values redacted in messages Slack accepted, by detector (a built-in detector, field for redact.fields, pattern for redact.patterns).",
+		}, []string{"detector"}),
+		TemplateErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfwd_template_errors_total",
+			Help: "Events whose rule's title template failed (shown with the default heading), by channel (the rule).",
+		}, []string{"channel"}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -130,7 +140,7 @@ func New(version string) *Metrics {
 		m.LogLines, m.EventsRouted, m.EventsUnrouted, m.EventsDelivered, m.SlackMessages,
 		m.DeliveryFailures, m.DeadLettered, m.SlackRequestTime, m.DeliveryLag, m.QueueEvents,
 		m.LogLagBytes, m.SlackConnected, m.ReloadSuccessful, m.ReloadSuccessTime, m.BuildInfo,
-		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates,
+		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates, m.Redactions, m.TemplateErrors,
 	)
 	m.StateDirWritable.Set(1)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
@@ -138,6 +148,14 @@ func New(version string) *Metrics {
 		m.LogLines.WithLabelValues(k)
 	}
 	return m
+}
+
+// InitDetectors gives auditfwd_redactions_total a sample at 0 for each
+// detector name, so that an alert on increase() sees the first redaction.
+func (m *Metrics) InitDetectors(names []string) {
+	for _, n := range names {
+		m.Redactions.WithLabelValues(n)
+	}
 }
 
 // InitChannel gives every per-channel series a sample from start-up, so a
@@ -149,6 +167,7 @@ func (m *Metrics) InitChannel(name string) {
 	m.QueueEvents.WithLabelValues(name)
 	m.EventsRepeated.WithLabelValues(name)
 	m.MessageUpdates.WithLabelValues(name)
+	m.TemplateErrors.WithLabelValues(name)
 	for _, r := range FailureReasons {
 		m.DeliveryFailures.WithLabelValues(name, r)
 	}
