@@ -29,16 +29,16 @@ const (
 
 // Options are what one dry run needs.
 type Options struct {
-	Config  *config.Config
-	Format  event.Format // how the log's lines are wrapped
-	Rules   *rules.Rules
+	Config *config.Config
+	Format event.Format // how the log's lines are wrapped
+	Rules  *rules.Rules
 	// Renderer lays the messages out as the daemon would (redaction,
 	// templates); nil is the zero Renderer.
 	Renderer *slack.Renderer
 	Metrics  *metrics.Metrics
-	Output  string    // FormatJSON (default) or FormatText
-	Stdout  io.Writer // the messages
-	Stderr  io.Writer // the summary
+	Output   string    // FormatJSON (default) or FormatText
+	Stdout   io.Writer // the messages
+	Stderr   io.Writer // the summary
 }
 
 // Run reads the log and prints. The summary is printed even when reading fails.
