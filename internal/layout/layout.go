@@ -219,7 +219,8 @@ func (l *Layout) FirstFailure() bool { return !l.logged.Swap(true) }
 
 // object is a level of the title's data: field names to text, or to the
 // object of a key with keys under it. Printed alone, an object shows its
-// own text (the JSON as the message would show it).
+// own text (the JSON as the message would show it), asked for only then:
+// what a title does not show is not redacted, so not counted.
 type object map[string]any
 
 // self is the key under which an object keeps its own text; no template
@@ -227,6 +228,9 @@ type object map[string]any
 const self = ""
 
 func (o object) String() string {
+	if f, ok := o[self].(func() string); ok {
+		o[self] = f()
+	}
 	s, _ := o[self].(string)
 	return s
 }
@@ -237,7 +241,7 @@ func (o object) put(ev *event.Event, p []string, value func(path, raw string) st
 	for i, name := range p {
 		full := strings.Join(p[:i+1], ".")
 		if i == len(p)-1 {
-			if _, ok := cur[name].(object); ok { // read as an object too: its text is set
+			if _, ok := cur[name].(object); ok { // read as an object too: it has its text
 				return
 			}
 			cur[name] = shown(ev, full, value)
@@ -245,7 +249,7 @@ func (o object) put(ev *event.Event, p []string, value func(path, raw string) st
 		}
 		sub, ok := cur[name].(object)
 		if !ok {
-			sub = object{self: shown(ev, full, value)}
+			sub = object{self: func() string { return shown(ev, full, value) }}
 			cur[name] = sub
 		}
 		cur = sub

@@ -60,7 +60,7 @@ func TestValuesPassThroughValueBeforeFunctions(t *testing.T) {
 	if want := "[details [USER_EMAIL] [details]"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	if strings.Join(paths, " ") != "details details.reason user_email" {
+	if strings.Join(paths, " ") != "details.reason user_email details" {
 		t.Errorf("value was asked for %v", paths)
 	}
 }

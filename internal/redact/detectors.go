@@ -238,13 +238,13 @@ var builtins = []*detector{
 	{
 		name: "slack-token", what: "Slack tokens: bot xoxb-, user xoxp-, app-level xapp-, legacy and configuration tokens (xoxa-, xoxo-, xoxs-, xoxr-, xoxe-)",
 		gate:  anyOf("xox", "xapp-"),
-		re:    regexp.MustCompile(`\b(?:xox[abposre](?:\.xox[bp])?-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})`),
+		re:    regexp.MustCompile(`(?:xox[abposre](?:\.xox[bp])?-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})`),
 		valid: lengthAndMix,
 	},
 	{
 		name: "aws-access-key-id", what: "AWS access key IDs (AKIA…, ASIA…, ABIA…, ACCA…, A3T…: 20 characters)",
 		gate: anyOf("AKIA", "ASIA", "ABIA", "ACCA", "A3T"),
-		re:   regexp.MustCompile(`\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b`),
+		re:   regexp.MustCompile(`(?:\b|_)((?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b`),
 	},
 	{
 		name: "aws-secret-access-key", what: "AWS secret access keys: 40 characters after a name such as aws_secret_access_key or SecretAccessKey, or alone when they look random (mixed case, a digit, a / or +)",
@@ -261,17 +261,17 @@ var builtins = []*detector{
 	{
 		name: "github-token", what: "GitHub tokens: personal (ghp_), OAuth (gho_), user-to-server (ghu_), server-to-server (ghs_), refresh (ghr_), fine-grained (github_pat_)",
 		gate: anyOf("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-		re:   regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b`),
+		re:   regexp.MustCompile(`(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b`),
 	},
 	{
 		name: "gitlab-token", what: "GitLab tokens: personal (glpat-), deploy (gldt-), runner (glrt-), pipeline trigger (glptt-), CI job (glcbt-), feed, mail, agent, OAuth, SCIM and feature-flag tokens, runner registration (GR1348941…), session cookies",
 		gate: anyOf("gl", "GR1348941", "_gitlab_session"),
-		re:   regexp.MustCompile(`\b(?:gl(?:pat|dt|rt|ptt|cbt|ft|imt|agent|oas|soat|ffct)-[A-Za-z0-9_.-]{20,}|GR1348941[A-Za-z0-9_-]{20,})|_gitlab_session=[0-9a-z]{32}`),
+		re:   regexp.MustCompile(`(?:gl(?:pat|dt|rt|ptt|cbt|ft|imt|agent|oas|soat|ffct)-[A-Za-z0-9_.-]{20,}|GR1348941[A-Za-z0-9_-]{20,})|_gitlab_session=[0-9a-z]{32}`),
 	},
 	{
 		name: "jwt", what: "JSON Web Tokens (eyJ….eyJ…., signed or encrypted)",
 		gate: anyOf("eyJ", "ewo"),
-		re:   regexp.MustCompile(`\b(?:eyJ|ewogIC|ewoid)[A-Za-z0-9_-]{10,}={0,2}\.(?:eyJ|ewo)[A-Za-z0-9_-]{10,}={0,2}(?:\.[A-Za-z0-9_=-]*){0,3}`),
+		re:   regexp.MustCompile(`(?:eyJ|ewogIC|ewoid)[A-Za-z0-9_-]{10,}={0,2}\.(?:eyJ|ewo)[A-Za-z0-9_-]{10,}={0,2}(?:\.[A-Za-z0-9_=-]*){0,3}`),
 	},
 	{
 		name: "stripe-key", what: "Stripe secret and restricted keys (sk_live_, rk_live_, …_test_) and webhook secrets (whsec_)",
