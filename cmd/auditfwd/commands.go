@@ -71,7 +71,12 @@ func cmdCheck(env *cliEnv, args []string) error {
 	if _, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts); err != nil {
 		return err
 	}
-	warnings := rules.Lint(cfg)
+	render, err := delivery.NewRenderer(cfg, nil, nil)
+	if err != nil {
+		return err
+	}
+	previews, titleWarnings := titlePreviews(cfg, render)
+	warnings := append(rules.Lint(cfg), titleWarnings...)
 	if !*rulesOnly {
 		warnings = append(warnings, placeholderWarnings(cfg)...)
 	}
@@ -80,6 +85,9 @@ func cmdCheck(env *cliEnv, args []string) error {
 	}
 	if len(warnings) > 0 && *strict {
 		return &exitError{code: 1, msg: fmt.Sprintf("%d warning(s) and --strict", len(warnings))}
+	}
+	for _, p := range previews {
+		fmt.Fprintln(env.stdout, p)
 	}
 	fmt.Fprintf(env.stdout, "%s: ok (%s, %s)\n", cfg.Path, plural(len(cfg.Channels), "channel"), plural(len(warnings), "warning"))
 	return nil

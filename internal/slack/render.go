@@ -153,9 +153,10 @@ func (x *render) title(ev *event.Event, l *layout.Layout) string {
 	return escClip(s, capAction)
 }
 
-// Title is the heading text the rule's template gives ev, as Slack shows it
-// (redacted, escaped), and what was redacted; "" when the rule has no
-// title or it failed for ev (err says why). For `check` and `route`.
+// Title is the heading text the rule's template gives ev as Slack shows it
+// to a reader (redacted; plain text, not escaped for mrkdwn), and what was
+// redacted; "" when the rule has no title or it failed for ev (err says
+// why). For `check` and `route --explain`.
 func (r *Renderer) Title(rule string, ev *event.Event) (string, redact.Counts, error) {
 	l := r.Layout(rule)
 	if !l.HasTitle() {
@@ -163,10 +164,7 @@ func (r *Renderer) Title(rule string, ev *event.Event) (string, redact.Counts, e
 	}
 	x := r.start()
 	s, err := l.Title(ev, func(path, raw string) string { return x.fieldText(path, raw, capAction) })
-	if err != nil {
-		return "", x.n, err
-	}
-	return escClip(s, capAction), x.n, nil
+	return s, x.n, err
 }
 
 // Redactions lists, for `route --explain` and the dry run, each field of ev

@@ -197,6 +197,9 @@ func TestTitleForCheckAndRoute(t *testing.T) {
 	if err != nil || got != "[redacted:aws-access-key-id] by alice@example.com" || n["aws-access-key-id"] != 1 {
 		t.Errorf("Title = %q, %v, %v", got, n, err)
 	}
+	if got, _, _ := r.Title("r", &event.Event{Fields: []event.Field{{Key: "user_email", Value: "<b>"}}}); got != " by <b>" {
+		t.Errorf("Title is plain text: %q", got)
+	}
 	if got, _, err := r.Title("other", &ev); got != "" || err != nil {
 		t.Errorf("a rule without a template: %q, %v", got, err)
 	}
