@@ -431,7 +431,6 @@ func TestCheckRejectsABrokenTemplateWithFileAndLine(t *testing.T) {
 	}
 }
 
-
 func detectorNames() []string {
 	var out []string
 	for _, d := range redact.Detectors() {
