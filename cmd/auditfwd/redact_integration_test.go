@@ -447,3 +447,59 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestDryRunAndRouteExplainShowWhatIsRedacted: the dry run prints the
+// redacted messages (the title too) and says what was redacted; route
+// --explain shows each title and each redacted value.
+func TestDryRunAndRouteExplainShowWhatIsRedacted(t *testing.T) {
+	dir := t.TempDir()
+	pass := "Sw0rd" + "fish-" + "9z"
+	line := whereEvent(1, "login.oauth_failed", "status", "failed", "user_email", "eve@example.com", "ip_address", "198.51.100.23",
+		"command", "psql postgres://app:"+pass+"@db/app")
+	log := dir + "/audit.log"
+	if err := os.WriteFile(log, []byte(line+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := configFile(t, `audit_log:
+  path: `+log+`
+state_dir: `+dir+`/state
+channels:
+  - name: failures
+    slack_channel: "#security"
+    actions: ["login.*"]
+    template:
+      title: "{{.user_email}} failed from {{.ip_address}}"
+redact:
+  fields: [ip_address]
+`)
+	out, errOut, code := cli(t, "", "run", "--dry-run", "--format", "text", "--config", path)
+	want := "failures → #security: 🚨 eve@example.com failed from [redacted] · User: eve@example.com · Status: failed · redacted: field 2, url-password 1\n"
+	if code != 0 || out != want || !strings.Contains(errOut, "  redacted: field 2, url-password 1\n") || strings.Contains(out+errOut, pass) {
+		t.Errorf("dry run: exit %d\n%s\nwant\n%s\nstderr:\n%s", code, out, want, errOut)
+	}
+	out, _, code = cli(t, "", "run", "--dry-run", "--config", path)
+	var m struct {
+		Message  struct{ Text string }
+		Redacted map[string]int
+	}
+	if err := json.Unmarshal([]byte(out), &m); err != nil || code != 0 {
+		t.Fatalf("dry run JSON: %v, exit %d: %s", err, code, out)
+	}
+	if m.Redacted["url-password"] != 1 || m.Redacted["field"] != 2 || strings.Contains(out, pass) || !strings.HasPrefix(m.Message.Text, "🚨 eve@example.com failed from [redacted]\n") {
+		t.Errorf("dry run JSON: %s", out)
+	}
+
+	out, _, code = cli(t, line+"\n", "route", "--explain", "--config", path)
+	for _, w := range []string{
+		`  title (failures): "eve@example.com failed from [redacted]"` + "\n",
+		`  redacted command: "psql postgres://app:[redacted:url-password]@db/app"` + "\n",
+		`  redacted ip_address: "[redacted]"` + "\n",
+	} {
+		if code != 0 || !strings.Contains(out, w) {
+			t.Errorf("route --explain lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, pass) {
+		t.Errorf("route --explain shows the secret:\n%s", out)
+	}
+}
