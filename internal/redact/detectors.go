@@ -25,6 +25,7 @@ type detector struct {
 	what  string // for Detectors: what it finds
 	gate  func(s string) bool
 	re    *regexp.Regexp
+	find  func(s string) [][2]int // instead of re: the spans of the secrets
 	valid func(secret string, group int) bool
 }
 
@@ -55,7 +56,14 @@ func (d *detector) redact(s string, c *Counts) string {
 	if !d.gate(s) {
 		return s
 	}
-	locs := d.re.FindAllStringSubmatchIndex(s, -1)
+	var locs [][]int
+	if d.find != nil {
+		for _, sp := range d.find(s) {
+			locs = append(locs, sp[:])
+		}
+	} else {
+		locs = d.re.FindAllStringSubmatchIndex(s, -1)
+	}
 	if locs == nil {
 		return s
 	}
@@ -215,15 +223,6 @@ func bareCredential(s string, group int) bool {
 
 func lengthAndMix(s string, _ int) bool { return hasLetterAndDigit(s) }
 
-// Keywords of secret-assignment: a key ending in one of them (after an
-// optional separator-led suffix such as _KEY or _BASE) names a secret.
-const (
-	secretWords = `password|passwd|passphrase|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|secret[_.-]?key|client[_.-]?secret|credentials?|auth[_.-]?key`
-	shortWords  = `pass|pwd|pw`
-	keyName     = `(?:[A-Za-z0-9_.-]*?(?:` + secretWords + `)|(?:[A-Za-z0-9_.-]*[_.-])?(?:` + shortWords + `))(?:[_.-](?:key|base|value|b64|base64))?`
-	value       = `(?:\\?"([^"\\]*)\\?"|'([^']*)'|([^\s"'&,;)}\]<>\\]+))`
-)
-
 var builtins = []*detector{
 	{
 		name: "private-key", what: "PEM private key blocks (RSA, EC, DSA, OpenSSH, PKCS#8, PGP; to the end of the value when the END line is missing) and PuTTY key files",
@@ -253,7 +252,7 @@ var builtins = []*detector{
 	},
 	{
 		name: "aws-secret-access-key",
-		gate: minLen(40),
+		gate: func(s string) bool { return len(s) >= 40 && strings.ContainsAny(s, "/+") },
 		re:   regexp.MustCompile(`(?:\A|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|\z)`),
 		// A commit SHA or a path is not a secret.
 		valid: awsSecretShape,
@@ -413,20 +412,20 @@ var builtins = []*detector{
 	},
 	{
 		name: "cli-password", what: "a password or token given on a command line: --password VALUE, --token VALUE, --secret VALUE, --api-key VALUE (and = forms), curl -u user:PASSWORD",
-		gate:  anyOf("-"),
+		gate:  anyFold("-pass", "-pwd", "-token", "-secret", "-api", "-access-token", "-auth-token", "-u", "--user"),
 		re:    regexp.MustCompile(`(?i)(?:^|\s)--?(?:password|passwd|pass|pwd|token|secret|api-?key|access-token|auth-token)(?:\s+|=)("[^"]*"|'[^']*'|[^\s"'-]\S*)|(?:^|\s)(?:-u|--user)(?:\s+|=)["']?[^\s"':]*:([^\s"']+)`),
 		valid: notPlaceholder,
 	},
 	{
 		name: "api-key-header", what: "API key and token headers: X-Api-Key, X-Auth-Token, X-…-Token, Api-Key, Private-Token (8 or more characters)",
-		gate:  anyFold("key", "token", "secret", "auth"),
+		gate:  anyFold("x-", "api-key", "apikey", "private-token"),
 		re:    regexp.MustCompile(`(?i)(?:^|[^A-Za-z0-9-])(?:x-[a-z0-9-]*?(?:api-?key|token|secret|auth)|api-?key|private-token)\\?["']?\s*[:=]\s*\\?["']?([^\s"',;\\]{8,})`),
 		valid: notPlaceholder,
 	},
 	{
 		name: "secret-assignment", what: "the value of a key=value pair whose key names a secret: password=, passwd=, pwd=, pass=, secret=, token=, api_key=, access_key=, private_key=, client_secret=, credentials= (any prefix: DB_PASSWORD=, GITHUB_TOKEN=, ?access_token=; suffixes _KEY, _BASE, _VALUE); also := and => forms, and \"key\": \"value\" in JSON",
 		gate:  anyOf("=", ":"),
-		re:    regexp.MustCompile(`(?i)(?:^|[^A-Za-z0-9_.-])` + keyName + `[ \t]*(?:=>|:=|=)[ \t]*` + value + `|\\?["']` + keyName + `\\?["'][ \t]*(?:=>|:=|=|:)[ \t]*` + value),
+		find:  assignments,
 		valid: notPlaceholder,
 	},
 }

@@ -94,6 +94,8 @@ func Cases() []Case {
 		{"secret-assignment", "api_key = '" + assign + "'", assign},
 		{"secret-assignment", "SECRET_KEY_BASE=" + assign, assign},
 		{"secret-assignment", "config.token := " + assign, assign},
+		{"secret-assignment", `{"env":"{\"db_password\":\"` + assign + `\"}"}`, assign},
+		{"secret-assignment", "opts => {secret => '" + assign + "'}", assign},
 		{"cli-password", "docker login --password " + assign + " registry", assign},
 		{"cli-password", "curl -u deploy:" + assign + " https://x", assign},
 		{"api-key-header", "X-Api-Key: " + assign, assign},
