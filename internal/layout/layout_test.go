@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -131,5 +132,34 @@ func TestValueReadsPaths(t *testing.T) {
 		if got, ok := Value(&ev, p); ok {
 			t.Errorf("Value(%s) = %q, want absent", p, got)
 		}
+	}
+}
+
+// TestDocumentedTitlesWork renders every title docs/templates.md shows.
+func TestDocumentedTitlesWork(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/templates.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := sample()
+	n := 0
+	for _, line := range strings.Split(string(doc), "\n") {
+		src, ok := strings.CutPrefix(strings.TrimSpace(line), "title: ")
+		if !ok {
+			continue
+		}
+		src = strings.Trim(src, `'"`)
+		l, err := New("doc", src, nil)
+		if err != nil {
+			t.Errorf("%s: %v", src, err)
+			continue
+		}
+		if got, err := l.Title(&ev, plain); err != nil || got == "" {
+			t.Errorf("%s: %q, %v", src, got, err)
+		}
+		n++
+	}
+	if n < 4 {
+		t.Errorf("only %d titles found in the doc", n)
 	}
 }

@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -87,5 +88,19 @@ func TestDetectorNamesAreUniqueMetricLabels(t *testing.T) {
 			t.Errorf("detector name %q twice or taken", d.Name)
 		}
 		names = append(names, d.Name)
+	}
+}
+
+// TestDocsListEveryDetector keeps docs/redaction.md's table in step with
+// the code.
+func TestDocsListEveryDetector(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/redaction.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range Detectors() {
+		if !strings.Contains(string(doc), "| `"+d.Name+"` |") {
+			t.Errorf("docs/redaction.md does not list %s", d.Name)
+		}
 	}
 }
