@@ -503,3 +503,39 @@ redact:
 		t.Errorf("route --explain shows the secret:\n%s", out)
 	}
 }
+
+// TestDeadLettersKeepTheOriginalRedeliverRedacts: the dead-letter file
+// keeps the line as the gateway wrote it, on the host; redeliver posts it
+// redacted and templated as a post is.
+func TestDeadLettersKeepTheOriginalRedeliverRedacts(t *testing.T) {
+	s := newSlack(t)
+	d := newDaemon(t, s, testenv.Options{Channels: `
+  - name: audit
+    slack_channel: "#audit-new"
+    actions: ["process.*"]
+    template:
+      title: "exec by {{.user_email}}: {{.command | trunc 30}}"
+`})
+	d.Start()
+	tok := "ghp" + "_" + strings.Repeat("aB3", 12)
+	d.Append(whereEvent(1, "process.exec", "user_email", "alice@example.com", "command", "git clone https://"+tok+"@github.com/acme/app"))
+	deadPath := d.StateDir + "/dead-letter.jsonl"
+	testenv.Eventually(t, 20*time.Second, "the dead letter", func() bool {
+		data, _ := os.ReadFile(deadPath)
+		return strings.Contains(string(data), "channel_not_found")
+	})
+	if data, _ := os.ReadFile(deadPath); !strings.Contains(string(data), tok) || !strings.Contains(string(data), `"template":"audit"`) {
+		t.Errorf("the dead letter must keep the original line and name the template's rule: %s", data)
+	}
+	if fi, err := os.Stat(deadPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("dead-letter.jsonl: %v, %v", fi.Mode(), err)
+	}
+	s.AddChannel("C0AUDITNEW1", "audit-new", true)
+	if out, errOut, code := d.Run("redeliver"); code != 0 {
+		t.Fatalf("redeliver exit %d: %s %s", code, out, errOut)
+	}
+	p := waitPost(t, s, 1)
+	if strings.Contains(sentParams(s), tok) || !strings.HasPrefix(p.Text, "📝 exec by alice@example.com: git clone https://[redac") {
+		t.Errorf("redelivered:\n%s", p.Text)
+	}
+}

@@ -12,10 +12,11 @@ import (
 )
 
 // NewRenderer compiles what cfg says messages show: the redact section and
-// the rules' templates (docs/redaction.md, docs/templates.md). m and log
-// may be nil (one-shot commands): then a title that fails for an event is
-// neither counted nor logged. The config was validated when it was
-// parsed, so an error here means it was built by hand.
+// the rules' templates (docs/redaction.md, docs/templates.md). The first
+// failure of each rule's title is logged (log may be nil: one-shot
+// commands); failures and redactions are counted in m (may be nil) as
+// Slack takes the messages (counted). The config was validated when it
+// was parsed, so an error here means it was built by hand.
 func NewRenderer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*slack.Renderer, error) {
 	red, err := redact.New(cfg.Redact.Options())
 	if err != nil {
@@ -45,9 +46,6 @@ func NewRenderer(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*sla
 		m.InitDetectors(names)
 	}
 	failed := func(rule string, err error, first bool) {
-		if m != nil {
-			m.TemplateErrors.WithLabelValues(rule).Inc()
-		}
 		if first && log != nil {
 			log.Warn("a rule's title template failed for an event; such events show the default heading (logged once per rule)",
 				"channel", rule, "err", err)
@@ -64,8 +62,9 @@ func (s *Service) SetRenderer(r *slack.Renderer) { s.render.Store(r) }
 func (s *Service) renderer() *slack.Renderer { return s.render.Load() }
 
 // counted is a Messenger that counts what was redacted in each message
-// Slack accepted (auditfwd_redactions_total): a message retried after a
-// failure is counted once, when it goes through.
+// Slack accepted (auditfwd_redactions_total) and the titles that failed in
+// it (auditfwd_template_errors_total): a message retried after a failure
+// is counted once, when it goes through.
 type counted struct {
 	Messenger
 	m *metrics.Metrics
@@ -77,6 +76,9 @@ func (c counted) add(msg slack.Message, err error) {
 	}
 	for name, n := range msg.Redacted {
 		c.m.Redactions.WithLabelValues(name).Add(float64(n))
+	}
+	for rule, n := range msg.TemplateErrors {
+		c.m.TemplateErrors.WithLabelValues(rule).Add(float64(n))
 	}
 }
 

@@ -51,6 +51,9 @@ type Message struct {
 	// Redacted counts what was redacted in it, by detector: counted in
 	// auditfwd_redactions_total once Slack takes the message.
 	Redacted redact.Counts `json:"-"`
+	// TemplateErrors counts, by rule, the events shown with the default
+	// heading because their title failed: auditfwd_template_errors_total.
+	TemplateErrors redact.Counts `json:"-"`
 }
 
 // Pack builds one message from the first n events that fit Slack's limits.
@@ -94,6 +97,7 @@ func (r *Renderer) Pack(events []event.Event, how Routing) (Message, int) {
 		usedFallback += needFallback
 		parts = append(parts, p)
 		x.n.AddAll(px.n)
+		x.failed.AddAll(px.failed)
 	}
 	if len(parts) <= 1 {
 		x = r.start() // only what the single message shows counts
@@ -340,7 +344,7 @@ func TextOnly(m Message) Message {
 	if t == "" {
 		t = "auditfwd: (empty message)"
 	}
-	return Message{Text: t, Redacted: m.Redacted}
+	return Message{Text: t, Redacted: m.Redacted, TemplateErrors: m.TemplateErrors}
 }
 
 // emoji returns the emoji that leads an event's heading. A login or MFA

@@ -23,14 +23,16 @@ import (
 type Renderer struct {
 	redact  *redact.Redactor
 	layouts map[string]*layout.Layout
-	// failed is told of each event whose title template failed; first is
-	// true the first time for its layout (it is logged once per rule).
+	// failed is told of each event whose title template failed when its
+	// message is laid out; first is true the first time for its layout (it
+	// is logged once per rule). Message.TemplateErrors counts them too.
 	failed func(rule string, err error, first bool)
 }
 
 // NewRenderer renders with r (nil: no redaction) and the layouts of the
 // rules that have a template. failed, when set, is told of each event
-// whose title could not be rendered (it falls back to the default heading).
+// whose title could not be rendered (it falls back to the default heading),
+// each time its message is laid out.
 func NewRenderer(r *redact.Redactor, layouts []*layout.Layout, failed func(rule string, err error, first bool)) *Renderer {
 	out := &Renderer{redact: r, layouts: map[string]*layout.Layout{}, failed: failed}
 	for _, l := range layouts {
@@ -76,11 +78,12 @@ func (r *Renderer) Redactor() *redact.Redactor {
 	return r.redact
 }
 
-// render is one message being laid out: the Renderer, and what was
-// redacted so far.
+// render is one message being laid out: the Renderer, what was redacted
+// so far, and the rules whose title failed (per event).
 type render struct {
-	r *Renderer
-	n redact.Counts
+	r      *Renderer
+	n      redact.Counts
+	failed redact.Counts
 }
 
 func (r *Renderer) start() *render { return &render{r: r} }
@@ -130,9 +133,10 @@ func bounded(s string, max int) string {
 	return s[:n]
 }
 
-// done finishes m: it carries what was redacted.
+// done finishes m: it carries what was redacted and which titles failed.
 func (x *render) done(m Message) Message {
 	m.Redacted.AddAll(x.n)
+	m.TemplateErrors.AddAll(x.failed)
 	return m
 }
 
@@ -145,6 +149,7 @@ func (x *render) title(ev *event.Event, l *layout.Layout) string {
 	}
 	s, err := l.Title(ev, func(path, raw string) string { return x.fieldText(path, raw, capAction) })
 	if err != nil {
+		x.failed.Add(l.Rule, 1)
 		if x.r.failed != nil {
 			x.r.failed(l.Rule, err, l.FirstFailure())
 		}

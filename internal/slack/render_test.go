@@ -165,6 +165,9 @@ func TestATitleThatFailsFallsBackOncePerRuleLogged(t *testing.T) {
 		if !strings.HasPrefix(m.Text, "📝 process.exec\nUser: alice@example.com") {
 			t.Fatalf("no fallback to the default heading:\n%s", m.Text)
 		}
+		if m.TemplateErrors["security"] != 1 {
+			t.Errorf("TemplateErrors = %v", m.TemplateErrors)
+		}
 	}
 	if len(*fails) != 3 || !(*fails)[0].first || (*fails)[1].first || (*fails)[0].rule != "security" {
 		t.Errorf("failures = %+v, want 3 for security, the first one first", *fails)
