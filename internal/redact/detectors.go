@@ -17,16 +17,19 @@ import (
 
 // detector replaces the matches of re in a value with [redacted:name]: the
 // first capture group that took part in a match, or the whole match when re
-// has no groups. gate is a cheap test that must hold for re to be tried;
-// valid, when set, may refuse a match (the secret text and the index of its
-// group, 0 for the whole match).
+// has no groups. It is tried only on a value that holds one of its needles
+// (or, for fold, one in any ASCII case) and for which extra holds; valid,
+// when set, may refuse a match (the secret text and the index of its group,
+// 0 for the whole match).
 type detector struct {
-	name  string
-	what  string // for Detectors: what it finds
-	gate  func(s string) bool
-	re    *regexp.Regexp
-	find  func(s string) [][2]int // instead of re: the spans of the secrets
-	valid func(secret string, group int) bool
+	name    string
+	what    string   // for Detectors: what it finds
+	needles []string // the value holds one of these …
+	fold    []string // … or one of these (lower case), in any case
+	extra   func(s string) bool
+	re      *regexp.Regexp
+	find    func(s string) [][2]int // instead of re: the spans of the secrets
+	valid   func(secret string, group int) bool
 }
 
 // Info describes one built-in detector.
@@ -53,7 +56,7 @@ func Detectors() []Info {
 func Tag(name string) string { return "[redacted:" + name + "]" }
 
 func (d *detector) redact(s string, c *Counts) string {
-	if !d.gate(s) {
+	if d.extra != nil && !d.extra(s) {
 		return s
 	}
 	var locs [][]int
@@ -105,51 +108,43 @@ func groupSpan(loc []int) (start, end, group int) {
 	return loc[0], loc[1], 0
 }
 
-// anyOf is a gate: s contains one of subs.
-func anyOf(subs ...string) func(string) bool {
-	return func(s string) bool {
-		for _, sub := range subs {
-			if strings.Contains(s, sub) {
-				return true
-			}
-		}
-		return false
-	}
-}
+func minLen(n int) func(string) bool { return func(s string) bool { return len(s) >= n } }
 
-// anyFold is a gate: s contains one of subs (lower case ASCII), in any case.
-func anyFold(subs ...string) func(string) bool {
-	return func(s string) bool {
-		for _, sub := range subs {
-			if containsFold(s, sub) {
-				return true
-			}
-		}
-		return false
-	}
-}
-
-// containsFold reports whether s contains lower (lower-case ASCII) in any
-// ASCII case, without allocating.
-func containsFold(s, lower string) bool {
-	n := len(lower)
-	if n == 0 {
-		return true
-	}
-	c0 := lower[0]
-	u0 := c0
-	if c0 >= 'a' && c0 <= 'z' {
-		u0 = c0 - 'a' + 'A'
-	}
-	for i := 0; i+n <= len(s); i++ {
-		if (s[i] == c0 || s[i] == u0) && strings.EqualFold(s[i:i+n], lower) {
+// hasFlag is a gate: s has a - at its start or after white space, where a
+// command-line flag begins.
+func hasFlag(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '-' && (i == 0 || s[i-1] == ' ' || s[i-1] == '\t' || s[i-1] == '\n' || s[i-1] == '\r' || s[i-1] == '\f' || s[i-1] == '\v') {
 			return true
 		}
 	}
 	return false
 }
 
-func minLen(n int) func(string) bool { return func(s string) bool { return len(s) >= n } }
+// base64Words40 finds the words of exactly 40 base64 characters (A-Z a-z
+// 0-9 / +) that no other base64 character or = touches: the shape of an
+// AWS secret access key, scanned without a regular expression.
+func base64Words40(s string) [][2]int {
+	var out [][2]int
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && isBase64Byte(s[i]) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 && i-start == 40 && (i == len(s) || s[i] != '=') && (start == 0 || s[start-1] != '=') {
+			out = append(out, [2]int{start, i})
+		}
+		start = -1
+	}
+	return out
+}
+
+func isBase64Byte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '/' || c == '+'
+}
 
 // hasLetterAndDigit: random tokens of 16 or more characters nearly always
 // have both; words and identifiers in prose rarely do.
@@ -226,205 +221,208 @@ func lengthAndMix(s string, _ int) bool { return hasLetterAndDigit(s) }
 var builtins = []*detector{
 	{
 		name: "private-key", what: "PEM private key blocks (RSA, EC, DSA, OpenSSH, PKCS#8, PGP; to the end of the value when the END line is missing) and PuTTY key files",
-		gate: anyFold("private key", "putty-user-key-file"),
+		fold: []string{"private key", "putty-user-key-file"},
 		re:   regexp.MustCompile(`(?i)-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----|\z)|PuTTY-User-Key-File-\d+:(?s:.*)`),
 	},
 	{
 		name: "slack-webhook-url", what: "Slack incoming webhook and workflow URLs (hooks.slack.com/services/…, /workflows/…, /triggers/…)",
-		gate: anyOf("hooks.slack.com"),
+		needles: []string{"hooks.slack.com"},
 		re:   regexp.MustCompile(`(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/+-]{8,}`),
 	},
 	{
 		name: "slack-token", what: "Slack tokens: bot xoxb-, user xoxp-, app-level xapp-, legacy and configuration tokens (xoxa-, xoxo-, xoxs-, xoxr-, xoxe-)",
-		gate:  anyOf("xox", "xapp-"),
+		needles:  []string{"xox", "xapp-"},
 		re:    regexp.MustCompile(`(?:xox[abposre](?:\.xox[bp])?-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})`),
 		valid: lengthAndMix,
 	},
 	{
 		name: "aws-access-key-id", what: "AWS access key IDs (AKIA…, ASIA…, ABIA…, ACCA…, A3T…: 20 characters)",
-		gate: anyOf("AKIA", "ASIA", "ABIA", "ACCA", "A3T"),
+		needles: []string{"AKIA", "ASIA", "ABIA", "ACCA", "A3T"},
 		re:   regexp.MustCompile(`(?:\b|_)((?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b`),
 	},
 	{
 		name: "aws-secret-access-key", what: "AWS secret access keys: 40 characters after a name such as aws_secret_access_key or SecretAccessKey, or alone when they look random (mixed case, a digit, a / or +)",
-		gate: anyFold("secret"),
+		fold: []string{"secret"},
 		re:   regexp.MustCompile(`(?i:(?:aws[_.-]?)?secret[_.-]?(?:access[_.-]?)?key)\\?["']?(?:\s*(?:=|:=|=>|:)\s*\\?["']?|\s+)([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|\z)`),
 	},
 	{
 		name: "aws-secret-access-key",
-		gate: func(s string) bool { return len(s) >= 40 && strings.ContainsAny(s, "/+") },
-		re:   regexp.MustCompile(`(?:\A|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|\z)`),
+		needles: []string{"/", "+"},
+		extra:   minLen(40),
+		find: base64Words40,
 		// A commit SHA or a path is not a secret.
 		valid: awsSecretShape,
 	},
 	{
 		name: "github-token", what: "GitHub tokens: personal (ghp_), OAuth (gho_), user-to-server (ghu_), server-to-server (ghs_), refresh (ghr_), fine-grained (github_pat_)",
-		gate: anyOf("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+		needles: []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"},
 		re:   regexp.MustCompile(`(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b`),
 	},
 	{
 		name: "gitlab-token", what: "GitLab tokens: personal (glpat-), deploy (gldt-), runner (glrt-), pipeline trigger (glptt-), CI job (glcbt-), feed, mail, agent, OAuth, SCIM and feature-flag tokens, runner registration (GR1348941…), session cookies",
-		gate: anyOf("gl", "GR1348941", "_gitlab_session"),
+		needles: []string{"gl", "GR1348941", "_gitlab_session"},
 		re:   regexp.MustCompile(`(?:gl(?:pat|dt|rt|ptt|cbt|ft|imt|agent|oas|soat|ffct)-[A-Za-z0-9_.-]{20,}|GR1348941[A-Za-z0-9_-]{20,})|_gitlab_session=[0-9a-z]{32}`),
 	},
 	{
 		name: "jwt", what: "JSON Web Tokens (eyJ….eyJ…., signed or encrypted)",
-		gate: anyOf("eyJ", "ewo"),
+		needles: []string{"eyJ", "ewo"},
 		re:   regexp.MustCompile(`(?:eyJ|ewogIC|ewoid)[A-Za-z0-9_-]{10,}={0,2}\.(?:eyJ|ewo)[A-Za-z0-9_-]{10,}={0,2}(?:\.[A-Za-z0-9_=-]*){0,3}`),
 	},
 	{
 		name: "stripe-key", what: "Stripe secret and restricted keys (sk_live_, rk_live_, …_test_) and webhook secrets (whsec_)",
-		gate: anyOf("k_live_", "k_test_", "k_prod_", "whsec_"),
+		needles: []string{"k_live_", "k_test_", "k_prod_", "whsec_"},
 		re:   regexp.MustCompile(`\b(?:[rs]k_(?:live|test|prod)_[A-Za-z0-9]{10,99}|whsec_[A-Za-z0-9+/=]{24,})\b`),
 	},
 	{
 		name: "google-api-key", what: "Google Cloud API keys (AIza…)",
-		gate: anyOf("AIza"),
+		needles: []string{"AIza"},
 		re:   regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}`),
 	},
 	{
 		name: "npm-token", what: "npm access tokens (npm_…)",
-		gate: anyOf("npm_"),
+		needles: []string{"npm_"},
 		re:   regexp.MustCompile(`\bnpm_[A-Za-z0-9]{36}\b`),
 	},
 	{
 		name: "pypi-token", what: "PyPI upload tokens (pypi-AgEIcHlwaS5vcmc…)",
-		gate: anyOf("pypi-AgEIcHlwaS5vcmc"),
+		needles: []string{"pypi-AgEIcHlwaS5vcmc"},
 		re:   regexp.MustCompile(`pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}`),
 	},
 	{
 		name: "sendgrid-api-key", what: "SendGrid API keys (SG.….…)",
-		gate: anyOf("SG."),
+		needles: []string{"SG."},
 		re:   regexp.MustCompile(`\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b`),
 	},
 	{
 		name: "openai-api-key", what: "OpenAI API keys (sk-…T3BlbkFJ…)",
-		gate: anyOf("T3BlbkFJ"),
+		needles: []string{"T3BlbkFJ"},
 		re:   regexp.MustCompile(`\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}`),
 	},
 	{
 		name: "anthropic-api-key", what: "Anthropic API and admin keys (sk-ant-api03-…, sk-ant-admin01-…)",
-		gate: anyOf("sk-ant-"),
+		needles: []string{"sk-ant-"},
 		re:   regexp.MustCompile(`\bsk-ant-(?:api|admin)\d\d-[A-Za-z0-9_-]{80,}`),
 	},
 	{
 		name: "digitalocean-token", what: "DigitalOcean personal, OAuth and refresh tokens (dop_v1_, doo_v1_, dor_v1_)",
-		gate: anyOf("_v1_"),
+		needles: []string{"_v1_"},
 		re:   regexp.MustCompile(`\bdo[opr]_v1_[a-f0-9]{64}\b`),
 	},
 	{
 		name: "hashicorp-vault-token", what: "HashiCorp Vault service, batch and recovery tokens (hvs., hvb., hvr.)",
-		gate: anyOf("hvs.", "hvb.", "hvr."),
+		needles: []string{"hvs.", "hvb.", "hvr."},
 		re:   regexp.MustCompile(`\bhv[sbr]\.[A-Za-z0-9_-]{24,}`),
 	},
 	{
 		name: "terraform-cloud-token", what: "Terraform Cloud / Enterprise API tokens (….atlasv1.…)",
-		gate: anyOf(".atlasv1."),
+		needles: []string{".atlasv1."},
 		re:   regexp.MustCompile(`\b[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,}`),
 	},
 	{
 		name: "age-secret-key", what: "age encryption secret keys (AGE-SECRET-KEY-1…)",
-		gate: anyOf("AGE-SECRET-KEY-1"),
+		needles: []string{"AGE-SECRET-KEY-1"},
 		re:   regexp.MustCompile(`AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}`),
 	},
 	{
 		name: "huggingface-token", what: "Hugging Face access and organization tokens (hf_…, api_org_…)",
-		gate: anyOf("hf_", "api_org_"),
+		needles: []string{"hf_", "api_org_"},
 		re:   regexp.MustCompile(`\b(?:hf|api_org)_[A-Za-z]{34}\b`),
 	},
 	{
 		name: "shopify-token", what: "Shopify access tokens and shared secrets (shpat_, shpca_, shppa_, shpss_)",
-		gate: anyOf("shp"),
+		needles: []string{"shp"},
 		re:   regexp.MustCompile(`\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}\b`),
 	},
 	{
 		name: "databricks-token", what: "Databricks API tokens (dapi…)",
-		gate: anyOf("dapi"),
+		needles: []string{"dapi"},
 		re:   regexp.MustCompile(`\bdapi[a-f0-9]{32}(?:-\d)?\b`),
 	},
 	{
 		name: "doppler-token", what: "Doppler tokens (dp.pt., dp.st., dp.sa., dp.ct., dp.scim., dp.audit.)",
-		gate: anyOf("dp."),
+		needles: []string{"dp."},
 		re:   regexp.MustCompile(`\bdp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44}\b`),
 	},
 	{
 		name: "heroku-api-key", what: "Heroku API keys (HRKU-AA…)",
-		gate: anyOf("HRKU-"),
+		needles: []string{"HRKU-"},
 		re:   regexp.MustCompile(`\bHRKU-AA[0-9A-Za-z_-]{58}`),
 	},
 	{
 		name: "grafana-token", what: "Grafana Cloud tokens (glc_), service account tokens (glsa_) and API keys (eyJrIjoi…)",
-		gate: anyOf("glc_", "glsa_", "eyJrIjoi"),
+		needles: []string{"glc_", "glsa_", "eyJrIjoi"},
 		re:   regexp.MustCompile(`\b(?:glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|eyJrIjoi[A-Za-z0-9]{70,400}={0,2})`),
 	},
 	{
 		name: "pulumi-token", what: "Pulumi access tokens (pul-…)",
-		gate: anyOf("pul-"),
+		needles: []string{"pul-"},
 		re:   regexp.MustCompile(`\bpul-[a-f0-9]{40}\b`),
 	},
 	{
 		name: "postman-api-key", what: "Postman API keys (PMAK-…)",
-		gate: anyOf("PMAK-"),
+		needles: []string{"PMAK-"},
 		re:   regexp.MustCompile(`\bPMAK-[a-fA-F0-9]{24}-[a-fA-F0-9]{34}\b`),
 	},
 	{
 		name: "linear-api-key", what: "Linear API keys and OAuth tokens (lin_api_, lin_oauth_)",
-		gate: anyOf("lin_"),
+		needles: []string{"lin_"},
 		re:   regexp.MustCompile(`\blin_(?:api|oauth)_[A-Za-z0-9]{40}\b`),
 	},
 	{
 		name: "sentry-token", what: "Sentry user and organization tokens (sntryu_, sntrys_)",
-		gate: anyOf("sntry"),
+		needles: []string{"sntry"},
 		re:   regexp.MustCompile(`\b(?:sntryu_[a-f0-9]{64}|sntrys_eyJ[A-Za-z0-9+/=_-]{50,})`),
 	},
 	{
 		name: "planetscale-token", what: "PlanetScale tokens and passwords (pscale_tkn_, pscale_oauth_, pscale_pw_)",
-		gate: anyOf("pscale_"),
+		needles: []string{"pscale_"},
 		re:   regexp.MustCompile(`\bpscale_(?:tkn|oauth|pw)_[A-Za-z0-9_=.-]{32,64}`),
 	},
 	{
 		name: "twilio-api-key", what: "Twilio API key SIDs (SK followed by 32 hex digits)",
-		gate: anyOf("SK"),
+		needles: []string{"SK"},
 		re:   regexp.MustCompile(`\bSK[0-9a-fA-F]{32}\b`),
 	},
 	{
 		name: "bearer-token", what: "the token of Authorization: Bearer …, and of any \"Bearer TOKEN\" whose token has 16 or more characters with letters and digits",
-		gate: anyFold("bearer"),
+		fold: []string{"bearer"},
 		re:   regexp.MustCompile(`(?i)\bauthorization\\?["']?\s*[:=]\s*\\?["']?\s*bearer\s+([A-Za-z0-9._~+/-]+=*)`),
 	},
 	{
 		name:  "bearer-token",
-		gate:  anyFold("bearer"),
+		fold:  []string{"bearer"},
 		re:    regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)`),
 		valid: lengthAndMix,
 	},
 	{
 		name: "authorization-header", what: "the credentials of any other Authorization header (Basic, Token, Digest, Bot, …; without a scheme only a long token with letters and digits)",
-		gate:  anyFold("authorization"),
+		fold:  []string{"authorization"},
 		re:    regexp.MustCompile(`(?i)\b(?:proxy-)?authorization\\?["']?\s*[:=]\s*\\?["']?\s*(?:(?:basic|token|digest|bot|bearer|apikey|api-key|sso-key|negotiate|ntlm|hmac|aws4-hmac-sha256)\s+([^\s"',;\\]{4,})|([^\s"',;\\]{16,}))`),
 		valid: bareCredential,
 	},
 	{
 		name: "url-password", what: "the password in a URL's user information (scheme://user:PASSWORD@host); the user and host stay",
-		gate:  anyOf("://"),
+		needles:  []string{"://"},
 		re:    regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]{1,30}://[^\s:/?#@\[\]"'<>]*:([^\s/?#"'<>]+)@[^\s/?#@"'<>]`),
 		valid: notPlaceholder,
 	},
 	{
 		name: "cli-password", what: "a password or token given on a command line: --password VALUE, --token VALUE, --secret VALUE, --api-key VALUE (and = forms), curl -u user:PASSWORD",
-		gate:  anyFold("-pass", "-pwd", "-token", "-secret", "-api", "-access-token", "-auth-token", "-u", "--user"),
+		needles: []string{"-"},
+		extra:   hasFlag,
 		re:    regexp.MustCompile(`(?i)(?:^|\s)--?(?:password|passwd|pass|pwd|token|secret|api-?key|access-token|auth-token)(?:\s+|=)("[^"]*"|'[^']*'|[^\s"'-]\S*)|(?:^|\s)(?:-u|--user)(?:\s+|=)["']?[^\s"':]*:([^\s"']+)`),
 		valid: notPlaceholder,
 	},
 	{
 		name: "api-key-header", what: "API key and token headers: X-Api-Key, X-Auth-Token, X-…-Token, Api-Key, Private-Token (8 or more characters)",
-		gate:  anyFold("x-", "api-key", "apikey", "private-token"),
+		fold:  []string{"key", "token", "secret", "auth"},
+		extra: func(s string) bool { return strings.ContainsAny(s, ":=") },
 		re:    regexp.MustCompile(`(?i)(?:^|[^A-Za-z0-9-])(?:x-[a-z0-9-]*?(?:api-?key|token|secret|auth)|api-?key|private-token)\\?["']?\s*[:=]\s*\\?["']?([^\s"',;\\]{8,})`),
 		valid: notPlaceholder,
 	},
 	{
 		name: "secret-assignment", what: "the value of a key=value pair whose key names a secret: password=, passwd=, pwd=, pass=, secret=, token=, api_key=, access_key=, private_key=, client_secret=, credentials= (any prefix: DB_PASSWORD=, GITHUB_TOKEN=, ?access_token=; suffixes _KEY, _BASE, _VALUE); also := and => forms, and \"key\": \"value\" in JSON",
-		gate:  anyOf("=", ":"),
+		needles:  []string{"=", ":"},
 		find:  assignments,
 		valid: notPlaceholder,
 	},

@@ -55,6 +55,7 @@ type Options struct {
 // concurrent use; a nil *Redactor changes nothing.
 type Redactor struct {
 	detectors []*detector
+	index     *needleIndex // of detectors
 	fields    []string
 	patterns  []*regexp.Regexp
 }
@@ -64,7 +65,7 @@ type Redactor struct {
 func New(o Options) (*Redactor, error) {
 	r := &Redactor{fields: append([]string(nil), o.Fields...)}
 	if o.Secrets {
-		r.detectors = builtins
+		r.detectors, r.index = builtins, builtinIndex
 	}
 	for _, g := range o.Fields {
 		if err := ValidateField(g); err != nil {
@@ -114,7 +115,7 @@ func (r *Redactor) Hides(p string) bool {
 	}
 	for {
 		for _, g := range r.fields {
-			if ok, _ := path.Match(g, p); ok {
+			if g == p || strings.ContainsAny(g, `*?[\`) && match(g, p) {
 				return true
 			}
 		}
@@ -124,6 +125,11 @@ func (r *Redactor) Hides(p string) bool {
 		}
 		p = p[:i]
 	}
+}
+
+func match(glob, name string) bool {
+	ok, _ := path.Match(glob, name)
+	return ok
 }
 
 // Field is the value of the field at path as it may be shown: Hidden when
@@ -151,8 +157,13 @@ func (r *Redactor) Text(s string, c *Counts) string {
 	if r == nil || s == "" {
 		return s
 	}
-	for _, d := range r.detectors {
-		s = d.redact(s, c)
+	if len(r.detectors) > 0 {
+		try := r.index.candidates(s)
+		for i, d := range r.detectors {
+			if try&(1<<i) != 0 {
+				s = d.redact(s, c)
+			}
+		}
 	}
 	for _, re := range r.patterns {
 		s = replacePattern(re, s, c)
