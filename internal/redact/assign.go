@@ -30,7 +30,7 @@ func assignments(s string) [][2]int {
 		if keyEnd > 0 && (s[keyEnd-1] == '"' || s[keyEnd-1] == '\'') {
 			quoted = true
 			keyEnd--
-			if keyEnd > 0 && s[keyEnd-1] == '\\' {
+			for keyEnd > 0 && s[keyEnd-1] == '\\' { // JSON in a string, maybe in another
 				keyEnd--
 			}
 		}
@@ -109,8 +109,12 @@ func valueAt(s string, i int) (int, int, bool) {
 	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
 		i++
 	}
-	if i < len(s) && s[i] == '\\' && i+1 < len(s) && s[i+1] == '"' {
-		i++
+	j := i
+	for j < len(s) && s[j] == '\\' {
+		j++
+	}
+	if j > i && j < len(s) && s[j] == '"' { // \" or \\\" (JSON in a string, maybe in another)
+		i = j
 	}
 	if i >= len(s) {
 		return 0, 0, false
@@ -122,7 +126,7 @@ func valueAt(s string, i int) (int, int, bool) {
 			return 0, 0, false
 		}
 		end += i + 1
-		if q == '"' && end > i+1 && s[end-1] == '\\' { // \"…\" in JSON inside a string
+		for q == '"' && end > i+1 && s[end-1] == '\\' { // \"…\" in JSON inside a string
 			end--
 		}
 		return i + 1, end, end > i+1

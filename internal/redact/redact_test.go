@@ -106,3 +106,19 @@ func TestTextThatMatchesNothingIsNotCopied(t *testing.T) {
 		t.Errorf("%v allocations for a value with nothing to redact", allocs)
 	}
 }
+
+// TestJSONInJSONIsSearched: details documents carry JSON in strings, whose
+// quotes arrive escaped once, twice or more.
+func TestJSONInJSONIsSearched(t *testing.T) {
+	r, _ := New(Options{Secrets: true})
+	for _, in := range []string{
+		`{"env":"{\"db_password\":\"pw9x\"}"}`,
+		`{"note":"{\"env\":\"{\\\"db_password\\\":\\\"pw9x\\\"}\"}","attempt":1}`,
+		`{"a":"{\"b\":\"{\\\"c\\\":\\\"{\\\\\\\"token\\\\\\\":\\\\\\\"pw9x\\\\\\\"}\\\"}\"}"}`,
+	} {
+		var n Counts
+		if got := r.Text(in, &n); strings.Contains(got, "pw9x") {
+			t.Errorf("%s\nbecame %s", in, got)
+		}
+	}
+}
