@@ -181,26 +181,33 @@ func (x *render) parts(ev *event.Event, l *layout.Layout) eventParts {
 	if l != nil && l.Fields != nil {
 		x.listed(ev, l.Fields, &p, &main, line)
 		timeLine()
-	} else {
-		if u := x.userLine(ev, shown); u != "" {
-			line("User", u, u)
-		}
-		if st := ev.Get("status"); st != "" {
-			v := x.field("status", st, capStatus)
-			line("Status", v, v)
-			shown["status"] = true
-		}
-		timeLine()
-		if v := x.resourceLine(ev, shown); v != "" {
-			line("Resource", v, v)
-		}
-		for _, f := range ev.Fields {
-			if f.Value == "" || shown[f.Key] {
-				continue
-			}
-			p.ctx = append(p.ctx, x.text(f.Key, capKey)+": "+x.field(f.Key, f.Value, capValue))
-		}
+		return p.finish(&main, &text)
 	}
+
+	if u := x.userLine(ev, shown); u != "" {
+		line("User", u, u)
+	}
+	if st := ev.Get("status"); st != "" {
+		v := x.field("status", st, capStatus)
+		line("Status", v, v)
+		shown["status"] = true
+	}
+	timeLine()
+	if v := x.resourceLine(ev, shown); v != "" {
+		line("Resource", v, v)
+	}
+
+	for _, f := range ev.Fields {
+		if f.Value == "" || shown[f.Key] {
+			continue
+		}
+		p.ctx = append(p.ctx, x.text(f.Key, capKey)+": "+x.field(f.Key, f.Value, capValue))
+	}
+	return p.finish(&main, &text)
+}
+
+// finish adds the context elements to the fallback text and sizes p.
+func (p *eventParts) finish(main, text *strings.Builder) eventParts {
 	for _, kv := range p.ctx {
 		p.size += units(kv)
 		text.WriteString("\n" + kv)
@@ -208,7 +215,7 @@ func (x *render) parts(ev *event.Event, l *layout.Layout) eventParts {
 	p.main = main.String()
 	p.size += units(p.main)
 	p.text = text.String()
-	return p
+	return *p
 }
 
 // listed lays out a template's fields, in order, as lines of the main
