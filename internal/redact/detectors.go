@@ -4,6 +4,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // The built-in detectors. Each is a regular expression for one kind of
@@ -27,7 +28,7 @@ type detector struct {
 	needles []string // the value holds one of these …
 	fold    []string // … or one of these (lower case), in any case
 	extra   func(s string) bool
-	re      *regexp.Regexp
+	re      func() *regexp.Regexp   // compiled when first needed: most never are
 	find    func(s string) [][2]int // instead of re: the spans of the secrets
 	valid   func(secret string, group int) bool
 }
@@ -65,7 +66,7 @@ func (d *detector) redact(s string, c *Counts) string {
 			locs = append(locs, sp[:])
 		}
 	} else {
-		locs = d.re.FindAllStringSubmatchIndex(s, -1)
+		locs = d.re().FindAllStringSubmatchIndex(s, -1)
 	}
 	if locs == nil {
 		return s
@@ -106,6 +107,13 @@ func groupSpan(loc []int) (start, end, group int) {
 		}
 	}
 	return loc[0], loc[1], 0
+}
+
+// lazy compiles expr the first time it is needed: a detector whose
+// needles never occur costs no memory (TestEveryExpressionCompiles
+// compiles them all).
+func lazy(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }
 
 func minLen(n int) func(string) bool { return func(s string) bool { return len(s) >= n } }
@@ -222,28 +230,28 @@ var builtins = []*detector{
 	{
 		name: "private-key", what: "PEM private key blocks (RSA, EC, DSA, OpenSSH, PKCS#8, PGP; to the end of the value when the END line is missing) and PuTTY key files",
 		fold: []string{"private key", "putty-user-key-file"},
-		re:   regexp.MustCompile(`(?i)-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----|\z)|PuTTY-User-Key-File-\d+:(?s:.*)`),
+		re:   lazy(`(?i)-----BEGIN[ A-Z0-9_-]*PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END[ A-Z0-9_-]*PRIVATE KEY(?: BLOCK)?-----|\z)|PuTTY-User-Key-File-\d+:(?s:.*)`),
 	},
 	{
 		name: "slack-webhook-url", what: "Slack incoming webhook and workflow URLs (hooks.slack.com/services/…, /workflows/…, /triggers/…)",
 		needles: []string{"hooks.slack.com"},
-		re:      regexp.MustCompile(`(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/+-]{8,}`),
+		re:      lazy(`(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/+-]{8,}`),
 	},
 	{
 		name: "slack-token", what: "Slack tokens: bot xoxb-, user xoxp-, app-level xapp-, legacy and configuration tokens (xoxa-, xoxo-, xoxs-, xoxr-, xoxe-)",
 		needles: []string{"xox", "xapp-"},
-		re:      regexp.MustCompile(`(?:xox[abposre](?:\.xox[bp])?-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})`),
+		re:      lazy(`(?:xox[abposre](?:\.xox[bp])?-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})`),
 		valid:   lengthAndMix,
 	},
 	{
 		name: "aws-access-key-id", what: "AWS access key IDs (AKIA…, ASIA…, ABIA…, ACCA…, A3T…: 20 characters)",
 		needles: []string{"AKIA", "ASIA", "ABIA", "ACCA", "A3T"},
-		re:      regexp.MustCompile(`(?:\b|_)((?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b`),
+		re:      lazy(`(?:\b|_)((?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b`),
 	},
 	{
 		name: "aws-secret-access-key", what: "AWS secret access keys: 40 characters after a name such as aws_secret_access_key or SecretAccessKey, or alone when they look random (mixed case, a digit, a / or +)",
 		fold: []string{"secret"},
-		re:   regexp.MustCompile(`(?i:(?:aws[_.-]?)?secret[_.-]?(?:access[_.-]?)?key)\\?["']?(?:\s*(?:=|:=|=>|:)\s*\\?["']?|\s+)([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|\z)`),
+		re:   lazy(`(?i:(?:aws[_.-]?)?secret[_.-]?(?:access[_.-]?)?key)\\?["']?(?:\s*(?:=|:=|=>|:)\s*\\?["']?|\s+)([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|\z)`),
 	},
 	{
 		name:    "aws-secret-access-key",
@@ -256,168 +264,168 @@ var builtins = []*detector{
 	{
 		name: "github-token", what: "GitHub tokens: personal (ghp_), OAuth (gho_), user-to-server (ghu_), server-to-server (ghs_), refresh (ghr_), fine-grained (github_pat_)",
 		needles: []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"},
-		re:      regexp.MustCompile(`(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b`),
+		re:      lazy(`(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b`),
 	},
 	{
 		name: "gitlab-token", what: "GitLab tokens: personal (glpat-), deploy (gldt-), runner (glrt-), pipeline trigger (glptt-), CI job (glcbt-), feed, mail, agent, OAuth, SCIM and feature-flag tokens, runner registration (GR1348941…), session cookies",
 		needles: []string{"gl", "GR1348941", "_gitlab_session"},
-		re:      regexp.MustCompile(`(?:gl(?:pat|dt|rt|ptt|cbt|ft|imt|agent|oas|soat|ffct)-[A-Za-z0-9_.-]{20,}|GR1348941[A-Za-z0-9_-]{20,})|_gitlab_session=[0-9a-z]{32}`),
+		re:      lazy(`(?:gl(?:pat|dt|rt|ptt|cbt|ft|imt|agent|oas|soat|ffct)-[A-Za-z0-9_.-]{20,}|GR1348941[A-Za-z0-9_-]{20,})|_gitlab_session=[0-9a-z]{32}`),
 	},
 	{
 		name: "jwt", what: "JSON Web Tokens (eyJ….eyJ…., signed or encrypted)",
 		needles: []string{"eyJ", "ewo"},
-		re:      regexp.MustCompile(`(?:eyJ|ewogIC|ewoid)[A-Za-z0-9_-]{10,}={0,2}\.(?:eyJ|ewo)[A-Za-z0-9_-]{10,}={0,2}(?:\.[A-Za-z0-9_=-]*){0,3}`),
+		re:      lazy(`(?:eyJ|ewogIC|ewoid)[A-Za-z0-9_-]{10,}={0,2}\.(?:eyJ|ewo)[A-Za-z0-9_-]{10,}={0,2}(?:\.[A-Za-z0-9_=-]*){0,3}`),
 	},
 	{
 		name: "stripe-key", what: "Stripe secret and restricted keys (sk_live_, rk_live_, …_test_) and webhook secrets (whsec_)",
 		needles: []string{"k_live_", "k_test_", "k_prod_", "whsec_"},
-		re:      regexp.MustCompile(`\b(?:[rs]k_(?:live|test|prod)_[A-Za-z0-9]{10,99}|whsec_[A-Za-z0-9+/=]{24,})\b`),
+		re:      lazy(`\b(?:[rs]k_(?:live|test|prod)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9+/=]{24,})\b`),
 	},
 	{
 		name: "google-api-key", what: "Google Cloud API keys (AIza…)",
 		needles: []string{"AIza"},
-		re:      regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}`),
+		re:      lazy(`\bAIza[0-9A-Za-z_-]{35}`),
 	},
 	{
 		name: "npm-token", what: "npm access tokens (npm_…)",
 		needles: []string{"npm_"},
-		re:      regexp.MustCompile(`\bnpm_[A-Za-z0-9]{36}\b`),
+		re:      lazy(`\bnpm_[A-Za-z0-9]{36}\b`),
 	},
 	{
 		name: "pypi-token", what: "PyPI upload tokens (pypi-AgEIcHlwaS5vcmc…)",
 		needles: []string{"pypi-AgEIcHlwaS5vcmc"},
-		re:      regexp.MustCompile(`pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}`),
+		re:      lazy(`pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}`),
 	},
 	{
 		name: "sendgrid-api-key", what: "SendGrid API keys (SG.….…)",
 		needles: []string{"SG."},
-		re:      regexp.MustCompile(`\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b`),
+		re:      lazy(`\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b`),
 	},
 	{
 		name: "openai-api-key", what: "OpenAI API keys (sk-…T3BlbkFJ…)",
 		needles: []string{"T3BlbkFJ"},
-		re:      regexp.MustCompile(`\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}`),
+		re:      lazy(`\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}`),
 	},
 	{
 		name: "anthropic-api-key", what: "Anthropic API and admin keys (sk-ant-api03-…, sk-ant-admin01-…)",
 		needles: []string{"sk-ant-"},
-		re:      regexp.MustCompile(`\bsk-ant-(?:api|admin)\d\d-[A-Za-z0-9_-]{80,}`),
+		re:      lazy(`\bsk-ant-(?:api|admin)\d\d-[A-Za-z0-9_-]{80,}`),
 	},
 	{
 		name: "digitalocean-token", what: "DigitalOcean personal, OAuth and refresh tokens (dop_v1_, doo_v1_, dor_v1_)",
 		needles: []string{"_v1_"},
-		re:      regexp.MustCompile(`\bdo[opr]_v1_[a-f0-9]{64}\b`),
+		re:      lazy(`\bdo[opr]_v1_[a-f0-9]{64}\b`),
 	},
 	{
 		name: "hashicorp-vault-token", what: "HashiCorp Vault service, batch and recovery tokens (hvs., hvb., hvr.)",
 		needles: []string{"hvs.", "hvb.", "hvr."},
-		re:      regexp.MustCompile(`\bhv[sbr]\.[A-Za-z0-9_-]{24,}`),
+		re:      lazy(`\bhv[sbr]\.[A-Za-z0-9_-]{24,}`),
 	},
 	{
 		name: "terraform-cloud-token", what: "Terraform Cloud / Enterprise API tokens (….atlasv1.…)",
 		needles: []string{".atlasv1."},
-		re:      regexp.MustCompile(`\b[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,}`),
+		re:      lazy(`\b[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,}`),
 	},
 	{
 		name: "age-secret-key", what: "age encryption secret keys (AGE-SECRET-KEY-1…)",
 		needles: []string{"AGE-SECRET-KEY-1"},
-		re:      regexp.MustCompile(`AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}`),
+		re:      lazy(`AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}`),
 	},
 	{
 		name: "huggingface-token", what: "Hugging Face access and organization tokens (hf_…, api_org_…)",
 		needles: []string{"hf_", "api_org_"},
-		re:      regexp.MustCompile(`\b(?:hf|api_org)_[A-Za-z]{34}\b`),
+		re:      lazy(`\b(?:hf|api_org)_[A-Za-z]{34}\b`),
 	},
 	{
 		name: "shopify-token", what: "Shopify access tokens and shared secrets (shpat_, shpca_, shppa_, shpss_)",
 		needles: []string{"shp"},
-		re:      regexp.MustCompile(`\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}\b`),
+		re:      lazy(`\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}\b`),
 	},
 	{
 		name: "databricks-token", what: "Databricks API tokens (dapi…)",
 		needles: []string{"dapi"},
-		re:      regexp.MustCompile(`\bdapi[a-f0-9]{32}(?:-\d)?\b`),
+		re:      lazy(`\bdapi[a-f0-9]{32}(?:-\d)?\b`),
 	},
 	{
 		name: "doppler-token", what: "Doppler tokens (dp.pt., dp.st., dp.sa., dp.ct., dp.scim., dp.audit.)",
 		needles: []string{"dp."},
-		re:      regexp.MustCompile(`\bdp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44}\b`),
+		re:      lazy(`\bdp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44}\b`),
 	},
 	{
 		name: "heroku-api-key", what: "Heroku API keys (HRKU-AA…)",
 		needles: []string{"HRKU-"},
-		re:      regexp.MustCompile(`\bHRKU-AA[0-9A-Za-z_-]{58}`),
+		re:      lazy(`\bHRKU-AA[0-9A-Za-z_-]{58}`),
 	},
 	{
 		name: "grafana-token", what: "Grafana Cloud tokens (glc_), service account tokens (glsa_) and API keys (eyJrIjoi…)",
 		needles: []string{"glc_", "glsa_", "eyJrIjoi"},
-		re:      regexp.MustCompile(`\b(?:glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|eyJrIjoi[A-Za-z0-9]{70,400}={0,2})`),
+		re:      lazy(`\b(?:glc_[A-Za-z0-9+/]{32,}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|eyJrIjoi[A-Za-z0-9]{70,}={0,2})`),
 	},
 	{
 		name: "pulumi-token", what: "Pulumi access tokens (pul-…)",
 		needles: []string{"pul-"},
-		re:      regexp.MustCompile(`\bpul-[a-f0-9]{40}\b`),
+		re:      lazy(`\bpul-[a-f0-9]{40}\b`),
 	},
 	{
 		name: "postman-api-key", what: "Postman API keys (PMAK-…)",
 		needles: []string{"PMAK-"},
-		re:      regexp.MustCompile(`\bPMAK-[a-fA-F0-9]{24}-[a-fA-F0-9]{34}\b`),
+		re:      lazy(`\bPMAK-[a-fA-F0-9]{24}-[a-fA-F0-9]{34}\b`),
 	},
 	{
 		name: "linear-api-key", what: "Linear API keys and OAuth tokens (lin_api_, lin_oauth_)",
 		needles: []string{"lin_"},
-		re:      regexp.MustCompile(`\blin_(?:api|oauth)_[A-Za-z0-9]{40}\b`),
+		re:      lazy(`\blin_(?:api|oauth)_[A-Za-z0-9]{40}\b`),
 	},
 	{
 		name: "sentry-token", what: "Sentry user and organization tokens (sntryu_, sntrys_)",
 		needles: []string{"sntry"},
-		re:      regexp.MustCompile(`\b(?:sntryu_[a-f0-9]{64}|sntrys_eyJ[A-Za-z0-9+/=_-]{50,})`),
+		re:      lazy(`\b(?:sntryu_[a-f0-9]{64}|sntrys_eyJ[A-Za-z0-9+/=_-]{50,})`),
 	},
 	{
 		name: "planetscale-token", what: "PlanetScale tokens and passwords (pscale_tkn_, pscale_oauth_, pscale_pw_)",
 		needles: []string{"pscale_"},
-		re:      regexp.MustCompile(`\bpscale_(?:tkn|oauth|pw)_[A-Za-z0-9_=.-]{32,64}`),
+		re:      lazy(`\bpscale_(?:tkn|oauth|pw)_[A-Za-z0-9_=.-]{32,}`),
 	},
 	{
 		name: "twilio-api-key", what: "Twilio API key SIDs (SK followed by 32 hex digits)",
 		needles: []string{"SK"},
-		re:      regexp.MustCompile(`\bSK[0-9a-fA-F]{32}\b`),
+		re:      lazy(`\bSK[0-9a-fA-F]{32}\b`),
 	},
 	{
 		name: "bearer-token", what: "the token of Authorization: Bearer …, and of any \"Bearer TOKEN\" whose token has 16 or more characters with letters and digits",
 		fold: []string{"bearer"},
-		re:   regexp.MustCompile(`(?i)\bauthorization\\?["']?\s*[:=]\s*\\?["']?\s*bearer\s+([A-Za-z0-9._~+/-]+=*)`),
+		re:   lazy(`(?i)\bauthorization\\?["']?\s*[:=]\s*\\?["']?\s*bearer\s+([A-Za-z0-9._~+/-]+=*)`),
 	},
 	{
 		name:  "bearer-token",
 		fold:  []string{"bearer"},
-		re:    regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)`),
+		re:    lazy(`(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)`),
 		valid: lengthAndMix,
 	},
 	{
 		name: "authorization-header", what: "the credentials of any other Authorization header (Basic, Token, Digest, Bot, …; without a scheme only a long token with letters and digits)",
 		fold:  []string{"authorization"},
-		re:    regexp.MustCompile(`(?i)\b(?:proxy-)?authorization\\?["']?\s*[:=]\s*\\?["']?\s*(?:(?:basic|token|digest|bot|bearer|apikey|api-key|sso-key|negotiate|ntlm|hmac|aws4-hmac-sha256)\s+([^\s"',;\\]{4,})|([^\s"',;\\]{16,}))`),
+		re:    lazy(`(?i)\b(?:proxy-)?authorization\\?["']?\s*[:=]\s*\\?["']?\s*(?:(?:basic|token|digest|bot|bearer|apikey|api-key|sso-key|negotiate|ntlm|hmac|aws4-hmac-sha256)\s+([^\s"',;\\]{4,})|([^\s"',;\\]{16,}))`),
 		valid: bareCredential,
 	},
 	{
 		name: "url-password", what: "the password in a URL's user information (scheme://user:PASSWORD@host); the user and host stay",
 		needles: []string{"://"},
-		re:      regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]{1,30}://[^\s:/?#@\[\]"'<>]*:([^\s/?#"'<>]+)@[^\s/?#@"'<>]`),
+		re:      lazy(`(?i)\b[a-z][a-z0-9+.-]{1,30}://[^\s:/?#@\[\]"'<>]*:([^\s/?#"'<>]+)@[^\s/?#@"'<>]`),
 		valid:   notPlaceholder,
 	},
 	{
 		name: "cli-password", what: "a password or token given on a command line: --password VALUE, --token VALUE, --secret VALUE, --api-key VALUE (and = forms), curl -u user:PASSWORD",
 		needles: []string{"-"},
 		extra:   hasFlag,
-		re:      regexp.MustCompile(`(?i)(?:^|\s)--?(?:password|passwd|pass|pwd|token|secret|api-?key|access-token|auth-token)(?:\s+|=)("[^"]*"|'[^']*'|[^\s"'-]\S*)|(?:^|\s)(?:-u|--user)(?:\s+|=)["']?[^\s"':]*:([^\s"']+)`),
+		re:      lazy(`(?i)(?:^|\s)--?(?:password|passwd|pass|pwd|token|secret|api-?key|access-token|auth-token)(?:\s+|=)("[^"]*"|'[^']*'|[^\s"'-]\S*)|(?:^|\s)(?:-u|--user)(?:\s+|=)["']?[^\s"':]*:([^\s"']+)`),
 		valid:   notPlaceholder,
 	},
 	{
 		name: "api-key-header", what: "API key and token headers: X-Api-Key, X-Auth-Token, X-…-Token, Api-Key, Private-Token (8 or more characters)",
 		fold:  []string{"key", "token", "secret", "auth"},
 		extra: func(s string) bool { return strings.ContainsAny(s, ":=") },
-		re:    regexp.MustCompile(`(?i)(?:^|[^A-Za-z0-9-])(?:x-[a-z0-9-]*?(?:api-?key|token|secret|auth)|api-?key|private-token)\\?["']?\s*[:=]\s*\\?["']?([^\s"',;\\]{8,})`),
+		re:    lazy(`(?i)(?:^|[^A-Za-z0-9-])(?:x-[a-z0-9-]*?(?:api-?key|token|secret|auth)|api-?key|private-token)\\?["']?\s*[:=]\s*\\?["']?([^\s"',;\\]{8,})`),
 		valid: notPlaceholder,
 	},
 	{

@@ -104,3 +104,15 @@ func TestDocsListEveryDetector(t *testing.T) {
 		}
 	}
 }
+
+func TestEveryExpressionCompiles(t *testing.T) {
+	for _, d := range builtins {
+		if (d.re == nil) == (d.find == nil) {
+			t.Errorf("%s: needs an expression or a finder, not both", d.name)
+			continue
+		}
+		if d.re != nil {
+			_ = d.re() // panics on a bad expression
+		}
+	}
+}
