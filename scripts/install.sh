@@ -5,6 +5,7 @@
 #   sudo scripts/install.sh                 # on the target host (needs go in root's PATH)
 #   sudo BINARY=bin/auditfwd scripts/install.sh   # install a binary built by `make build`
 #   DESTDIR=/tmp/stage scripts/install.sh   # stage into a directory, unprivileged
+#   sudo scripts/install.sh                 # in an unpacked release tarball: its binary
 #
 # With DESTDIR set nothing outside DESTDIR is touched: no users are created,
 # no ownership is changed and systemd is not told. Without it, the script
@@ -35,6 +36,11 @@ tmpfilesdir=$DESTDIR/usr/lib/tmpfiles.d
 confdir=$DESTDIR/etc/auditfwd
 docdir=$DESTDIR/usr/local/share/doc/auditfwd
 
+# A release tarball has the binary and no source: install that.
+if [ -z "$BINARY" ] && [ ! -d "$root/cmd/auditfwd" ] && [ -x "$root/auditfwd" ]; then
+	BINARY=$root/auditfwd
+fi
+
 # 1. The binary.
 install -d -m 0755 "$bindir"
 if [ -n "$BINARY" ]; then
@@ -44,14 +50,15 @@ if [ -n "$BINARY" ]; then
 else
 	command -v "$GO" >/dev/null 2>&1 ||
 		die "$GO not found: build with 'make build' as a user, then run: sudo BINARY=bin/auditfwd $0"
-	version=${VERSION:-$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)}
+	# make install passes the Makefile's LDFLAGS (version, commit, build date).
+	ldflags=${LDFLAGS:--X github.com/auditfwd/auditfwd/internal/buildinfo.version=$(cat "$root/VERSION")}
 	tmp="$bindir/.auditfwd.new.$$"
 	trap 'rm -f "$tmp"' EXIT
-	(cd "$root" && "$GO" build -trimpath -ldflags "-X main.version=$version" -o "$tmp" ./cmd/auditfwd)
+	(cd "$root" && "$GO" build -trimpath -ldflags "$ldflags" -o "$tmp" ./cmd/auditfwd)
 	chmod 0755 "$tmp"
 	mv -f "$tmp" "$bindir/auditfwd" # atomic: a running daemon keeps its old inode
 	trap - EXIT
-	say "built auditfwd $version into $bindir/auditfwd"
+	say "built $("$bindir/auditfwd" version | head -n 1) into $bindir/auditfwd"
 fi
 
 # 2. systemd unit, user and directories.

@@ -2,9 +2,12 @@
 # Installs, on Debian or Ubuntu, the programs the test suite runs besides Go:
 # headless Chromium (the admin page tests), promtool (prometheus: the alert
 # rules and a real Prometheus scraping the daemon), systemd-analyze (systemd:
-# the unit's verify and security checks), python3 (the dashboard check) and
-# git (the pre-commit hook test). Only what is missing is installed, with one
-# `apt-get update` first, non-interactively; as root, or through sudo.
+# the unit's verify and security checks), python3 (the dashboard check),
+# git (the pre-commit hook test and the upgrade test, which builds an older
+# commit), rpm (rpm -qpl on the release's .rpm) and file (the release's
+# binaries are static); dpkg, which installs the .deb, is Debian's own. Only
+# what is missing is installed, with one `apt-get update` first,
+# non-interactively; as root, or through sudo.
 # `make test` runs it.
 #
 # Note: Debian's prometheus package starts a Prometheus server on install
@@ -20,6 +23,8 @@ have promtool || need+=(prometheus)
 have systemd-analyze || need+=(systemd)
 have python3 || need+=(python3)
 have git || need+=(git)
+have rpm || need+=(rpm)
+have file || need+=(file)
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0
 fi

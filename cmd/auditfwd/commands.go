@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/auditfwd/auditfwd/internal/buildinfo"
 	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/daemon"
 	"github.com/auditfwd/auditfwd/internal/delivery"
@@ -39,7 +40,7 @@ func cmdRun(env *cliEnv, args []string) error {
 	if *logLevel != "" {
 		level = *logLevel
 	}
-	d, err := daemon.New(cfg, daemon.Options{Version: version, Logger: newLogger(env.stderr, level)})
+	d, err := daemon.New(cfg, daemon.Options{Version: buildinfo.Get().Version, Logger: newLogger(env.stderr, level)})
 	if err != nil {
 		return err
 	}

@@ -10,11 +10,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/auditfwd/auditfwd/internal/buildinfo"
 	"github.com/auditfwd/auditfwd/internal/config"
 )
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
 
 type command struct {
 	name    string
@@ -30,7 +28,7 @@ var commands = []command{
 	{"redeliver", "re-send dead-lettered events", cmdRedeliver},
 	{"channels", "list the Slack channels the bot can see", cmdChannels},
 	{"manifest", "print the Slack app manifest", cmdManifest},
-	{"version", "print the version", cmdVersion},
+	{"version", "print the version, commit, build date and Go version", cmdVersion},
 }
 
 // cliEnv is what a command may touch: no globals, so tests can run commands in-process.
@@ -152,6 +150,6 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 }
 
 func cmdVersion(env *cliEnv, args []string) error {
-	fmt.Fprintf(env.stdout, "auditfwd %s\n", version)
+	fmt.Fprint(env.stdout, buildinfo.Get())
 	return nil
 }

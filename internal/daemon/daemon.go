@@ -98,6 +98,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	defer lock.Release()
+	// Before any state is read: refuse a newer layout, migrate an older one.
+	if err := state.MigrateLayout(d.version, log); err != nil {
+		return err
+	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 

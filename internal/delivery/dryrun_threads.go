@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -10,15 +11,17 @@ import (
 	"github.com/auditfwd/auditfwd/internal/threads"
 )
 
-// dryRunThreads makes the dry run's thread decisions as the senders make
-// them (threads.go), on a table in memory: a parent for a new thread; for
-// an event in a known thread, the parent's edit, then the reply.
+// dryRunThreads carries out threads.Decide as the senders do (threads.go),
+// on a table in memory: a parent for a new thread; for an event in a known
+// thread, the parent's edit, then the reply.
 type dryRunThreads struct {
-	table   *threads.Store
+	table   *threads.Table
 	parents int // for the parents' made-up ts
 }
 
-func newDryRunThreads() dryRunThreads { return dryRunThreads{table: threads.Memory()} }
+func newDryRunThreads() dryRunThreads {
+	return dryRunThreads{table: threads.NewTable(context.Background(), threads.TableOptions{}, time.Now())}
+}
 
 // messages returns what the daemon would send for ev at d, or nil when d
 // does not thread ev.
@@ -35,19 +38,23 @@ func (t *dryRunThreads) messages(r *slack.Renderer, d rules.Destination, ev *eve
 	out := func(kind string, msg slack.Message) DryRunMessage {
 		return DryRunMessage{Channel: d.Channel, SlackChannel: d.SlackChannel, Alert: d.Alert, Message: msg, Thread: kind, ThreadKey: key}
 	}
-	th, known := t.table.Get(d.Channel, key, now)
-	if !known || !th.Joins(ev.Time, now) {
-		th = threads.New(d.Channel, key, spec, ev, line, now)
-		t.parents++
-		th.SlackChannel, th.TS = d.SlackChannel, fmt.Sprintf("dry-run.%06d", t.parents)
-		t.table.Put(th)
-		return []DryRunMessage{out("parent", slack.WithMentions(r.Parent(&th), d.Mention))}
+	var cur *threads.Thread
+	if th, known := t.table.Get(d.Channel, key, now); known {
+		cur = &th
 	}
-	next := th.Clone()
-	next.Apply(ev, now)
-	t.table.Put(next)
-	how := destRouting(d)
-	how.Alert = false
-	reply, _ := r.Pack([]event.Event{*ev}, how)
-	return []DryRunMessage{out("edit", r.Parent(&next)), out("reply", reply)}
+	dec := threads.Decide(cur, threads.Input{Channel: d.Channel, Spec: spec, Key: key, SlackChannel: d.SlackChannel,
+		Event: ev, Line: line, Mention: d.Mention, Now: now})
+	if dec.Action == threads.Start {
+		t.parents++
+		dec.Thread.TS = fmt.Sprintf("dry-run.%06d", t.parents)
+		t.table.Put(context.Background(), dec.Thread)
+		return []DryRunMessage{out("parent", parentMessage(r, dec))}
+	}
+	t.table.Put(context.Background(), dec.Thread)
+	var msgs []DryRunMessage
+	if dec.Edit {
+		msgs = append(msgs, out("edit", r.Parent(&dec.Thread)))
+	}
+	reply, _ := replyMessage(r, []event.Event{*ev}, []string{d.Template}, []threads.Decision{dec})
+	return append(msgs, out("reply", reply))
 }

@@ -105,7 +105,7 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 		case hold:
 			s.conn.Invalid(sess.Gen, o.reason)
 		case deadLetter:
-			if !s.deadLetterOrWait(ctx, ch, recs[:n], o.reason, &stuck) && ctx.Err() != nil {
+			if !s.deadLetterOrWait(ctx, ch, st.asSent(recs[:n]), o.reason, &stuck) && ctx.Err() != nil {
 				return
 			}
 		case retry:
@@ -139,6 +139,26 @@ type step struct {
 	err    error
 	posted bool   // a message was posted (false: the records had been delivered before a crash)
 	commit func() // run after Slack took the message, before the spool is acknowledged
+	// pings, when set, is whom the message's records ping instead of
+	// their routed mentions (a thread's replies ping nobody), so that a
+	// dead letter is redelivered pinging as the message would have.
+	pings [][]string
+}
+
+// asSent is recs as the step's message sent them.
+func (st step) asSent(recs []spool.Record) []spool.Record {
+	if st.pings == nil {
+		return recs
+	}
+	out := make([]spool.Record, len(recs))
+	for i, r := range recs {
+		r.Mention = nil
+		if i < len(st.pings) {
+			r.Mention = st.pings[i]
+		}
+		out[i] = r
+	}
+	return out
 }
 
 // plainStep posts the leading events as one message (a digest when there

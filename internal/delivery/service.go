@@ -38,6 +38,9 @@ type Options struct {
 	// ResolveRefresh is how often an unknown channel name may trigger
 	// another conversations.list.
 	ResolveRefresh time.Duration
+	// Threads keeps the thread table durably; nil: the journal in
+	// state_dir (threads.jsonl).
+	Threads threads.Records
 	// Renderer lays out messages (redaction, templates) until SetRenderer
 	// replaces it; nil is the zero Renderer.
 	Renderer *slack.Renderer
@@ -51,7 +54,7 @@ type Service struct {
 	conn     *Connection
 	resolver *slack.Resolver
 	dead     *DeadLetters
-	threads  *threads.Store
+	threads  *threads.Table
 	render   atomic.Pointer[slack.Renderer]
 
 	mu       sync.Mutex
@@ -90,9 +93,13 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Threads == nil {
+		opts.Threads = threads.OpenJournal(opts.State.Threads(), opts.Logger)
+	}
 	s := &Service{
 		opts: opts, log: opts.Logger, m: opts.Metrics, conn: opts.Conn, dead: dead,
-		threads:  threads.Open(opts.State.Threads(), opts.Logger, time.Now()),
+		threads: threads.NewTable(context.Background(), threads.TableOptions{Records: opts.Threads, Logger: opts.Logger,
+			Evicted: func(t threads.Thread) { opts.Metrics.ThreadsEvicted.WithLabelValues(t.Channel).Inc() }}, time.Now()),
 		channels: map[string]*channel{},
 		touched:  map[*channel]bool{},
 	}

@@ -21,7 +21,9 @@ import (
 // repeats the message in flight; a crash after it is recognised by the
 // record's position, so a recorded parent is never posted twice.
 
-// threadStep is the step for the leading records when they are threaded.
+// threadStep is the step for the leading records when they are threaded:
+// threads.Decide says, event by event, what each does to its thread; this
+// carries it out.
 func (s *Service) threadStep(ch *channel, m Messenger, recs []spool.Record, events []event.Event, sh shape) step {
 	spec, err := threads.ParseSpec(recs[0].Thread)
 	if err != nil {
@@ -39,20 +41,36 @@ func (s *Service) threadStep(ch *channel, m Messenger, recs []spool.Record, even
 	}
 	now := time.Now()
 	th, known := s.threads.Get(ch.name, key, now)
+	var cur *threads.Thread
 	if known {
 		if j := appliedUpTo(&th, recs); j > 0 {
 			s.log.Info("already delivered before a restart; not posting again", "channel", ch.name, "thread", key, "events", j)
 			return step{n: j}
 		}
+		cur = &th
 	}
 	id, err := s.resolve(recs[0].Target)
 	if err != nil {
 		return step{n: 1, err: err}
 	}
-	if !known || th.SlackChannel != id || !th.Joins(events[0].Time, now) {
-		return s.startThread(ch, m, id, threads.New(ch.name, key, spec, &events[0], recs[0].Event, now), recs[0], sh)
+	in := func(i int) threads.Input {
+		return threads.Input{Channel: ch.name, Spec: spec, Key: key, SlackChannel: id, Event: &events[i],
+			Line: recs[i].Event, Pos: recs[i].Pos, Mention: recs[i].Mention, Now: now}
 	}
-	return s.replyInThread(ch, m, th, recs, events, sh, now)
+	d := threads.Decide(cur, in(0))
+	if d.Action == threads.Start {
+		return s.startThread(ch, m, d, recs[0], sh)
+	}
+	// The leading events that reply in this thread share one reply.
+	ds := []threads.Decision{d}
+	for i := 1; i < len(events); i++ {
+		di := threads.Decide(&ds[i-1].Thread, in(i))
+		if di.Action != threads.Reply {
+			break
+		}
+		ds = append(ds, di)
+	}
+	return s.replyInThread(ch, m, th, recs[:len(ds)], events[:len(ds)], ds, in, sh)
 }
 
 // appliedUpTo is how many of the leading records t already holds: the
@@ -69,73 +87,98 @@ func appliedUpTo(t *threads.Thread, recs []spool.Record) int {
 	return 0
 }
 
-// startThread posts the parent of th, the thread rec's event starts.
-func (s *Service) startThread(ch *channel, m Messenger, channelID string, th threads.Thread, rec spool.Record, sh shape) step {
-	msg := slack.WithMentions(s.renderer().Parent(&th), rec.Mention)
+// parentMessage is the parent a Start decision posts.
+func parentMessage(r *slack.Renderer, d threads.Decision) slack.Message {
+	return slack.WithMentions(r.Parent(&d.Thread), d.Ping)
+}
+
+// startThread posts the parent of the new thread d starts with rec.
+func (s *Service) startThread(ch *channel, m Messenger, d threads.Decision, rec spool.Record, sh shape) step {
+	msg := parentMessage(s.renderer(), d)
 	if sh.textOnly {
 		msg = slack.TextOnly(msg)
 	}
-	p, err := slackCall(func(ctx context.Context) (slack.Posted, error) { return m.Post(ctx, channelID, msg) })
+	th := d.Thread
+	p, err := slackCall(func(ctx context.Context) (slack.Posted, error) { return m.Post(ctx, th.SlackChannel, msg) })
+	pings := [][]string{d.Ping}
 	if err != nil {
-		return step{n: 1, err: err}
+		return step{n: 1, err: err, pings: pings}
 	}
-	th.SlackChannel, th.TS = cmp.Or(p.Channel, channelID), p.TS
-	th.Mark(rec.Pos, rec.Event)
-	return step{n: 1, posted: true, commit: func() { s.record(ch, th) }}
+	th.SlackChannel, th.TS = cmp.Or(p.Channel, th.SlackChannel), p.TS
+	return step{n: 1, posted: true, commit: func() { s.record(ch, th) }, pings: pings}
 }
 
-// replyInThread edits the parent of th to show the leading events, then
-// posts them as one reply in its thread.
-func (s *Service) replyInThread(ch *channel, m Messenger, th threads.Thread, recs []spool.Record, events []event.Event, sh shape, now time.Time) step {
+// replyInThread carries out the reply decisions ds of the leading events:
+// it edits the parent of th (when a decision says so) to show what the
+// reply adds, then posts the events that fit one message as one reply.
+// in(i) is what Decide was given for events[i].
+func (s *Service) replyInThread(ch *channel, m Messenger, th threads.Thread, recs []spool.Record, events []event.Event, ds []threads.Decision, in func(int) threads.Input, sh shape) step {
 	if sh.single {
 		events = events[:1]
 	}
-	msg, n := s.renderer().Pack(events, routing(recs, false))
+	msg, n := replyMessage(s.renderer(), events, routing(recs, false).Templates, ds)
 	if sh.textOnly {
 		msg = slack.TextOnly(msg)
 	}
-	next := th.Clone()
-	for i := range events[:n] {
-		next.Apply(&events[i], now)
+	next := ds[n-1].Thread
+	// gone decides again, from the first event, for a parent that is gone.
+	gone := func() threads.Decision {
+		g := in(0)
+		g.ParentGone = true
+		return threads.Decide(&th, g)
 	}
-	next.Mark(recs[n-1].Pos, recs[n-1].Event)
+	edit := false
+	for _, d := range ds[:n] {
+		edit = edit || d.Edit
+	}
 
 	// The parent first, so that it says what the reply adds. Its failures
 	// never hold the reply back, but a transient one is retried like a post.
-	if next.NoEdit == "" {
-		gone, refused, err := s.editParent(ch, m, &next)
+	if edit && next.NoEdit == "" {
+		isGone, refused, err := s.editParent(ch, m, &next)
 		switch {
 		case err != nil:
-			return step{n: n, err: err}
-		case gone:
+			return step{n: n, err: err, pings: [][]string{}}
+		case isGone:
 			// Deleted at Slack: this event starts a new thread, which
 			// carries a request's state over.
 			s.log.Warn("the thread's parent is gone at Slack; starting a new thread", "channel", ch.name, "thread", th.Key)
-			return s.startThread(ch, m, th.SlackChannel, th.Restart(&events[0], recs[0].Event, now), recs[0], sh)
+			return s.startThread(ch, m, gone(), recs[0], sh)
 		case refused != "":
 			next.NoEdit = refused
 		}
 	}
 	p, err := slackCall(func(ctx context.Context) (slack.Posted, error) { return m.Reply(ctx, th.SlackChannel, th.TS, msg) })
 	if err != nil {
-		return step{n: n, err: err}
+		return step{n: n, err: err, pings: [][]string{}} // replies ping nobody
 	}
 	if p.ThreadTS == "" {
 		// Slack put the reply in the channel: the parent was deleted
 		// without replies. The reply becomes the parent of a new thread.
 		s.log.Warn("the thread's parent is gone at Slack; the reply starts a new thread", "channel", ch.name, "thread", th.Key)
-		adopted := th.Restart(&events[0], recs[0].Event, now)
+		adopted := gone().Thread
 		for i := 1; i < n; i++ {
-			adopted.Apply(&events[i], now)
+			adopted = threads.Decide(&adopted, in(i)).Thread
 		}
 		adopted.SlackChannel, adopted.TS = cmp.Or(p.Channel, th.SlackChannel), p.TS
-		adopted.Mark(recs[n-1].Pos, recs[n-1].Event)
 		if _, refused, err := s.editParent(ch, m, &adopted); err != nil || refused != "" {
 			s.log.Warn("cannot turn the reply into the new thread's parent; it stays as posted", "channel", ch.name, "thread", th.Key, "err", err, "reason", refused)
 		}
 		next = adopted
 	}
 	return step{n: n, posted: true, commit: func() { s.record(ch, next) }}
+}
+
+// replyMessage is the reply that the reply decisions ds of events post
+// (templates[i] names the rule whose template shows events[i]), and how
+// many of the events it holds (Slack's limits may cut it). It pings
+// nobody, and says of each event that did not apply why.
+func replyMessage(r *slack.Renderer, events []event.Event, templates []string, ds []threads.Decision) (slack.Message, int) {
+	notes := make([]string, len(ds))
+	for i, d := range ds {
+		notes[i] = d.NotApplied
+	}
+	return r.Pack(events, slack.Routing{Templates: templates, Notes: notes})
 }
 
 // editParent makes th's parent show th with chat.update. gone: the parent
@@ -185,7 +228,7 @@ func (s *Service) editFailed(ch *channel, th *threads.Thread, reason string, err
 
 // record keeps th, durably, before the spool is acknowledged.
 func (s *Service) record(ch *channel, th threads.Thread) {
-	if err := s.threads.Put(th); err != nil {
+	if err := s.threads.Put(context.Background(), th); err != nil {
 		s.log.Error("cannot record the thread; if auditfwd stops before the next write, its next event starts a new thread",
 			"channel", ch.name, "thread", th.Key, "err", err)
 	}

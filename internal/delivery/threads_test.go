@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -211,7 +212,7 @@ func TestRecordedParentIsNotPostedAgain(t *testing.T) {
 	}
 	th.SlackChannel, th.TS = p.Channel, p.TS
 	th.Mark(logpos.Position{Gen: 1, Offset: 100}, []byte(first))
-	if err := f.svc.threads.Put(th); err != nil {
+	if err := f.svc.threads.Put(t.Context(), th); err != nil {
 		t.Fatal(err)
 	}
 	f.conn.Set(token.Token{AccessToken: tok})
@@ -236,5 +237,29 @@ func TestRetriedReplyDoesNotEditAgain(t *testing.T) {
 	f.waitPosts(2)
 	if n := len(f.fs.Attempts("chat.update")); n != 1 || f.updates() != 1 {
 		t.Fatalf("%d chat.update attempts (%v counted) for one reply retried twice, want 1", n, f.updates())
+	}
+}
+
+// A dead letter keeps whom its message would have pinged: a thread's
+// parent its rule's mentions, a reply nobody, so that redeliver does not
+// ping once per event of a thread.
+func TestDeadLetteredRepliesPingNobodyWhenRedelivered(t *testing.T) {
+	f := newFixture(t, true)
+	loud := byIP
+	loud.Mention = []string{"here"}
+	f.enqueueLines(loud, failedLogin(1, "10.0.0.1"))
+	f.waitPosts(1)
+	f.fs.FailNext("chat.postMessage", "is_archived", 1)
+	f.enqueueLines(loud, failedLogin(2, "10.0.0.1"))
+	f.waitFor("the reply dead-lettered", func() bool { return f.svc.dead.Count("security") == 1 })
+	f.fs.FailNext("chat.postMessage", "is_archived", 1)
+	f.enqueueLines(loud, failedLogin(3, "10.0.0.2"))
+	f.waitFor("the parent dead-lettered", func() bool { return f.svc.dead.Count("security") == 2 })
+	dl, err := readDeadLetters(f.svc.opts.State.DeadLetters())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dl) != 2 || len(dl[0].Mention) != 0 || !slices.Equal(dl[1].Mention, []string{"here"}) {
+		t.Fatalf("dead letters' mentions: reply %v, parent %v; want none and [here]", dl[0].Mention, dl[1].Mention)
 	}
 }

@@ -59,6 +59,7 @@ func (r Request) MarshalJSON() ([]byte, error) {
 type messages struct {
 	byID     map[string]*Message  // channel + "/" + ts
 	requests map[string][]Request // channel + "/" + parent ts: the posts and edits of a thread
+	edits    []Post               // accepted chat.update calls, in order
 }
 
 func msgID(channel, ts string) string { return channel + "/" + ts }
@@ -161,8 +162,14 @@ func (s *Server) updateLocked(v url.Values, token string) reply {
 		}
 	}
 	root := cmpOr(m.ThreadTS, ts)
+	now := time.Now()
 	s.msgs.requests[msgID(channel, root)] = append(s.msgs.requests[msgID(channel, root)],
-		Request{Method: "chat.update", Time: time.Now(), Params: ps})
+		Request{Method: "chat.update", Time: now, Params: ps})
+	edit := Post{Channel: channel, Text: text, Time: now, Token: token, Params: ps, TS: ts, ThreadTS: m.ThreadTS}
+	if blocks != "" {
+		edit.Blocks = json.RawMessage(blocks)
+	}
+	s.msgs.edits = append(s.msgs.edits, edit)
 	msg := map[string]any{"type": "message", "text": m.Text, "user": "U0BOT", "bot_id": "B0BOT", "edited": map[string]any{"user": "U0BOT", "ts": ts}}
 	if m.Blocks != nil {
 		msg["blocks"] = m.Blocks
@@ -236,6 +243,15 @@ func (s *Server) ThreadRequests(channelID, parentTS string) []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Request(nil), s.msgs.requests[msgID(channelID, parentTS)]...)
+}
+
+// Edits returns the accepted chat.update calls in order, each as a Post
+// of the text and blocks sent: TS is the edited message's ts, ThreadTS its
+// thread's (a reply's parent), "" for a message in the channel.
+func (s *Server) Edits() []Post {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Post(nil), s.msgs.edits...)
 }
 
 // Updates counts the accepted chat.update calls of a channel.

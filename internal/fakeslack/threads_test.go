@@ -153,3 +153,24 @@ func TestUpdate(t *testing.T) {
 		t.Fatalf("outage: chat.update answered %d", resp.StatusCode)
 	}
 }
+
+func TestEditsAreRecordedAndPingsRead(t *testing.T) {
+	s := start(t)
+	parent := rawCall(t, s, "chat.postMessage", post("C0GENERAL1", "<!here> <!subteam^S0123|ops> parent", `[{"type":"section","text":{"type":"mrkdwn","text":"<@U0ALICE> look"}}]`))
+	pts := parent["ts"].(string)
+	rawCall(t, s, "chat.postMessage", replyForm("C0GENERAL1", pts, "a reply for &lt;!channel&gt;"))
+	edit := url.Values{"token": {"xoxb-good"}, "channel": {"C0GENERAL1"}, "ts": {pts}, "text": {"edited <!channel>"}}
+	if a := rawCall(t, s, "chat.update", edit); a["ok"] != true {
+		t.Fatalf("edit answer %v", a)
+	}
+	posts, edits := s.Posts(), s.Edits()
+	if got := strings.Join(posts[0].Pings(), " "); got != "<!here> <!subteam^S0123|ops> <@U0ALICE>" {
+		t.Errorf("parent pings %q", got)
+	}
+	if got := posts[1].Pings(); len(got) != 0 || posts[1].ThreadTS != pts {
+		t.Errorf("an escaped mention read as a ping: %v (thread %q)", got, posts[1].ThreadTS)
+	}
+	if len(edits) != 1 || edits[0].TS != pts || edits[0].ThreadTS != "" || edits[0].Text != "edited <!channel>" || len(edits[0].Pings()) != 1 {
+		t.Fatalf("edits %+v", edits)
+	}
+}

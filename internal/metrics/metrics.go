@@ -3,10 +3,10 @@
 package metrics
 
 import (
-	"runtime"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/auditfwd/auditfwd/internal/buildinfo"
 )
 
 // Metrics holds every collector auditfwd exports.
@@ -31,6 +31,7 @@ type Metrics struct {
 	EventsRepeated    *prometheus.CounterVec // channel
 	StateDirWritable  prometheus.Gauge
 	MessageUpdates    *prometheus.CounterVec // channel: thread parents edited
+	ThreadsEvicted    *prometheus.CounterVec // channel: threads forgotten to make room
 	Redactions        *prometheus.CounterVec // detector: values redacted in messages Slack took
 	TemplateErrors    *prometheus.CounterVec // channel: events whose title template failed
 }
@@ -46,7 +47,9 @@ var (
 // LineKinds are the values of auditfwd_log_lines_total's kind label.
 var LineKinds = []string{"event", "not_audit", "malformed", "oversized"}
 
-// New creates the metrics on a fresh registry with the Go and process collectors.
+// New creates the metrics on a fresh registry with the Go and process
+// collectors. version labels auditfwd_build_info; its commit, build date and
+// Go version are this binary's (buildinfo).
 func New(version string) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
@@ -112,7 +115,7 @@ func New(version string) *Metrics {
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "auditfwd_build_info",
 			Help: "Build information; the value is always 1.",
-		}, []string{"version", "goversion"}),
+		}, []string{"version", "commit", "build_date", "goversion"}),
 		EventsRepeated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditfwd_events_already_queued_total",
 			Help: "Events read again (after a restart or a held-back write) that their channel's queue already held; not queued twice.",
@@ -124,6 +127,10 @@ func New(version string) *Metrics {
 		MessageUpdates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditfwd_slack_message_updates_total",
 			Help: "Thread parent messages edited with chat.update, by channel.",
+		}, []string{"channel"}),
+		ThreadsEvicted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfwd_threads_evicted_total",
+			Help: "Slack threads forgotten before their window to make room in the thread table, by channel.",
 		}, []string{"channel"}),
 		Redactions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditfwd_redactions_total",
@@ -140,10 +147,11 @@ func New(version string) *Metrics {
 		m.LogLines, m.EventsRouted, m.EventsUnrouted, m.EventsDelivered, m.SlackMessages,
 		m.DeliveryFailures, m.DeadLettered, m.SlackRequestTime, m.DeliveryLag, m.QueueEvents,
 		m.LogLagBytes, m.SlackConnected, m.ReloadSuccessful, m.ReloadSuccessTime, m.BuildInfo,
-		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates, m.Redactions, m.TemplateErrors,
+		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates, m.ThreadsEvicted, m.Redactions, m.TemplateErrors,
 	)
 	m.StateDirWritable.Set(1)
-	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+	build := buildinfo.Get()
+	m.BuildInfo.WithLabelValues(version, build.Commit, build.Date, build.GoVersion).Set(1)
 	for _, k := range LineKinds {
 		m.LogLines.WithLabelValues(k)
 	}
@@ -167,6 +175,7 @@ func (m *Metrics) InitChannel(name string) {
 	m.QueueEvents.WithLabelValues(name)
 	m.EventsRepeated.WithLabelValues(name)
 	m.MessageUpdates.WithLabelValues(name)
+	m.ThreadsEvicted.WithLabelValues(name)
 	m.TemplateErrors.WithLabelValues(name)
 	for _, r := range FailureReasons {
 		m.DeliveryFailures.WithLabelValues(name, r)

@@ -61,10 +61,12 @@ type Message struct {
 // cut, never rejected. One event gives a single-event message; n > 1 gives a
 // digest (a "N audit events" heading, then each event fully shown, in
 // order). how says whether it is a deploy approval alert, whom each event
-// pings and which rule's template shows it. The message gets one mention
-// line, the union over the events it holds with each entry once, as its
-// first line in the fallback text (so that notifications show it) and as
-// its first block. Pack of no events returns an empty Message and 0.
+// pings, which rule's template shows it and, for a reply in a thread, why
+// it left the parent as it was. The message gets one mention line, the
+// union over the events it holds with each entry once, as its first line in
+// the fallback text (so that notifications show it) and as its first block;
+// replies ping nobody (the parent did), so they are packed without
+// mentions. Pack of no events returns an empty Message and 0.
 func (r *Renderer) Pack(events []event.Event, how Routing) (Message, int) {
 	if len(events) == 0 {
 		return Message{}, 0
@@ -74,7 +76,7 @@ func (r *Renderer) Pack(events []event.Event, how Routing) (Message, int) {
 	// Reserve room for the mention line of every event, whatever n turns out to be.
 	reserve := mentionReserve(mentions)
 	if len(events) == 1 {
-		return x.done(withMentions(x.single(&events[0], r.Layout(how.template(0)), alert, reserve), mentions, 1)), 1
+		return x.done(withMentions(x.single(&events[0], r.Layout(how.template(0)), alert, reserve, how.note(0)), mentions, 1)), 1
 	}
 
 	// Reserve room for the heading, whatever n turns out to be.
@@ -83,7 +85,7 @@ func (r *Renderer) Pack(events []event.Event, how Routing) (Message, int) {
 	parts := make([]eventParts, 0, min(len(events), maxBlocks/2))
 	for i := range events {
 		px := r.start() // counted once the event is in the digest
-		p := px.parts(&events[i], r.Layout(how.template(i)))
+		p := px.notedParts(&events[i], r.Layout(how.template(i)), how.note(i))
 		// No divider between events: each starts with a bold emoji heading,
 		// and two blocks per event let a digest carry ~24 ordinary events.
 		needBlocks := 1 + ceilDiv(len(p.ctx), maxContextElems) // section + context blocks
@@ -101,7 +103,7 @@ func (r *Renderer) Pack(events []event.Event, how Routing) (Message, int) {
 	}
 	if len(parts) <= 1 {
 		x = r.start() // only what the single message shows counts
-		return x.done(withMentions(x.single(&events[0], r.Layout(how.template(0)), alert, reserve), mentions, 1)), 1
+		return x.done(withMentions(x.single(&events[0], r.Layout(how.template(0)), alert, reserve, how.note(0)), mentions, 1)), 1
 	}
 
 	n := len(parts)
@@ -123,9 +125,10 @@ func (r *Renderer) Pack(events []event.Event, how Routing) (Message, int) {
 	return x.done(withMentions(Message{Text: clip(text.String(), maxText), Blocks: blocks}, mentions, n)), n
 }
 
-// single lays out one event, cutting what does not fit in what reserve leaves.
-func (x *render) single(ev *event.Event, l *layout.Layout, alert bool, reserve room) Message {
-	p := x.parts(ev, l)
+// single lays out one event (under note, when set), cutting what does not
+// fit in what reserve leaves.
+func (x *render) single(ev *event.Event, l *layout.Layout, alert bool, reserve room, note string) Message {
+	p := x.notedParts(ev, l, note)
 	var blocks []slackapi.Block
 	var text strings.Builder
 	budgetBlocks, budgetText := maxBlocks-reserve.blocks, maxBlocksText-reserve.text
@@ -261,6 +264,27 @@ func (x *render) resourceLine(ev *event.Event, shown map[string]bool) string {
 		shown["resource_type"] = true
 	}
 	return v
+}
+
+// notedParts is parts with a "not applied" note (auditfwd's words, which
+// may quote a value: redacted and escaped like any value) as the first line
+// of the event, when note is set.
+func (x *render) notedParts(ev *event.Event, l *layout.Layout, note string) eventParts {
+	p := x.parts(ev, l)
+	if note != "" {
+		line := x.notApplied(note)
+		p.main = line.mrkdwn + "\n" + p.main
+		p.text = line.text + "\n" + p.text
+		p.size += units(line.mrkdwn) + 1
+	}
+	return p
+}
+
+// notApplied is the line that says an event left its thread's parent as
+// it was, and why.
+func (x *render) notApplied(why string) struct{ mrkdwn, text string } {
+	w := x.text(why, capValue/4)
+	return struct{ mrkdwn, text string }{"⚠️ *Not applied:* " + w, "⚠️ Not applied: " + w}
 }
 
 // userLine renders the User value and marks the fields it shows.

@@ -18,3 +18,7 @@ func PackMentioned(events []event.Event, alert bool, mentions [][]string) (Messa
 }
 
 func Parent(t *threads.Thread) Message { return (&Renderer{}).Parent(t) }
+
+func PackReply(events []event.Event, notes []string) (Message, int) {
+	return (&Renderer{}).Pack(events, Routing{Notes: notes})
+}

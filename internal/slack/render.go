@@ -53,11 +53,19 @@ type Routing struct {
 	// Templates[i] names the rule whose template shows events[i]; "" (or
 	// missing, or a rule without a template) is the default layout.
 	Templates []string
+	// Notes[i], when set, says why events[i], a reply in a thread, left
+	// the thread's parent as it was (docs/threads.md); the reply shows it
+	// above the event.
+	Notes []string
 }
 
-func (h Routing) template(i int) string {
-	if i < len(h.Templates) {
-		return h.Templates[i]
+func (h Routing) template(i int) string { return at(h.Templates, i) }
+
+func (h Routing) note(i int) string { return at(h.Notes, i) }
+
+func at(s []string, i int) string {
+	if i < len(s) {
+		return s[i]
 	}
 	return ""
 }
@@ -194,7 +202,9 @@ func (r *Renderer) Redactions(ev *event.Event) []event.Field {
 // key's value and the request's ID are the fields they come from; who
 // acted is hidden when redact.fields hides any of the user's fields; any
 // other value is hidden when redact.fields hides it in the thread's first
-// event, and always searched by the detectors and patterns.
+// event, and always searched by the detectors and patterns. A field added
+// to threads.Thread fails TestEveryThreadValueIsRedactedOrNotShown until it
+// is placed here or known not to be shown.
 func (x *render) thread(t *threads.Thread) threads.Thread {
 	c := t.Clone()
 	if x.r == nil || x.r.redact == nil {
@@ -231,7 +241,7 @@ func (x *render) thread(t *threads.Thread) threads.Thread {
 	if q := c.Request; q != nil {
 		q.ID = x.fieldText("resource", q.ID, capResource)
 		q.Requester, q.By, q.ExtendBy = actor(q.Requester), actor(q.By), actor(q.ExtendBy)
-		q.App, q.Branch, q.Commit = heading(q.App), heading(q.Branch), heading(q.Commit)
+		q.App, q.Rack, q.Branch, q.Commit = heading(q.App), heading(q.Rack), heading(q.Branch), heading(q.Commit)
 		q.Message, q.Notes, q.Until = heading(q.Message), heading(q.Notes), heading(q.Until)
 		q.AtRaw = x.plain(q.AtRaw, capTime)
 	}

@@ -225,7 +225,9 @@ func TestParentRedactsWhatTheThreadShows(t *testing.T) {
 	approve := event.Event{Action: "deploy_approval_request.approve", Fields: []event.Field{
 		{Key: "status", Value: "success"}, {Key: "resource", Value: ev.Get("resource")},
 		{Key: "user_email", Value: "carol@example.com"}, {Key: "notes", Value: "token=" + pgPass}}}
-	th.Apply(&approve, now)
+	d := threads.Decide(&th, threads.Input{Channel: "alerts", Spec: spec, Key: th.Key, Event: &approve,
+		Line: []byte(`{"action":"deploy_approval_request.approve"}`), Now: now})
+	th = d.Thread
 	m := r.Parent(&th)
 	all := everything(t, m)
 	for _, leak := range []string{slackTok, pgPass, "ship it", "bob@example.com", "carol@example.com"} {
@@ -258,8 +260,9 @@ func TestThreadByParentRedactsItsKey(t *testing.T) {
 func TestEveryThreadValueIsRedactedOrNotShown(t *testing.T) {
 	redacted := map[string]bool{
 		"Thread.Key": true, "Thread.First": true, // First is laid out by parts, field by field
-		"Latest.Action": true, "Latest.Status": true, "Latest.TimeRaw": true, "Latest.Actor": true,
-		"Request.ID": true, "Request.Requester": true, "Request.App": true, "Request.Branch": true, "Request.Commit": true,
+		"Thread.FirstNotApplied": true, // by notedParts
+		"Latest.Action":          true, "Latest.Status": true, "Latest.TimeRaw": true, "Latest.Actor": true,
+		"Request.ID": true, "Request.Requester": true, "Request.App": true, "Request.Rack": true, "Request.Branch": true, "Request.Commit": true,
 		"Request.Message": true, "Request.By": true, "Request.AtRaw": true, "Request.Until": true, "Request.ExtendBy": true, "Request.Notes": true,
 	}
 	notShown := map[string]bool{

@@ -52,7 +52,7 @@ func parent(t *threads.Thread, x *render) Message {
 	blocks := []slackapi.Block{section(head.String())}
 	budgetBlocks, budgetText := maxBlocks-2, maxBlocksText-units(head.String())-200
 	if ev, err := event.Parse(t.First); err == nil {
-		p := x.parts(&ev, nil)
+		p := x.notedParts(&ev, nil, t.FirstNotApplied)
 		k := p.fit(budgetBlocks, budgetText)
 		blocks = append(blocks, p.blocks(k)...)
 		text.WriteString("\n\n" + p.text)
@@ -79,6 +79,7 @@ func approvalHead(r *threads.Request, head, text *strings.Builder) {
 	}
 	line("Requested by", r.Requester)
 	line("App", r.App)
+	line("Rack", r.Rack)
 	line("Branch", r.Branch)
 	line("Commit", r.Commit)
 	line("Message", r.Message)
@@ -120,7 +121,7 @@ func requestState(r *threads.Request) (string, string) {
 			txt += " (approved by " + by + ")"
 		}
 	default:
-		md, txt = "❔ State unknown", "state unknown"
+		md, txt = "❔ State unknown (no event of this request has applied yet)", "state unknown (no event of this request has applied yet)"
 	}
 	if r.Until != "" && r.State != threads.Rejected {
 		urfc, udate := untilTime(r.Until)

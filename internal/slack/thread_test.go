@@ -21,9 +21,21 @@ func newThread(t *testing.T, s threads.Spec, lines ...string) *threads.Thread {
 			th = threads.New("c", s.Key(&e), s, &e, []byte(l), when)
 			continue
 		}
-		th.Apply(&e, when)
+		apply(t, &th, l)
 	}
 	return &th
+}
+
+// apply moves th by the event line as delivery does.
+func apply(t *testing.T, th *threads.Thread, line string) {
+	t.Helper()
+	e, err := event.Parse([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := threads.Spec{Approval: th.Approval, By: "x", Window: th.Window}
+	*th = threads.Decide(th, threads.Input{Channel: th.Channel, Spec: spec, Key: th.Key, SlackChannel: th.SlackChannel,
+		Event: &e, Line: []byte(line), Now: when}).Thread
 }
 
 func TestParentOfARequestTellsItsState(t *testing.T) {
@@ -35,10 +47,8 @@ func TestParentOfARequestTellsItsState(t *testing.T) {
 			t.Errorf("pending parent lacks %q:\n%s", want, m.Text)
 		}
 	}
-	e1, _ := event.Parse([]byte(`{"action":"deploy_approval_request.approve","expires_at":"2026-03-20T01:15:00Z","resource":"42","status":"success","ts":"2026-03-20T01:05:00Z","user_email":"alice@example.com","user_name":"Alice"}`))
-	th.Apply(&e1, when)
-	e2, _ := event.Parse([]byte(`{"action":"deploy_approval_request.extend","expires_at":"2026-03-20T03:00:00Z","resource":"42","status":"success","ts":"2026-03-20T01:10:00Z","user_email":"carol@example.com"}`))
-	th.Apply(&e2, when)
+	apply(t, th, `{"action":"deploy_approval_request.approve","expires_at":"2026-03-20T01:15:00Z","resource":"42","status":"success","ts":"2026-03-20T01:05:00Z","user_email":"alice@example.com","user_name":"Alice"}`)
+	apply(t, th, `{"action":"deploy_approval_request.extend","expires_at":"2026-03-20T03:00:00Z","resource":"42","status":"success","ts":"2026-03-20T01:10:00Z","user_email":"carol@example.com"}`)
 	m = Parent(th)
 	want := "Deploy approval request 42: approved by Alice (alice@example.com) at 2026-03-20T01:05:00Z, extended until 2026-03-20T03:00:00Z by carol@example.com"
 	if !strings.Contains(m.Text, want) {
@@ -56,8 +66,7 @@ func TestParentOfARequestTellsItsState(t *testing.T) {
 	}
 	checkLimits(t, m)
 
-	e3, _ := event.Parse([]byte(`{"action":"deploy_approval_request.reject","resource":"42","status":"success","user_name":"Dan"}`))
-	th.Apply(&e3, when)
+	apply(t, th, `{"action":"deploy_approval_request.reject","resource":"42","status":"success","user_name":"Dan"}`)
 	if m := Parent(th); !strings.Contains(m.Text, "42: rejected by Dan") {
 		t.Errorf("rejected: %s", m.Text)
 	}
@@ -120,5 +129,44 @@ func TestReplyAnswerCarriesTheThread(t *testing.T) {
 	_, err = c.Update(t.Context(), "C0GENERAL1", p2.TS, Message{Text: "x"})
 	if _, reason, _ := Classify(err); reason != "message_not_found" {
 		t.Fatalf("update of a gone parent: %v", err)
+	}
+}
+
+// What did not apply is said, in the reply and (for a thread opened by
+// it) in the parent; escaped, and never a ping.
+func TestNotAppliedIsSaid(t *testing.T) {
+	denied := `{"action":"deploy_approval_request.approve","details":"{\"git_branch\":\"main\"}","resource":"77","status":"denied <!channel>","ts":"2026-03-20T01:05:00Z","user_email":"mallory@example.com"}`
+	e, err := event.Parse([]byte(denied))
+	if err != nil {
+		t.Fatal(err)
+	}
+	note := "its status is denied <!channel>; only a successful event changes the request"
+	for _, m := range []Message{
+		func() Message { m, _ := PackReply([]event.Event{e}, []string{note}); return m }(),
+		func() Message { m, _ := PackReply([]event.Event{e, e}, []string{"", note}); return m }(),
+	} {
+		if !strings.Contains(m.Text, "⚠️ Not applied: its status is denied &lt;!channel&gt;") || !strings.Contains(strings.Join(texts(t, m), "\n"), "⚠️ *Not applied:* its status") {
+			t.Errorf("the reply does not say it was not applied:\n%s", m.Text)
+		}
+		assertEscaped(t, "reply", m.Text)
+		checkLimits(t, m)
+	}
+	if m, _ := PackReply([]event.Event{e}, nil); strings.Contains(m.Text, "Not applied") {
+		t.Errorf("a reply without a note says not applied:\n%s", m.Text)
+	}
+
+	th := newThread(t, threads.Spec{Approval: true}, denied)
+	m := Parent(th)
+	for _, want := range []string{"Deploy approval request 77: state unknown", "⚠️ Not applied: its status is denied"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("the parent opened by a denied approve lacks %q:\n%s", want, m.Text)
+		}
+	}
+	if strings.Contains(m.Text, "Branch") {
+		t.Errorf("the parent shows a branch from an event that did not apply:\n%s", m.Text)
+	}
+	apply(t, th, `{"action":"deploy_approval_request.create","details":"{\"git_branch\":\"feature/x\",\"rack\":\"prod-eu\"}","resource":"77","status":"success","user_email":"bob@example.com"}`)
+	if m := Parent(th); !strings.Contains(m.Text, "77: pending approval") || !strings.Contains(m.Text, "Rack: prod-eu") || !strings.Contains(m.Text, "Branch: feature/x") {
+		t.Errorf("the create did not fix the request:\n%s", m.Text)
 	}
 }

@@ -16,9 +16,6 @@ import (
 	"github.com/auditfwd/auditfwd/internal/event"
 )
 
-// DefaultWindow is thread_window when a rule sets thread_by alone.
-const DefaultWindow = 24 * time.Hour
-
 // ApprovalRetention is how long a deploy approval request's thread is
 // remembered after its last event: long enough for an extension days later,
 // short enough to keep the table small. A lifecycle event for a forgotten

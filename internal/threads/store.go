@@ -2,253 +2,274 @@ package threads
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/fsutil"
 )
 
-// MaxThreads bounds the table: past it, the thread untouched the longest is
-// forgotten (its next event starts a new thread).
-const MaxThreads = 10000
-
-// Store is the table of threads, in memory and, unless it was made by
-// Memory, in a journal file in state_dir: one JSON line per change (the
-// thread as it now is), appended and fsynced before the caller acknowledges
-// the spool, so a crash repeats at most the message in flight and never
-// starts a second thread for a parent that was recorded. The journal is
-// rewritten whole when it has grown to twice what it holds. Safe for
-// concurrent use.
-type Store struct {
+// Journal is the Records of state_dir: a file with one JSON line per
+// change, the thread as it now is or a tombstone for a forgotten one; the
+// last line for a key wins. Save appends and fsyncs before it returns, so
+// a crash repeats at most the message in flight and never starts a second
+// thread for a parent that was recorded. The file is rewritten whole
+// (atomically) when it has grown to twice what it holds, and after a failed
+// write. Safe for concurrent use.
+type Journal struct {
 	path string
 	log  *slog.Logger
-	max  int
 
 	mu      sync.Mutex
-	m       map[string]*Thread // by mapKey
-	f       *os.File           // the journal, open for appending
-	lines   int                // lines in the journal
-	rewrite bool               // the journal must be rewritten before the next append (a failed write)
-	evicted int                // threads forgotten for room since the last log line
+	f       *os.File        // the journal, open for appending
+	lines   int             // lines in the file
+	live    map[string]bool // keys (mapKey) the file holds a thread for
+	rewrite bool            // the file must be rewritten before the next append (a failed write, lines to drop)
+	// unsaved holds the lines whose write failed, by key (a nil line: a
+	// tombstone): the next rewrite includes them.
+	unsaved map[string][]byte
 }
 
-func mapKey(channel, key string) string { return channel + "\x00" + key }
-
-// Memory is a Store without a file (the dry run).
-func Memory() *Store {
-	return &Store{log: slog.New(slog.DiscardHandler), max: MaxThreads, m: map[string]*Thread{}}
+// journalLine is one line of the journal.
+type journalLine struct {
+	Thread
+	Forget bool `json:"forget,omitempty"` // a tombstone: the thread of Channel and Key is forgotten
 }
 
-// Open loads the journal at path. It never fails: a file that cannot be
-// read, or holds lines that cannot be decoded, is reported, set aside
-// (renamed *.corrupt-UNIXTIME) and replaced by what was intact; a torn last
-// line (a crash mid-append) is dropped. Threads past their window are
-// forgotten.
-func Open(path string, log *slog.Logger, now time.Time) *Store {
+// OpenJournal is the journal at path; Load reads it.
+func OpenJournal(path string, log *slog.Logger) *Journal {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{path: path, log: log, max: MaxThreads, m: map[string]*Thread{}}
-	lines, bad, err := s.load(now)
-	switch {
-	case err != nil || bad > 0:
-		aside := fmt.Sprintf("%s.corrupt-%d", path, now.Unix())
-		if rerr := os.Rename(path, aside); rerr != nil {
-			aside = "(could not be moved aside: " + rerr.Error() + ")"
-		}
-		log.Error("thread state unusable in part; keeping the intact threads (events of the others start new threads)",
-			"file", path, "err", err, "bad_lines", bad, "kept", len(s.m), "moved_to", aside)
-		s.rewrite = true
-	case lines > len(s.m):
-		s.rewrite = true // drop what was forgotten or replaced
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.rewrite {
-		if err := s.rewriteLocked(); err != nil {
-			log.Error("cannot write the thread state; retrying with the next change", "file", path, "err", err)
-		}
-	}
-	return s
+	return &Journal{path: path, log: log, live: map[string]bool{}, unsaved: map[string][]byte{}}
 }
 
-// load reads the journal into s.m. bad counts lines that are not a torn
-// last line and cannot be decoded.
-func (s *Store) load(now time.Time) (lines, bad int, err error) {
-	data, err := os.ReadFile(s.path)
+// Load reads the journal. It never fails: a file that cannot be read, or
+// holds lines that cannot be decoded, is reported, set aside (renamed
+// *.corrupt-UNIXTIME) and replaced by what was intact; a torn last line (a
+// crash mid-append) is dropped.
+func (j *Journal) Load(context.Context) ([]Thread, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	byKey, order, lines, bad, torn, err := j.read()
+	if err != nil || bad > 0 {
+		aside := fmt.Sprintf("%s.corrupt-%d", j.path, time.Now().Unix())
+		if rerr := os.Rename(j.path, aside); rerr != nil {
+			aside = "(could not be moved aside: " + rerr.Error() + ")"
+		}
+		j.log.Error("thread state unusable in part; keeping the intact threads (events of the others start new threads)",
+			"file", j.path, "err", err, "bad_lines", bad, "kept", len(byKey), "moved_to", aside)
+		// The file is gone: what was intact is written anew.
+		for k, line := range byKey {
+			j.unsaved[k] = line
+		}
+		j.rewrite = true
+	}
+	j.lines = lines
+	out := make([]Thread, 0, len(byKey))
+	for _, k := range order {
+		var t Thread
+		if json.Unmarshal(byKey[k], &t) == nil {
+			out = append(out, t)
+			j.live[k] = true
+		}
+	}
+	if j.rewrite {
+		// Now: the file holds nothing until it is written.
+		if err := j.rewriteLocked(); err != nil {
+			j.log.Error("cannot write the thread state; retrying with the next change", "file", j.path, "err", err)
+		}
+	}
+	if j.lines > len(j.live) || torn {
+		// Drop what was replaced or forgotten (or a torn line, which an
+		// append would continue) with the next write, after the table
+		// forgot what is past its window.
+		j.rewrite = true
+	}
+	return out, nil
+}
+
+// read decodes the file: the last line of each key (tombstones remove
+// it), the keys in the order of their last line, how many lines there were,
+// how many lines that are not a torn last line could not be decoded, and
+// whether there was a torn last line.
+func (j *Journal) read() (byKey map[string][]byte, order []string, lines, bad int, torn bool, err error) {
+	byKey = map[string][]byte{}
+	data, err := os.ReadFile(j.path)
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, 0, nil
+		return byKey, nil, 0, 0, false, nil
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("read thread state: %w", err)
+		return byKey, nil, 0, 0, false, fmt.Errorf("read thread state: %w", err)
 	}
 	if i := bytes.LastIndexByte(data, '\n'); i+1 < len(data) {
 		// The last line was cut by a crash mid-append: it was never
 		// acknowledged, so its message may repeat; it is not a fault.
-		s.log.Warn("thread state: dropping a torn last line (a crash mid-write); its message may repeat", "file", s.path)
-		data = data[:i+1]
+		j.log.Warn("thread state: dropping a torn last line (a crash mid-write); its message may repeat", "file", j.path)
+		data, torn = data[:i+1], true
 	}
+	seen := map[string]int{} // key → index of its last line
 	for line := range bytes.Lines(data) {
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
 			continue
 		}
 		lines++
-		var t Thread
-		if json.Unmarshal(line, &t) != nil || t.Key == "" || t.Channel == "" {
+		var l journalLine
+		if json.Unmarshal(line, &l) != nil || l.Key == "" || l.Channel == "" {
 			bad++
 			continue
 		}
-		s.m[mapKey(t.Channel, t.Key)] = &t // a later line replaces an earlier one
-	}
-	for k, t := range s.m {
-		if t.Expired(now) {
-			delete(s.m, k)
+		k := mapKey(l.Channel, l.Key)
+		seen[k] = lines
+		if l.Forget {
+			delete(byKey, k)
+			continue
 		}
+		byKey[k] = bytes.Clone(line)
 	}
-	return lines, bad, nil
+	for k := range byKey {
+		order = append(order, k)
+	}
+	slices.SortFunc(order, func(a, b string) int { return seen[a] - seen[b] })
+	return byKey, order, lines, bad, torn, nil
 }
 
-// Get returns the thread key of channel, unless it is unknown or forgotten
-// at now.
-func (s *Store) Get(channel, key string, now time.Time) (Thread, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.m[mapKey(channel, key)]
-	if !ok || t.Expired(now) {
-		return Thread{}, false
-	}
-	return *t, true
-}
-
-// Put records t, durably unless the Store is Memory. The table holds t
-// even when writing fails (the error says so): only a crash before the next
-// successful write forgets it.
-func (s *Store) Put(t Thread) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := mapKey(t.Channel, t.Key)
-	if _, ok := s.m[k]; !ok && len(s.m) >= s.max {
-		s.evictLocked(t.Touched)
-	}
-	s.m[k] = &t
-	if s.path == "" {
-		return nil
-	}
-	if s.rewrite || s.lines > 2*len(s.m)+1024 {
-		return s.rewriteLocked()
-	}
+// Save records t, durably.
+func (j *Journal) Save(_ context.Context, t Thread) error {
 	line, err := json.Marshal(t)
 	if err != nil {
 		return fmt.Errorf("thread state: %w", err)
 	}
-	return s.appendLocked(append(line, '\n'))
+	k := mapKey(t.Channel, t.Key)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.live[k] = true
+	return j.writeLocked(k, line, true)
 }
 
-// evictLocked forgets the expired threads, or else the one untouched the
-// longest, to make room for one more.
-func (s *Store) evictLocked(now time.Time) {
-	for k, t := range s.m {
-		if t.Expired(now) {
-			delete(s.m, k)
-		}
+// Forget writes a tombstone for the thread of channel and key, without
+// waiting for the disk: the next Save's fsync covers it. When the file is
+// to be rewritten anyway, the rewrite leaves the thread out.
+func (j *Journal) Forget(_ context.Context, channel, key string) error {
+	k := mapKey(channel, key)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.live[k] {
+		return nil
 	}
-	if len(s.m) < s.max {
-		return
+	delete(j.live, k)
+	if j.rewrite {
+		return nil
 	}
-	var oldest string
-	var at time.Time
-	for k, t := range s.m {
-		if oldest == "" || t.Touched.Before(at) {
-			oldest, at = k, t.Touched
-		}
-	}
-	delete(s.m, oldest)
-	s.evicted++
-	if s.evicted == 1 || s.evicted%1000 == 0 {
-		s.log.Warn("thread state is full; forgetting the threads untouched the longest (their next events start new threads)",
-			"max_threads", s.max, "forgotten", s.evicted)
-	}
-}
-
-func (s *Store) appendLocked(line []byte) error {
-	if s.f == nil {
-		f, err := os.OpenFile(s.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-		if err != nil {
-			s.rewrite = true
-			return fmt.Errorf("thread state: %w", err)
-		}
-		s.f = f
-	}
-	if _, err := s.f.Write(line); err != nil {
-		s.rewrite = true // a partial line may be left: start afresh next time
-		return fmt.Errorf("thread state %s: %w", s.path, err)
-	}
-	if err := s.f.Sync(); err != nil {
-		s.rewrite = true
-		return fmt.Errorf("thread state %s: fsync: %w", s.path, err)
-	}
-	s.lines++
-	return nil
-}
-
-// rewriteLocked replaces the journal with one line per thread, atomically.
-func (s *Store) rewriteLocked() error {
-	if s.f != nil {
-		s.f.Close()
-		s.f = nil
-	}
-	keys := make([]string, 0, len(s.m))
-	for k := range s.m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var buf bytes.Buffer
-	for _, k := range keys {
-		line, err := json.Marshal(s.m[k])
-		if err != nil {
-			return fmt.Errorf("thread state: %w", err)
-		}
-		buf.Write(line)
-		buf.WriteByte('\n')
-	}
-	if err := fsutil.WriteFileAtomic(s.path, buf.Bytes(), 0o600); err != nil {
-		s.rewrite = true
+	line, err := json.Marshal(struct {
+		Channel string `json:"channel"`
+		Key     string `json:"key"`
+		Forget  bool   `json:"forget"`
+	}{channel, key, true})
+	if err != nil {
 		return fmt.Errorf("thread state: %w", err)
 	}
-	s.rewrite = false
-	s.lines = len(keys)
+	return j.writeLocked(k, line, false)
+}
+
+// writeLocked appends line (the record of k), or rewrites the file when
+// it must or has grown to twice what it holds.
+func (j *Journal) writeLocked(k string, line []byte, sync bool) error {
+	if j.rewrite || j.lines > 2*len(j.live)+1024 {
+		j.unsaved[k] = line
+		return j.rewriteLocked()
+	}
+	if err := j.appendLocked(append(line, '\n'), sync); err != nil {
+		j.unsaved[k] = line
+		return err
+	}
 	return nil
 }
 
-// Count is how many threads of channel are open (not forgotten) at now:
-// the admin page shows it.
-func (s *Store) Count(channel string, now time.Time) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, t := range s.m {
-		if t.Channel == channel && !t.Expired(now) {
-			n++
+func (j *Journal) appendLocked(line []byte, sync bool) error {
+	if j.f == nil {
+		f, err := os.OpenFile(j.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			j.rewrite = true
+			return fmt.Errorf("thread state: %w", err)
+		}
+		j.f = f
+	}
+	if _, err := j.f.Write(line); err != nil {
+		j.rewrite = true // a partial line may be left: start afresh next time
+		return fmt.Errorf("thread state %s: %w", j.path, err)
+	}
+	j.lines++
+	if !sync {
+		return nil
+	}
+	if err := j.f.Sync(); err != nil {
+		j.rewrite = true
+		return fmt.Errorf("thread state %s: fsync: %w", j.path, err)
+	}
+	return nil
+}
+
+// rewriteLocked replaces the file with one line per thread it holds (and
+// the lines whose write failed), atomically.
+func (j *Journal) rewriteLocked() error {
+	if j.f != nil {
+		j.f.Close()
+		j.f = nil
+	}
+	byKey, _, _, _, _, err := j.read()
+	if err != nil {
+		j.rewrite = true
+		return err
+	}
+	for k, line := range j.unsaved {
+		var l journalLine
+		if line == nil || json.Unmarshal(line, &l) != nil || l.Forget {
+			delete(byKey, k)
+			continue
+		}
+		byKey[k] = line
+	}
+	for k := range byKey {
+		if !j.live[k] {
+			delete(byKey, k)
 		}
 	}
-	return n
+	keys := make([]string, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var buf bytes.Buffer
+	for _, k := range keys {
+		buf.Write(byKey[k])
+		buf.WriteByte('\n')
+	}
+	if err := fsutil.WriteFileAtomic(j.path, buf.Bytes(), 0o600); err != nil {
+		j.rewrite = true
+		return fmt.Errorf("thread state: %w", err)
+	}
+	j.rewrite = false
+	j.lines = len(keys)
+	clear(j.unsaved)
+	return nil
 }
 
 // Close closes the journal.
-func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.f == nil {
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
 		return nil
 	}
-	err := s.f.Close()
-	s.f = nil
+	err := j.f.Close()
+	j.f = nil
 	return err
 }

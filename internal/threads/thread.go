@@ -23,8 +23,11 @@ type Thread struct {
 	LastSeen     time.Time       `json:"last_seen"`        // the latest event's time: the window runs from it
 	Touched      time.Time       `json:"touched"`          // when the thread last changed: it is forgotten a window (or ApprovalRetention) later
 	First        json.RawMessage `json:"first"`            // the parent's event (long values cut): the parent keeps showing it
-	Latest       Latest          `json:"latest"`
-	Request      *Request        `json:"request,omitempty"` // a deploy approval request's state
+	// FirstNotApplied says why the parent's own event left its request as
+	// it was (a thread opened by a denied approve); the parent says so.
+	FirstNotApplied string   `json:"first_not_applied,omitempty"`
+	Latest          Latest   `json:"latest"`
+	Request         *Request `json:"request,omitempty"` // a deploy approval request's state
 	// NoEdit is Slack's reason for refusing edits of this parent for good
 	// (cant_update_message, edit_window_closed): replies go on, unedited.
 	NoEdit string `json:"no_edit,omitempty"`
@@ -44,31 +47,30 @@ type Latest struct {
 	Actor   string    `json:"actor,omitempty"`
 }
 
-// Request states.
-const (
-	Pending  = "pending"
-	Approved = "approved"
-	Rejected = "rejected"
-	Expired  = "expired"
-)
-
-// Request is what a deploy approval request's events said so far: what it
-// asks for, and its current state and who set it.
+// Request is a deploy approval request as its thread shows it: what it
+// asks for, fixed by the first event that applied (normally its create),
+// and its current state and who set it (lifecycle.go).
 type Request struct {
-	ID        string    `json:"id"`
-	State     string    `json:"state,omitempty"` // Pending, Approved, Rejected, Expired; "" when unknown
-	Requester string    `json:"requester,omitempty"`
-	App       string    `json:"app,omitempty"`
-	Branch    string    `json:"branch,omitempty"`
-	Commit    string    `json:"commit,omitempty"`
-	Message   string    `json:"message,omitempty"`
-	By        string    `json:"by,omitempty"` // who approved, rejected
-	At        time.Time `json:"at,omitzero"`  // when State was set
-	AtRaw     string    `json:"at_raw,omitempty"`
-	Until     string    `json:"until,omitempty"` // the approval's end, as the gateway wrote it
-	Extended  bool      `json:"extended,omitempty"`
-	ExtendBy  string    `json:"extend_by,omitempty"`
-	Notes     string    `json:"notes,omitempty"`
+	ID string `json:"id"`
+	// Fixed: the request fields below were taken from an event that
+	// applied and never change again. A thread opened by an event that did
+	// not apply (a denied approve) has none yet.
+	Fixed     bool   `json:"fixed,omitempty"`
+	Requester string `json:"requester,omitempty"`
+	App       string `json:"app,omitempty"`
+	Rack      string `json:"rack,omitempty"`
+	Branch    string `json:"branch,omitempty"`
+	Commit    string `json:"commit,omitempty"`
+	Message   string `json:"message,omitempty"`
+
+	State    string    `json:"state,omitempty"` // Pending, Approved, Rejected, Expired; Unknown ("") before any event applied
+	By       string    `json:"by,omitempty"`    // who approved, rejected
+	At       time.Time `json:"at,omitzero"`     // when State was set
+	AtRaw    string    `json:"at_raw,omitempty"`
+	Until    string    `json:"until,omitempty"` // the approval's end, as the gateway wrote it
+	Extended bool      `json:"extended,omitempty"`
+	ExtendBy string    `json:"extend_by,omitempty"`
+	Notes    string    `json:"notes,omitempty"`
 }
 
 // maxValue bounds every value a Thread keeps from an event.
@@ -80,8 +82,16 @@ func New(channel, key string, s Spec, ev *event.Event, line []byte, now time.Tim
 	if s.Approval {
 		t.Request = &Request{ID: clip(ev.Get("resource"), maxValue)}
 	}
-	t.Apply(ev, now)
+	t.FirstNotApplied = t.apply(ev, now)
 	return t
+}
+
+// upgrade fills in what a thread recorded by an older auditfwd lacks: its
+// request's fields were fixed once it had a state.
+func (t *Thread) upgrade() {
+	if r := t.Request; r != nil && !r.Fixed && r.State != Unknown {
+		r.Fixed = true
+	}
 }
 
 // Clone is a copy of t that can change without changing t.
@@ -94,16 +104,16 @@ func (t Thread) Clone() Thread {
 	return t
 }
 
-// Restart is t carried over to a new parent (the old one is gone): a
-// request's state is kept, a thread_by count starts again.
-func (t Thread) Restart(ev *event.Event, line []byte, now time.Time) Thread {
-	n := New(t.Channel, t.Key, Spec{Approval: t.Approval, Window: t.Window}, ev, line, now)
-	if t.Request != nil && n.Request != nil {
+// restart is t carried over to a new parent whose first event is ev: a
+// request keeps what it asks for and its state, a thread_by count starts
+// again.
+func (t *Thread) restart(ev *event.Event, line []byte, now time.Time) Thread {
+	n := Thread{Channel: t.Channel, Key: t.Key, Approval: t.Approval, Window: t.Window, First: compact(line, ev)}
+	if t.Request != nil {
 		r := *t.Request
 		n.Request = &r
-		n.Count = 0
-		n.Apply(ev, now)
 	}
+	n.FirstNotApplied = n.apply(ev, now)
 	return n
 }
 
@@ -129,8 +139,10 @@ func (t *Thread) Expired(now time.Time) bool {
 	return now.After(t.Touched.Add(keep))
 }
 
-// Apply counts ev into t and, for a request, moves its state.
-func (t *Thread) Apply(ev *event.Event, now time.Time) {
+// apply counts ev into t and, for a request, moves its state when ev fits
+// the request's life. It returns why ev did not apply ("" when it did):
+// the parent is then left as it was.
+func (t *Thread) apply(ev *event.Event, now time.Time) (notApplied string) {
 	t.Count++
 	t.Touched = now
 	at := ev.Time
@@ -140,13 +152,17 @@ func (t *Thread) Apply(ev *event.Event, now time.Time) {
 	if at.After(t.LastSeen) {
 		t.LastSeen = at
 	}
+	if t.Request != nil {
+		// An event that does not apply leaves what the parent shows.
+		if notApplied = t.Request.apply(ev); notApplied != "" && t.Latest.Action != "" {
+			return notApplied
+		}
+	}
 	t.Latest = Latest{
 		Action: clip(ev.Action, maxValue), Status: clip(ev.Get("status"), maxValue),
 		Time: ev.Time, TimeRaw: clip(ev.TimeRaw, maxValue), Actor: actor(ev),
 	}
-	if t.Request != nil {
-		t.Request.apply(ev)
-	}
+	return notApplied
 }
 
 // Mark records that the spool record at pos holding line was applied.
@@ -167,7 +183,16 @@ func Hash(line []byte) uint64 {
 	return h.Sum64()
 }
 
-func (r *Request) apply(ev *event.Event) {
+// apply moves r by ev when ev fits the request's life (lifecycle.go), and
+// returns why not otherwise. What the request asks for is taken once, from
+// the first event that applies, and never changes afterwards: a later
+// event's details cannot rewrite it.
+func (r *Request) apply(ev *event.Event) (notApplied string) {
+	step := stepOf(ev.Action)
+	next, why := transition(r.State, step, ev.Get("status"))
+	if why != "" {
+		return why
+	}
 	d := details(ev)
 	get := func(names ...string) string {
 		for _, n := range names {
@@ -180,48 +205,39 @@ func (r *Request) apply(ev *event.Event) {
 		}
 		return ""
 	}
-	setIf := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	setIf(&r.App, get("app", "app_name"))
-	if r.App == "" && ev.Get("resource_type") == "app" {
-		r.App = clip(ev.Get("resource"), maxValue)
-	}
-	setIf(&r.Branch, get("git_branch", "branch"))
-	setIf(&r.Commit, get("git_commit_hash", "git_commit", "commit_sha", "commit"))
-	setIf(&r.Message, get("message"))
-	st := ev.Get("status")
-	if st != "" && st != "success" {
-		return // a refused or failed attempt does not change the request
-	}
 	who := actor(ev)
-	switch verb := strings.TrimPrefix(ev.Action, LifecyclePrefix); verb {
-	case "create", "created":
-		if r.Requester == "" {
+	if !r.Fixed {
+		r.Fixed = true
+		if step == stepCreate {
 			r.Requester = who
 		}
-		if r.State == "" {
-			r.State = Pending
-			r.At, r.AtRaw = ev.Time, clip(ev.TimeRaw, maxValue)
-		}
-	case "approve", "approved":
-		r.State, r.By, r.At, r.AtRaw = Approved, who, ev.Time, clip(ev.TimeRaw, maxValue)
-		setIf(&r.Until, get("expires_at", "approved_until", "until"))
-		setIf(&r.Notes, get("notes"))
-	case "reject", "rejected":
-		r.State, r.By, r.At, r.AtRaw = Rejected, who, ev.Time, clip(ev.TimeRaw, maxValue)
-		setIf(&r.Notes, get("notes", "reason"))
-	case "extend", "extended":
-		if r.State == "" || r.State == Pending || r.State == Expired {
-			r.State = Approved
-		}
-		r.Extended, r.ExtendBy = true, who
-		setIf(&r.Until, get("expires_at", "extended_until", "until"))
-	case "expire", "expired":
-		r.State, r.At, r.AtRaw = Expired, ev.Time, clip(ev.TimeRaw, maxValue)
+		r.App = get("app", "app_name")
+		r.Rack = get("rack", "rack_name")
+		r.Branch = get("git_branch", "branch")
+		r.Commit = get("git_commit_hash", "git_commit", "commit_sha", "commit")
+		r.Message = get("message")
 	}
+	at, atRaw := ev.Time, clip(ev.TimeRaw, maxValue)
+	switch step {
+	case stepCreate:
+		r.At, r.AtRaw = at, atRaw
+	case stepApprove:
+		r.By, r.At, r.AtRaw = who, at, atRaw
+		r.Until, r.Notes = get("expires_at", "approved_until", "until"), get("notes")
+	case stepReject:
+		r.By, r.At, r.AtRaw = who, at, atRaw
+		r.Notes = get("notes", "reason")
+		r.Until, r.Extended, r.ExtendBy = "", false, ""
+	case stepExtend:
+		r.Extended, r.ExtendBy = true, who
+		if until := get("expires_at", "extended_until", "until"); until != "" {
+			r.Until = until
+		}
+	case stepExpire:
+		r.At, r.AtRaw = at, atRaw
+	}
+	r.State = next
+	return ""
 }
 
 // details decodes the event's details field, a JSON object in a string

@@ -1,14 +1,11 @@
 package threads
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/event"
-	"github.com/auditfwd/auditfwd/internal/logpos"
 )
 
 func parse(t *testing.T, line string) *event.Event {
@@ -61,32 +58,6 @@ func TestKey(t *testing.T) {
 	}
 }
 
-func TestApprovalLifecycle(t *testing.T) {
-	now := time.Date(2026, 3, 20, 1, 0, 0, 0, time.UTC)
-	create := `{"action":"deploy_approval_request.create","details":"{\"git_branch\":\"main\",\"git_commit_hash\":\"abc123\",\"message\":\"Ship it\"}","resource":"42","resource_type":"deploy_approval_request","status":"success","ts":"2026-03-20T01:00:00Z","user_email":"bob@example.com","user_name":"Bob","app":"billing"}`
-	th := New("deploy_approval_alerts", "deploy_approval_request=42", Spec{Approval: true}, parse(t, create), []byte(create), now)
-	r := th.Request
-	if r.State != Pending || r.Requester != "Bob (bob@example.com)" || r.App != "billing" || r.Branch != "main" || r.Commit != "abc123" || r.Message != "Ship it" || r.ID != "42" {
-		t.Fatalf("after create: %+v", r)
-	}
-	th.Apply(parse(t, `{"action":"deploy_approval_request.approve","resource":"42","status":"denied","user_email":"eve@example.com"}`), now)
-	if r.State != Pending {
-		t.Fatalf("a denied approve changed the state: %+v", r)
-	}
-	th.Apply(parse(t, `{"action":"deploy_approval_request.approve","details":"{\"expires_at\":\"2026-03-20T01:15:00Z\"}","resource":"42","status":"success","ts":"2026-03-20T01:05:00Z","user_email":"alice@example.com","user_name":"Alice"}`), now)
-	th.Apply(parse(t, `{"action":"deploy_approval_request.extend","expires_at":"2026-03-20T03:00:00Z","resource":"42","status":"success","user_email":"carol@example.com"}`), now)
-	if r.State != Approved || r.By != "Alice (alice@example.com)" || !r.Extended || r.ExtendBy != "carol@example.com" || r.Until != "2026-03-20T03:00:00Z" {
-		t.Fatalf("after approve and extend: %+v", r)
-	}
-	if th.Count != 4 || th.Latest.Action != "deploy_approval_request.extend" {
-		t.Fatalf("count %d latest %+v", th.Count, th.Latest)
-	}
-	th.Apply(parse(t, `{"action":"deploy_approval_request.expired","resource":"42"}`), now)
-	if r.State != Expired {
-		t.Fatalf("after expired: %+v", r)
-	}
-}
-
 func TestWindowIsSlidingFromTheLastEvent(t *testing.T) {
 	now := time.Date(2026, 3, 20, 1, 0, 0, 0, time.UTC)
 	line := `{"action":"login.oauth_failed","ip_address":"1.2.3.4","ts":"2026-03-20T01:00:00Z"}`
@@ -94,106 +65,11 @@ func TestWindowIsSlidingFromTheLastEvent(t *testing.T) {
 	if !th.Joins(now.Add(59*time.Minute), now) || th.Joins(now.Add(61*time.Minute), now) {
 		t.Fatal("window from the parent's event")
 	}
-	th.Apply(parse(t, `{"action":"login.oauth_failed","ip_address":"1.2.3.4","ts":"2026-03-20T01:50:00Z"}`), now)
+	th.apply(parse(t, `{"action":"login.oauth_failed","ip_address":"1.2.3.4","ts":"2026-03-20T01:50:00Z"}`), now)
 	if !th.Joins(now.Add(110*time.Minute), now) {
 		t.Fatal("the window does not slide with the last event")
 	}
 	if th.Expired(now.Add(59*time.Minute)) || !th.Expired(now.Add(61*time.Minute)) {
 		t.Fatal("forgotten a window after its last change")
-	}
-}
-
-func thread(ch, key string, now time.Time) Thread {
-	line := `{"action":"login.oauth_failed","ip_address":"` + key + `"}`
-	ev, _ := event.Parse([]byte(line))
-	th := New(ch, "ip_address="+key, Spec{By: "ip_address", Window: time.Hour}, &ev, []byte(line), now)
-	th.SlackChannel, th.TS = "C1", "1700000000.000100"
-	return th
-}
-
-func TestStoreSurvivesReopenTornLineAndCorruption(t *testing.T) {
-	now := time.Now()
-	path := filepath.Join(t.TempDir(), "threads.jsonl")
-	s := Open(path, nil, now)
-	a, b := thread("security", "a", now), thread("security", "b", now)
-	a.Mark(logpos.Position{Gen: 1, Offset: 10}, []byte("x"))
-	for _, th := range []Thread{a, b} {
-		if err := s.Put(th); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a.Count = 7
-	if err := s.Put(a); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-
-	s = Open(path, nil, now)
-	got, ok := s.Get("security", a.Key, now)
-	if !ok || got.Count != 7 || got.TS != a.TS || !got.Applied(logpos.Position{Gen: 1, Offset: 10}, []byte("x")) {
-		t.Fatalf("after reopen: %+v %v", got, ok)
-	}
-	if n := s.Count("security", now); n != 2 {
-		t.Fatalf("open threads %d, want 2", n)
-	}
-	s.Close()
-
-	// A crash mid-append leaves a torn last line: dropped, nothing set aside.
-	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	f.WriteString(`{"channel":"security","key":"ip_address=c","ts":"17`)
-	f.Close()
-	s = Open(path, nil, now)
-	if _, ok := s.Get("security", "ip_address=c", now); ok {
-		t.Fatal("a torn line was read")
-	}
-	if _, ok := s.Get("security", b.Key, now); !ok {
-		t.Fatal("intact thread lost after a torn line")
-	}
-	if aside, _ := filepath.Glob(path + ".corrupt-*"); len(aside) != 0 {
-		t.Fatalf("a torn last line set the file aside: %v", aside)
-	}
-	s.Close()
-
-	// A corrupt line in the middle: set aside, the intact threads kept.
-	data, _ := os.ReadFile(path)
-	os.WriteFile(path, append([]byte("\x00\x00garbage\n"), data...), 0o600)
-	s = Open(path, nil, now)
-	if _, ok := s.Get("security", a.Key, now); !ok {
-		t.Fatal("intact thread lost after corruption")
-	}
-	if aside, _ := filepath.Glob(path + ".corrupt-*"); len(aside) != 1 {
-		t.Fatalf("corrupt file not set aside: %v", aside)
-	}
-	s.Close()
-	if data, _ := os.ReadFile(path); strings.Contains(string(data), "garbage") {
-		t.Fatal("the garbage is still in the journal")
-	}
-}
-
-func TestStoreForgetsAfterTheWindowAndStaysBounded(t *testing.T) {
-	now := time.Now()
-	path := filepath.Join(t.TempDir(), "threads.jsonl")
-	s := Open(path, nil, now)
-	s.max = 50
-	for i := range 200 {
-		th := thread("security", strings.Repeat("k", 1+i%7)+string(rune('a'+i%26))+time.Duration(i).String(), now.Add(time.Duration(i)*time.Millisecond))
-		if err := s.Put(th); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := s.Count("security", now); n != 50 {
-		t.Fatalf("%d threads kept, want the bound 50", n)
-	}
-	if n := s.Count("security", now.Add(2*time.Hour)); n != 0 {
-		t.Fatalf("%d threads still open after the window", n)
-	}
-	s.Close()
-	s = Open(path, nil, now.Add(2*time.Hour))
-	if n := s.Count("security", now.Add(2*time.Hour)); n != 0 {
-		t.Fatalf("reopened after the window: %d threads", n)
-	}
-	s.Close()
-	if data, _ := os.ReadFile(path); len(data) != 0 {
-		t.Fatalf("the journal still holds forgotten threads: %d bytes", len(data))
 	}
 }
