@@ -108,9 +108,10 @@ func ValidatePattern(p string) error {
 // Hides reports whether the field at path (a top-level key, or
 // "details.reason" for a key inside a JSON object value) is hidden by a
 // redact.fields glob: its own path or the path of an object holding it
-// matches one.
+// matches one. The action and the timestamp never are: they are the
+// message's heading and time line.
 func (r *Redactor) Hides(p string) bool {
-	if r == nil || len(r.fields) == 0 {
+	if r == nil || len(r.fields) == 0 || p == "action" || p == "ts" || p == "timestamp" {
 		return false
 	}
 	for {

@@ -34,6 +34,13 @@ func TestFieldGlobsHidePathsAndKeysInsideObjects(t *testing.T) {
 	}
 }
 
+func TestTheActionAndTheTimeAreNeverHidden(t *testing.T) {
+	r, _ := New(Options{Fields: []string{"*"}})
+	if r.Hides("action") || r.Hides("ts") || r.Hides("timestamp") || !r.Hides("status") || !r.Hides("details.ts") {
+		t.Error("* must hide every field but the action and the timestamp")
+	}
+}
+
 func TestFieldGlobOnAnObjectHidesWhatIsInside(t *testing.T) {
 	r, _ := New(Options{Fields: []string{"details"}})
 	if !r.Hides("details.reason") || !r.Hides("details.a.b") {
