@@ -56,6 +56,7 @@ func cmdCheck(env *cliEnv, args []string) error {
 	fs, path := flags(env, "check")
 	strict := fs.Bool("strict", false, "exit 1 on warnings too (for CI and git hooks)")
 	rulesOnly := fs.Bool("rules-only", false, "check the file and its rules only, not this host's secrets and placeholders (for git hooks and CI)")
+	connect := fs.Bool("connect", false, "audit_log.source postgres: connect with the DSN and say what the role can and cannot read or write")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -83,6 +84,9 @@ func cmdCheck(env *cliEnv, args []string) error {
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(env.stderr, w.String())
+	}
+	if *connect && !checkConnect(env, cfg) {
+		return &exitError{code: 1, msg: "the database check failed (FAIL lines above say what to grant or fix)"}
 	}
 	if len(warnings) > 0 && *strict {
 		return &exitError{code: 1, msg: fmt.Sprintf("%d warning(s) and --strict", len(warnings))}
@@ -226,23 +230,23 @@ func cmdChannels(env *cliEnv, args []string) error {
 		reason, hint := explain(err, "")
 		return fmt.Errorf("conversations.list: %s (%s)", reason, hint)
 	}
-	configured := map[string][]string{}
-	for _, t := range cfg.Targets() {
-		key := strings.TrimPrefix(t.SlackChannel, "#")
-		configured[key] = append(configured[key], t.Name)
-	}
+	configured, _ := configuredChannels(cfg.Targets())
 	sort.Slice(chans, func(i, j int) bool { return chans[i].Name < chans[j].Name })
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tCHANNEL\tBOT MEMBER\tCONFIGURED AS")
 	for _, c := range chans {
-		names := append(configured[c.Name], configured[c.ID]...)
+		names := append(configured[strings.ToLower(c.Name)], configured[c.ID]...)
 		member := "no"
 		if c.IsMember {
 			member = "yes"
 		}
 		fmt.Fprintf(tw, "%s\t#%s\t%s\t%s\n", c.ID, c.Name, member, strings.Join(names, ","))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	printUnlisted(env.stdout, cfg.Targets(), chans)
+	return nil
 }
 
 func cmdManifest(env *cliEnv, args []string) error {

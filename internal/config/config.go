@@ -40,6 +40,15 @@ const (
 	DefaultLogLevel      = "info"
 	DefaultAlertsChannel = "#deploy-approvals"
 	DefaultThreadWindow  = 24 * time.Hour
+	DefaultSource        = SourceFile
+	DefaultStateSchema   = "auditfwd"
+	DefaultPollInterval  = time.Second
+)
+
+// The values of audit_log.source.
+const (
+	SourceFile     = "file"
+	SourcePostgres = "postgres"
 )
 
 // Config is a loaded, validated configuration file with every default filled in.
@@ -59,12 +68,23 @@ type Config struct {
 	Redact Redact `yaml:"redact"`
 }
 
-// AuditLog says which file to tail and how to read it.
+// AuditLog says where the audit events come from and how to read them.
 type AuditLog struct {
-	Path         string `yaml:"path"`
-	Format       string `yaml:"format"`   // auto | json | docker | cri
-	StartAt      string `yaml:"start_at"` // end | beginning
-	MaxLineBytes int    `yaml:"max_line_bytes"`
+	Source       string   `yaml:"source"` // file | postgres
+	Path         string   `yaml:"path"`
+	Format       string   `yaml:"format"`   // auto | json | docker | cri
+	StartAt      string   `yaml:"start_at"` // end | beginning
+	MaxLineBytes int      `yaml:"max_line_bytes"`
+	Postgres     Postgres `yaml:"postgres"`
+}
+
+// Postgres is the gateway's database as the source (docs/high-availability.md):
+// where the DSN is, auditfwd's own schema, and how often to look for rows.
+// The DSN itself is a secret; see PostgresDSN.
+type Postgres struct {
+	DSNFile      string        `yaml:"dsn_file"`
+	StateSchema  string        `yaml:"state_schema"`
+	PollInterval time.Duration `yaml:"poll_interval"`
 }
 
 // Slack holds the Web API endpoints and where the app's credentials live.
@@ -240,10 +260,12 @@ func Parse(data []byte, filename string) (*Config, error) {
 func defaults() *Config {
 	return &Config{
 		AuditLog: AuditLog{
+			Source:       DefaultSource,
 			Path:         DefaultAuditLogPath,
 			Format:       DefaultFormat,
 			StartAt:      DefaultStartAt,
 			MaxLineBytes: DefaultMaxLineBytes,
+			Postgres:     Postgres{StateSchema: DefaultStateSchema, PollInterval: DefaultPollInterval},
 		},
 		StateDir: DefaultStateDir,
 		Slack: Slack{

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // specExample is the documented example of the product contract, verbatim
@@ -76,8 +77,9 @@ func TestDefaults(t *testing.T) {
 	for _, src := range []string{"", "   \n\t\n", "# only a comment\n", "null\n", "---\n", "audit_log:\nslack:\nadmin:\nmetrics:\ndeploy_approval_alerts:\n"} {
 		cfg := mustParse(t, src)
 		want := &Config{
-			Path:     "c.yaml",
-			AuditLog: AuditLog{Path: "/var/log/rack-gateway/audit.log", Format: "auto", StartAt: "end", MaxLineBytes: 1048576},
+			Path: "c.yaml",
+			AuditLog: AuditLog{Source: "file", Path: "/var/log/rack-gateway/audit.log", Format: "auto", StartAt: "end", MaxLineBytes: 1048576,
+				Postgres: Postgres{StateSchema: "auditfwd", PollInterval: time.Second}},
 			StateDir: "/var/lib/auditfwd",
 			Slack:    Slack{APIURL: "https://slack.com/api/", AuthorizeURL: "https://slack.com/oauth/v2/authorize"},
 			Metrics:  Metrics{Listen: "127.0.0.1:9464"},
@@ -148,7 +150,8 @@ deploy_approval_alerts:
   enabled: true
   slack_channel: '#approvals'
 `)
-	if cfg.AuditLog != (AuditLog{Path: "/data/gw.log", Format: "cri", StartAt: "beginning", MaxLineBytes: 65536}) {
+	if cfg.AuditLog != (AuditLog{Source: "file", Path: "/data/gw.log", Format: "cri", StartAt: "beginning", MaxLineBytes: 65536,
+		Postgres: Postgres{StateSchema: "auditfwd", PollInterval: time.Second}}) {
 		t.Errorf("audit_log = %+v", cfg.AuditLog)
 	}
 	if cfg.Slack.APIURL != "http://127.0.0.1:9999/api/" {
@@ -263,7 +266,7 @@ func TestErrors(t *testing.T) {
 		{"merge key", "base: &b {path: /x}\n",
 			[]string{`c.yaml:1: unknown key "base" (known keys: admin, audit_log, channels, deploy_approval_alerts, log_level, metrics, redact, slack, state_dir)`}},
 		{"yaml syntax error", "audit_log:\n  path: /x\n   format: json\n",
-			[]string{`c.yaml:3: invalid YAML: mapping values are not allowed in this context`}},
+			[]string{`c.yaml:3: invalid YAML: mapping values are not allowed in this context; check the indentation: line 3 is indented 3 spaces, more than line 2 (2), whose key has its value already; keys of one mapping line up in one column`}},
 		{"tab indentation", "audit_log:\n\tpath: /x\n",
 			[]string{`c.yaml:2: invalid YAML: found character that cannot start any token (tabs are not allowed for indentation)`}},
 		{"second document", "state_dir: /a\n---\nstate_dir: /b\n",
@@ -386,39 +389,43 @@ func TestRestartKeysChanged(t *testing.T) {
 	if got := base.RestartKeysChanged(mustParse(t, "channels: []\ndeploy_approval_alerts: {enabled: true}\n")); got != nil {
 		t.Errorf("routing-only change reported %v", got)
 	}
-	v := reflect.ValueOf(base).Elem()
-	typ := v.Type()
-	for i := range typ.NumField() {
-		f := typ.Field(i)
-		tag := f.Tag.Get("yaml")
-		if tag == "-" || tag == "channels" || tag == "deploy_approval_alerts" || tag == "redact" {
-			continue
+	// Every leaf outside the routing sections, with its dotted name and
+	// its index path, nested sections included.
+	var leaves []string
+	var paths [][]int
+	var walk func(typ reflect.Type, prefix string, path []int)
+	walk = func(typ reflect.Type, prefix string, path []int) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			tag := f.Tag.Get("yaml")
+			if tag == "-" || tag == "" || prefix == "" && (tag == "channels" || tag == "deploy_approval_alerts" || tag == "redact") {
+				continue
+			}
+			p := append(slices.Clone(path), i)
+			if f.Type.Kind() == reflect.Struct {
+				walk(f.Type, prefix+tag+".", p)
+				continue
+			}
+			leaves = append(leaves, prefix+tag)
+			paths = append(paths, p)
 		}
-		leaves := []string{tag}
-		paths := [][]int{{i}}
-		if f.Type.Kind() == reflect.Struct {
-			leaves, paths = nil, nil
-			for j := range f.Type.NumField() {
-				leaves = append(leaves, tag+"."+f.Type.Field(j).Tag.Get("yaml"))
-				paths = append(paths, []int{i, j})
-			}
+	}
+	walk(reflect.TypeOf(*base), "", nil)
+	for k, leaf := range leaves {
+		o := *base
+		fv := reflect.ValueOf(&o).Elem().FieldByIndex(paths[k])
+		switch fv.Kind() {
+		case reflect.String:
+			fv.SetString(fv.String() + "x")
+		case reflect.Int, reflect.Int64:
+			fv.SetInt(fv.Int() + 1)
+		case reflect.Slice:
+			fv.Set(reflect.Append(fv, reflect.New(fv.Type().Elem()).Elem()))
+		default:
+			t.Fatalf("%s: unhandled kind %v", leaf, fv.Kind())
 		}
-		for k, leaf := range leaves {
-			o := *base
-			fv := reflect.ValueOf(&o).Elem().FieldByIndex(paths[k])
-			switch fv.Kind() {
-			case reflect.String:
-				fv.SetString(fv.String() + "x")
-			case reflect.Int:
-				fv.SetInt(fv.Int() + 1)
-			case reflect.Slice:
-				fv.Set(reflect.Append(fv, reflect.New(fv.Type().Elem()).Elem()))
-			default:
-				t.Fatalf("%s: unhandled kind %v", leaf, fv.Kind())
-			}
-			if got := base.RestartKeysChanged(&o); !slices.Equal(got, []string{leaf}) {
-				t.Errorf("changing %s: RestartKeysChanged = %v", leaf, got)
-			}
+		if got := base.RestartKeysChanged(&o); !slices.Equal(got, []string{leaf}) {
+			t.Errorf("changing %s: RestartKeysChanged = %v", leaf, got)
 		}
 	}
 }

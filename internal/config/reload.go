@@ -40,10 +40,14 @@ func (c *Config) RestartKeysChanged(o *Config) []string {
 			out = append(out, name)
 		}
 	}
+	add("audit_log.source", c.AuditLog.Source != o.AuditLog.Source)
 	add("audit_log.path", c.AuditLog.Path != o.AuditLog.Path)
 	add("audit_log.format", c.AuditLog.Format != o.AuditLog.Format)
 	add("audit_log.start_at", c.AuditLog.StartAt != o.AuditLog.StartAt)
 	add("audit_log.max_line_bytes", c.AuditLog.MaxLineBytes != o.AuditLog.MaxLineBytes)
+	add("audit_log.postgres.dsn_file", c.AuditLog.Postgres.DSNFile != o.AuditLog.Postgres.DSNFile)
+	add("audit_log.postgres.state_schema", c.AuditLog.Postgres.StateSchema != o.AuditLog.Postgres.StateSchema)
+	add("audit_log.postgres.poll_interval", c.AuditLog.Postgres.PollInterval != o.AuditLog.Postgres.PollInterval)
 	add("state_dir", c.StateDir != o.StateDir)
 	add("slack.api_url", c.Slack.APIURL != o.Slack.APIURL)
 	add("slack.authorize_url", c.Slack.AuthorizeURL != o.Slack.AuthorizeURL)

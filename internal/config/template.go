@@ -14,11 +14,11 @@ import (
 // when not nil, are the lines shown under it, in order ("user", "status",
 // "resource" or any event field such as "ip_address" or "details.reason").
 type Template struct {
-	Title      string
-	Fields     []string // nil: the default lines
-	Line       int      // line of the template key; 0 when built by hand
-	TitleLine  int
-	FieldLines []int
+	Title      string   `yaml:"title"`
+	Fields     []string `yaml:"fields"` // nil: the default lines
+	Line       int      `yaml:"-"`      // line of the template key; 0 when built by hand
+	TitleLine  int      `yaml:"-"`
+	FieldLines []int    `yaml:"-"`
 }
 
 // template decodes a rule's template mapping; what it says is checked with

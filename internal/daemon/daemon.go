@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/notify"
 	"github.com/auditfwd/auditfwd/internal/oauthsrv"
+	"github.com/auditfwd/auditfwd/internal/pgstate"
 	"github.com/auditfwd/auditfwd/internal/pipeline"
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/slack"
@@ -50,14 +52,27 @@ type Daemon struct {
 	m       *metrics.Metrics
 	format  event.Format
 	rules   *rules.Rules
-	render  *slack.Renderer // the start-up config's; reloads give the service new ones
 	ready   atomic.Bool
+	readyOK sync.Once // READY=1 to systemd, once
 	hb      heartbeat
 
 	// Set by Run.
-	conn    *delivery.Connection
+	conn *delivery.Connection
+
+	// mu guards the rules in force and what delivers with them: for the
+	// file source from start-up on, for the Postgres source only while this
+	// instance leads (nil on a standby).
+	mu      sync.Mutex
+	targets []config.Target
+	render  *slack.Renderer // what messages show (redaction, templates)
+	active  *delivering
+}
+
+// delivering is the delivery service and the pipeline routing into it.
+type delivering struct {
 	svc     *delivery.Service
 	handler *pipeline.Handler
+	cursors *pgstate.Cursors // the Postgres source's; nil for the file source
 }
 
 // New checks what can be checked before anything starts: the routing rules
@@ -80,7 +95,13 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Daemon{cfg: cfg, log: log, version: o.Version, m: m, format: format, rules: r, render: render}, nil
+	return &Daemon{cfg: cfg, log: log, version: o.Version, m: m, format: format, rules: r, targets: cfg.Targets(), render: render}, nil
+}
+
+// setReady marks the daemon ready: /readyz answers 200, systemd gets READY=1.
+func (d *Daemon) setReady() {
+	d.ready.Store(true)
+	d.readyOK.Do(func() { notify.Ready() })
 }
 
 // Run forwards until ctx is done (SIGTERM), then stops reading, lets
@@ -112,15 +133,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 			m.SlackRequestTime.WithLabelValues(method).Observe(dur.Seconds())
 		},
 	}, cfg.BotTokenFile(), log, m)
-	svc, err := delivery.New(delivery.Options{State: state, Logger: log, Metrics: m, Conn: d.conn, Renderer: d.render})
-	if err != nil {
-		return err
+	var source func(context.Context) error
+	if cfg.AuditLog.Source == config.SourcePostgres {
+		if source, err = d.postgres(); err != nil {
+			return err
+		}
+	} else {
+		svc, err := delivery.New(delivery.Options{State: state, Logger: log, Metrics: m, Conn: d.conn, Renderer: d.render})
+		if err != nil {
+			return err
+		}
+		if err := svc.Start(ctx, cfg.Targets()); err != nil {
+			return err
+		}
+		d.active = &delivering{svc: svc, handler: pipeline.New(d.format, cfg.AuditLog.MaxLineBytes, d.rules, svc, m)}
+		source = d.tail
 	}
-	d.svc = svc
-	if err := svc.Start(ctx, cfg.Targets()); err != nil {
-		return err
-	}
-	d.handler = pipeline.New(d.format, cfg.AuditLog.MaxLineBytes, d.rules, svc, m)
 	reloader := newReloader(cfg, log, m, d.apply)
 
 	metricsLn, err := httpserver.Listen("metrics.listen", cfg.Metrics.Listen)
@@ -142,8 +170,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	adminSrv := httpserver.New(adminHandler)
 	go metricsSrv.Serve(metricsLn)
 	go adminSrv.Serve(adminLn)
-	log.Info("auditfwd started", "version", d.version, "config", cfg.Path, "audit_log", cfg.AuditLog.Path,
-		"metrics", metricsLn.Addr().String(), "admin", adminLn.Addr().String())
+	from := []any{"audit_log", cfg.AuditLog.Path}
+	if cfg.AuditLog.Source == config.SourcePostgres {
+		from = []any{"source", "postgres", "state_schema", cfg.AuditLog.Postgres.StateSchema}
+	}
+	log.Info("auditfwd started", append(append([]any{"version", d.version, "config", cfg.Path}, from...),
+		"metrics", metricsLn.Addr().String(), "admin", adminLn.Addr().String())...)
 	for _, w := range rules.Lint(cfg) { // what `auditfwd check` says
 		log.Warn("rules in force have a warning", "warning", w.String())
 	}
@@ -159,63 +191,97 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go reloader.watch(ctx)
 	go notify.Watchdog(ctx, func() bool { return d.ready.Load() && d.hb.healthy() })
 
-	t := tailer.New(tailer.Options{
-		Path:           cfg.AuditLog.Path,
-		StartAtEnd:     cfg.AuditLog.StartAt == "end",
-		MaxLineBytes:   cfg.AuditLog.MaxLineBytes,
-		CheckpointPath: state.Checkpoint(),
-		Logger:         log,
-		Ready: func() {
-			d.ready.Store(true)
-			notify.Ready()
-		},
-		Heartbeat: d.hb.beat,
-		Lag:       func(n int64) { m.LogLagBytes.Set(float64(n)) },
-		HighWater: svc.HighWater,
-		Writable: func(ok bool) {
-			if ok {
-				m.StateDirWritable.Set(1)
-			} else {
-				m.StateDirWritable.Set(0)
-			}
-		},
-	}, d.handler)
-	tailErr := t.Run(ctx)
+	srcErr := source(ctx)
 	stop()
 	notify.Stopping()
-	if tailErr != nil {
-		log.Error("tailer stopped", "err", tailErr)
+	if srcErr != nil {
+		log.Error("the audit source stopped", "err", srcErr)
 	}
-	// In-flight Slack requests finish; the spools already hold the rest.
-	if !svc.Wait(shutdownGrace) {
-		log.Warn("Slack requests still in flight at shutdown; they may be repeated after restart")
+	if d.active != nil { // the file source; a Postgres leader waited for its own
+		// In-flight Slack requests finish; the spools already hold the rest.
+		if !d.active.svc.Wait(shutdownGrace) {
+			log.Warn("Slack requests still in flight at shutdown; they may be repeated after restart")
+		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	metricsSrv.Shutdown(sctx)
 	adminSrv.Shutdown(sctx)
-	if tailErr != nil {
-		return tailErr
+	if srcErr != nil {
+		return srcErr
 	}
 	log.Info("auditfwd stopped")
 	return nil
 }
 
+// tail runs the file source until ctx is done.
+func (d *Daemon) tail(ctx context.Context) error {
+	cfg, m := d.cfg, d.m
+	t := tailer.New(tailer.Options{
+		Path:           cfg.AuditLog.Path,
+		StartAtEnd:     cfg.AuditLog.StartAt == "end",
+		MaxLineBytes:   cfg.AuditLog.MaxLineBytes,
+		CheckpointPath: cfg.State().Checkpoint(),
+		Logger:         d.log,
+		Ready:          d.setReady,
+		Heartbeat:      d.hb.beat,
+		Lag:            func(n int64) { m.LogLagBytes.Set(float64(n)) },
+		HighWater:      d.active.svc.HighWater,
+		Writable:       d.writable,
+	}, d.active.handler)
+	return t.Run(ctx)
+}
+
+// writable reports whether state_dir can be written.
+func (d *Daemon) writable(ok bool) {
+	if ok {
+		d.m.StateDirWritable.Set(1)
+	} else {
+		d.m.StateDirWritable.Set(0)
+	}
+}
+
 // apply swaps in reloaded routing rules and what messages show (redaction,
-// templates): the new channels' spools open before the first event is
-// routed to them; the senders lay out their next message with the new
-// Renderer.
+// templates): the new channels' spools open (and with the Postgres source,
+// their cursors start) before the first event is routed to them; the
+// senders lay out their next message with the new Renderer. A standby keeps
+// them for when it leads.
 func (d *Daemon) apply(cfg *config.Config, r *rules.Rules) error {
 	render, err := delivery.NewRenderer(cfg, d.m, d.log)
 	if err != nil {
 		return err
 	}
-	if err := d.svc.SetTargets(cfg.Targets()); err != nil {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.rules, d.targets, d.render = r, cfg.Targets(), render
+	a := d.active
+	if a == nil {
+		return nil
+	}
+	if a.cursors != nil {
+		a.cursors.Add(names(d.targets))
+	}
+	if err := a.svc.SetTargets(d.targets); err != nil {
 		return err
 	}
-	d.svc.SetRenderer(render)
-	d.handler.SetRules(r)
+	a.svc.SetRenderer(render)
+	a.handler.SetRules(r)
 	return nil
+}
+
+func names(targets []config.Target) []string {
+	out := make([]string, len(targets))
+	for i, t := range targets {
+		out[i] = t.Name
+	}
+	return out
+}
+
+// current is what delivers now; nil on a standby.
+func (d *Daemon) current() *delivering {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.active
 }
 
 func (d *Daemon) metricsHandler() http.Handler {
@@ -226,7 +292,11 @@ func (d *Daemon) metricsHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !d.ready.Load() {
-			http.Error(w, "not ready: the tailer has not fixed its start position", http.StatusServiceUnavailable)
+			msg := "not ready: the tailer has not fixed its start position"
+			if d.cfg.AuditLog.Source == config.SourcePostgres {
+				msg = "not ready: the gateway's database has not answered yet"
+			}
+			http.Error(w, msg, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
@@ -263,7 +333,19 @@ func (d *Daemon) adminHandler() (http.Handler, error) {
 // adminView shows the daemon to the admin page.
 type adminView struct{ d *Daemon }
 
-func (a adminView) Channels() []status.Channel { return a.d.svc.Statuses() }
+func (a adminView) Channels() []status.Channel {
+	if cur := a.d.current(); cur != nil {
+		return cur.svc.Statuses()
+	}
+	// A standby: the configured channels, nothing delivered from here.
+	a.d.mu.Lock()
+	defer a.d.mu.Unlock()
+	out := make([]status.Channel, len(a.d.targets))
+	for i, t := range a.d.targets {
+		out[i] = status.Channel{Target: t}
+	}
+	return out
+}
 
 func (a adminView) Connection() oauthsrv.Connection {
 	connected, t, problem := a.d.conn.State()
@@ -272,11 +354,22 @@ func (a adminView) Connection() oauthsrv.Connection {
 		// events are held. Problem is for a token Slack rejected ("Disconnected").
 		problem = ""
 	}
-	return oauthsrv.Connection{Connected: connected, Team: t.TeamName, BotUser: t.BotUserID, Problem: problem}
+	c := oauthsrv.Connection{Connected: connected, Team: t.TeamName, BotUser: t.BotUserID, Problem: problem}
+	if a.d.cfg.AuditLog.Source == config.SourcePostgres {
+		c.Instance = "standby"
+		if a.d.current() != nil {
+			c.Instance = "leader"
+		}
+	}
+	return c
 }
 
 func (a adminView) SendTest(ctx context.Context, name string) error {
-	err := a.d.svc.SendTest(ctx, name)
+	cur := a.d.current()
+	if cur == nil {
+		return errors.New("this instance is a standby (audit_log.source: postgres) and makes no Slack calls: press Test on the leader's admin page, or run `auditfwd test` there")
+	}
+	err := cur.svc.SendTest(ctx, name)
 	if errors.Is(err, delivery.ErrUnknownChannel) {
 		return fmt.Errorf("%w: %s", oauthsrv.ErrUnknownChannel, name)
 	}

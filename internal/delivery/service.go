@@ -38,6 +38,15 @@ type Options struct {
 	// ResolveRefresh is how often an unknown channel name may trigger
 	// another conversations.list.
 	ResolveRefresh time.Duration
+	// Queues is where the channels' spools are: state_dir/spool when "".
+	Queues statedir.Queues
+	// Delivered, when set, reports events another instance already
+	// delivered (the Postgres source after a takeover): they are
+	// acknowledged without being posted.
+	Delivered func(channel string, pos logpos.Position) bool
+	// Acked, when set, is told the position of the last event of each
+	// acknowledgement (delivered or dead-lettered), after the spool's.
+	Acked func(channel string, pos logpos.Position)
 	// Threads keeps the thread table durably; nil: the journal in
 	// state_dir (threads.jsonl).
 	Threads threads.Records
@@ -89,6 +98,9 @@ func New(opts Options) (*Service, error) {
 	if opts.ResolveRefresh <= 0 {
 		opts.ResolveRefresh = time.Minute
 	}
+	if opts.Queues == "" {
+		opts.Queues = opts.State.Queues()
+	}
 	dead, err := OpenDeadLetters(opts.State.DeadLetters())
 	if err != nil {
 		return nil, err
@@ -125,7 +137,7 @@ func (s *Service) Start(ctx context.Context, targets []config.Target) error {
 	s.mu.Lock()
 	s.ctx = ctx
 	s.mu.Unlock()
-	existing, err := s.opts.State.Spools()
+	existing, err := s.opts.Queues.List()
 	if err != nil {
 		return err
 	}
@@ -172,7 +184,7 @@ func (s *Service) open(name string) (*channel, error) {
 	if ch, ok := s.channels[name]; ok {
 		return ch, nil
 	}
-	q, err := spool.Open(s.opts.State.Spool(name), s.log.With("channel", name))
+	q, err := spool.Open(s.opts.Queues.Spool(name), s.log.With("channel", name))
 	if err != nil {
 		return nil, err
 	}
@@ -244,6 +256,14 @@ func (s *Service) Rollback() {
 		ch.q.Rollback()
 		delete(s.touched, ch)
 	}
+}
+
+// Queued is how many events wait in the named channel's spool.
+func (s *Service) Queued(name string) int {
+	if ch, ok := s.channel(name); ok {
+		return ch.q.Len()
+	}
+	return 0
 }
 
 // HighWater is the last log position any spool holds: without a usable

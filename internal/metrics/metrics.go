@@ -31,9 +31,16 @@ type Metrics struct {
 	EventsRepeated    *prometheus.CounterVec // channel
 	StateDirWritable  prometheus.Gauge
 	MessageUpdates    *prometheus.CounterVec // channel: thread parents edited
-	ThreadsEvicted    *prometheus.CounterVec // channel: threads forgotten to make room
-	Redactions        *prometheus.CounterVec // detector: values redacted in messages Slack took
-	TemplateErrors    *prometheus.CounterVec // channel: events whose title template failed
+
+	// The Postgres source (docs/high-availability.md). With the file
+	// source, Leader and SourceUp are 1 and the others stay 0.
+	Leader         prometheus.Gauge
+	SourceUp       prometheus.Gauge
+	SourceLag      prometheus.Gauge
+	ChainBreaks    prometheus.Counter
+	ThreadsEvicted *prometheus.CounterVec // channel: threads forgotten to make room
+	Redactions     *prometheus.CounterVec // detector: values redacted in messages Slack took
+	TemplateErrors *prometheus.CounterVec // channel: events whose title template failed
 }
 
 // DeadLetterReasons and FailureReasons are the reasons whose series exist
@@ -128,6 +135,22 @@ func New(version string) *Metrics {
 			Name: "auditfwd_slack_message_updates_total",
 			Help: "Thread parent messages edited with chat.update, by channel.",
 		}, []string{"channel"}),
+		Leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditfwd_leader",
+			Help: "1 on the instance that delivers; 0 on a standby (audit_log.source: postgres).",
+		}),
+		SourceUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditfwd_source_up",
+			Help: "1 while the gateway's database answers (always 1 with the file source).",
+		}),
+		SourceLag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditfwd_source_lag_events",
+			Help: "Rows of the gateway's audit table not read yet (0 on a standby and with the file source).",
+		}),
+		ChainBreaks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "auditfwd_chain_breaks_total",
+			Help: "Breaks found in the audit table's hash chain (a gap in chain_index or a previous_hash that does not link).",
+		}),
 		ThreadsEvicted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditfwd_threads_evicted_total",
 			Help: "Slack threads forgotten before their window to make room in the thread table, by channel.",
@@ -148,8 +171,11 @@ func New(version string) *Metrics {
 		m.DeliveryFailures, m.DeadLettered, m.SlackRequestTime, m.DeliveryLag, m.QueueEvents,
 		m.LogLagBytes, m.SlackConnected, m.ReloadSuccessful, m.ReloadSuccessTime, m.BuildInfo,
 		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates, m.ThreadsEvicted, m.Redactions, m.TemplateErrors,
+		m.Leader, m.SourceUp, m.SourceLag, m.ChainBreaks,
 	)
 	m.StateDirWritable.Set(1)
+	m.Leader.Set(1)
+	m.SourceUp.Set(1)
 	build := buildinfo.Get()
 	m.BuildInfo.WithLabelValues(version, build.Commit, build.Date, build.GoVersion).Set(1)
 	for _, k := range LineKinds {

@@ -23,6 +23,10 @@ type Connection struct {
 	Team      string
 	BotUser   string
 	Problem   string // why it is disconnected, e.g. "token revoked — reconnect"
+	// Instance is "leader" or "standby" when several instances share the
+	// gateway's database (audit_log.source: postgres), "" otherwise: the
+	// page then says that a token saved here serves this instance only.
+	Instance string
 }
 
 // Daemon is what the admin server needs from the running daemon.

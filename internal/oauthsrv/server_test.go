@@ -513,6 +513,20 @@ func TestPage(t *testing.T) {
 			t.Errorf("connected page lacks %q", want)
 		}
 	}
+	if strings.Contains(r.body, `id="instance"`) {
+		t.Error("a single instance's page speaks of several")
+	}
+
+	// One of several instances on the gateway's database.
+	for role, want := range map[string]string{"leader": "This instance is the leader of several", "standby": "This instance is a standby, which makes no Slack calls"} {
+		f.daemon.mu.Lock()
+		f.daemon.conn = Connection{Connected: true, Team: "Acme", Instance: role}
+		f.daemon.mu.Unlock()
+		r = b.get("/")
+		if !strings.Contains(r.body, want) || !strings.Contains(r.body, "serves this instance only") {
+			t.Errorf("%s page lacks %q and the token's scope", role, want)
+		}
+	}
 }
 
 func TestMessagePagesHaveSecurityHeaders(t *testing.T) {

@@ -201,6 +201,18 @@ func (r *Rules) Names() []string {
 	return out
 }
 
+// First is where an event goes that must reach someone when no rule routes
+// it (auditfwd's own alerts): the first configured channel, or the deploy
+// approval alerts when no channel is configured. ok is false when there is
+// no destination at all.
+func (r *Rules) First() (Destination, bool) {
+	if len(r.rules) == 0 {
+		return Destination{}, false
+	}
+	ru := &r.rules[0]
+	return Destination{Channel: ru.name, SlackChannel: ru.slack, Alert: ru.alert, Mention: ru.mention}, true
+}
+
 // HasWhere reports whether any rule has where conditions: only then does
 // RouteEvent read the event's fields, and need them indexed.
 func (r *Rules) HasWhere() bool { return r.where }
