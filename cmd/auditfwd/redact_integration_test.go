@@ -249,7 +249,7 @@ func TestOrdinaryGatewayEventsAreNotRedacted(t *testing.T) {
 			t.Errorf("auditfwd_redactions_total{detector=%q} = %v, %v; want a 0 sample", det, got, ok)
 		}
 	}
-	for _, v := range []string{"RABCDEF", "req-9f2c1a", "203.0.113.7", "curl/8.5.0", "Mozilla/5.0", "alice@example.com", "dar_01HVX9", "e83c5163316f89bfbde7d9ab23ca2e25604af290"} {
+	for _, v := range []string{"RABCDEF", "req-9f2c1a", "203.0.113.7", "curl/8.5.0", "Mozilla/5.0", "alice@example.com", "01HVX9ZK3M4N5P6Q7R8S9T0V1W", "0b7c6a4e-3d2f-4e1a-9b8c-7d6e5f4a3b2c", "e83c5163316f89bfbde7d9ab23ca2e25604af290"} {
 		if !strings.Contains(sentParams(s), v) {
 			t.Errorf("%q did not reach Slack", v)
 		}
