@@ -74,7 +74,12 @@ func cmdCheck(env *cliEnv, args []string) error {
 	if _, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts); err != nil {
 		return err
 	}
-	warnings := rules.Lint(cfg)
+	render, err := delivery.NewRenderer(cfg, nil, nil)
+	if err != nil {
+		return err
+	}
+	previews, titleWarnings := titlePreviews(cfg, render)
+	warnings := append(rules.Lint(cfg), titleWarnings...)
 	if !*rulesOnly {
 		warnings = append(warnings, placeholderWarnings(cfg)...)
 	}
@@ -86,6 +91,9 @@ func cmdCheck(env *cliEnv, args []string) error {
 	}
 	if len(warnings) > 0 && *strict {
 		return &exitError{code: 1, msg: fmt.Sprintf("%d warning(s) and --strict", len(warnings))}
+	}
+	for _, p := range previews {
+		fmt.Fprintln(env.stdout, p)
 	}
 	fmt.Fprintf(env.stdout, "%s: ok (%s, %s)\n", cfg.Path, plural(len(cfg.Channels), "channel"), plural(len(warnings), "warning"))
 	return nil
@@ -166,8 +174,13 @@ func cmdRedeliver(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	// The channel may have been fixed in the config since: use its current target.
+	// The channel may have been fixed in the config since: use its current
+	// target, and its redaction and templates, as a post would.
 	resolver := slack.NewResolver(client.ListChannels, time.Minute)
+	render, err := delivery.NewRenderer(cfg, nil, nil)
+	if err != nil {
+		return err
+	}
 	authFailed := false
 	sent, kept, err := delivery.Redeliver(cfg.State().DeadLetters(), func(dl delivery.DeadLetter) error {
 		if authFailed {
@@ -185,7 +198,7 @@ func cmdRedeliver(env *cliEnv, args []string) error {
 		defer cancel()
 		id, err := resolver.Resolve(ctx, target)
 		if err == nil {
-			msg, _ := slack.PackMentioned([]event.Event{ev}, dl.Alert, [][]string{dl.Mention})
+			msg, _ := render.Pack([]event.Event{ev}, slack.Routing{Alert: dl.Alert, Mentions: [][]string{dl.Mention}, Templates: []string{dl.Template}})
 			_, err = client.Post(ctx, id, msg)
 		}
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/delivery"
 	"github.com/auditfwd/auditfwd/internal/event"
 	"github.com/auditfwd/auditfwd/internal/pgsource"
 	"github.com/auditfwd/auditfwd/internal/rules"
@@ -42,6 +43,10 @@ func cmdRoute(env *cliEnv, args []string) error {
 		return &exitError{code: 2, msg: "--explain and --diff do not combine; explain one config at a time"}
 	}
 	cfg, r, err := loadRules(*path)
+	if err != nil {
+		return err
+	}
+	render, err := delivery.NewRenderer(cfg, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -95,6 +100,7 @@ func cmdRoute(env *cliEnv, args []string) error {
 			for _, v := range r.Explain(action, &f) {
 				fmt.Fprintf(out, "  %s\n", v)
 			}
+			explainShown(out, render, r.RouteEvent(action, &f), f.Line())
 		}
 	}
 	if len(pos) > 0 {

@@ -63,6 +63,8 @@ type Config struct {
 	// when the key is absent, empty (route nothing) for `channels: []`.
 	Channels             []Channel            `yaml:"channels"`
 	DeployApprovalAlerts DeployApprovalAlerts `yaml:"deploy_approval_alerts"`
+	// Redact is what never leaves the host; live on reload, like Channels.
+	Redact Redact `yaml:"redact"`
 }
 
 // AuditLog says where the audit events come from and how to read them.
@@ -126,7 +128,9 @@ type Channel struct {
 	// (docs/threads.md). "" posts every event on its own.
 	ThreadBy     string        `yaml:"thread_by"`
 	ThreadWindow time.Duration `yaml:"thread_window"` // 24h when ThreadBy is set alone
-	lines        ruleLines
+	// Template is what the rule's messages say; nil: the default layout.
+	Template *Template `yaml:"template"`
+	lines    ruleLines
 }
 
 // DeployApprovalAlerts sends matching events to one more channel, formatted
@@ -277,6 +281,7 @@ func defaults() *Config {
 		Admin:                Admin{Listen: DefaultAdminListen},
 		LogLevel:             DefaultLogLevel,
 		DeployApprovalAlerts: defaultAlerts(),
+		Redact:               Redact{Secrets: true},
 	}
 }
 

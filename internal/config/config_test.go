@@ -99,6 +99,7 @@ func TestDefaults(t *testing.T) {
 				ActionLines:  make([]int, 2),
 				Thread:       true,
 			},
+			Redact: Redact{Secrets: true},
 		}
 		cfg.DeployApprovalAlerts.Line = 0
 		if !reflect.DeepEqual(cfg, want) {
@@ -263,7 +264,7 @@ func TestErrors(t *testing.T) {
 		{"top level not a mapping", "- a\n- b\n",
 			[]string{`c.yaml:1: the configuration must be a mapping of keys to values, not a list`}},
 		{"merge key", "base: &b {path: /x}\n",
-			[]string{`c.yaml:1: unknown key "base" (known keys: admin, audit_log, channels, deploy_approval_alerts, log_level, metrics, slack, state_dir)`}},
+			[]string{`c.yaml:1: unknown key "base" (known keys: admin, audit_log, channels, deploy_approval_alerts, log_level, metrics, redact, slack, state_dir)`}},
 		{"yaml syntax error", "audit_log:\n  path: /x\n   format: json\n",
 			[]string{`c.yaml:3: invalid YAML: mapping values are not allowed in this context; check the indentation: line 3 is indented 3 spaces, more than line 2 (2), whose key has its value already; keys of one mapping line up in one column`}},
 		{"tab indentation", "audit_log:\n\tpath: /x\n",
@@ -368,6 +369,12 @@ func TestRoutingEqual(t *testing.T) {
 		base + "    mention: [here]\n",
 		base + "deploy_approval_alerts: {where: {status: [failed]}}\n",
 		base + "deploy_approval_alerts: {mention: [here]}\n",
+		base + "    template: {title: '{{.user_email}}'}\n",
+		base + "    template: {fields: [user]}\n",
+		base + "    template: {fields: []}\n",
+		base + "redact: {secrets: false}\n",
+		base + "redact: {fields: [command]}\n",
+		base + "redact: {patterns: ['x+']}\n",
 	} {
 		if a.RoutingEqual(mustParse(t, other)) {
 			t.Errorf("RoutingEqual true for\n%s", other)
@@ -391,7 +398,7 @@ func TestRestartKeysChanged(t *testing.T) {
 		for i := range typ.NumField() {
 			f := typ.Field(i)
 			tag := f.Tag.Get("yaml")
-			if tag == "-" || tag == "" || prefix == "" && (tag == "channels" || tag == "deploy_approval_alerts") {
+			if tag == "-" || tag == "" || prefix == "" && (tag == "channels" || tag == "deploy_approval_alerts" || tag == "redact") {
 				continue
 			}
 			p := append(slices.Clone(path), i)

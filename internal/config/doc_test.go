@@ -24,9 +24,11 @@ func TestConfigurationDocListsEveryKey(t *testing.T) {
 			t.Errorf("docs/configuration.md has no row for `%s`", k)
 		}
 		known[k] = true
-		parts := strings.Split(strings.ReplaceAll(k, "[]", ""), ".")
+		parts := strings.Split(k, ".")
 		for i := range parts {
-			known[strings.Join(parts[:i+1], ".")] = true // channels for channels[].name
+			p := strings.Join(parts[:i+1], ".")
+			known[p] = true                               // channels[].template for channels[].template.title
+			known[strings.ReplaceAll(p, "[]", "")] = true // channels for channels[].name
 		}
 	}
 	// And no row for a key that does not exist.
@@ -56,6 +58,9 @@ func yamlKeys(t reflect.Type, prefix string) []string {
 		list := ""
 		if ft.Kind() == reflect.Slice {
 			ft, list = ft.Elem(), "[]"
+		}
+		if ft.Kind() == reflect.Pointer { // an optional section, channels[].template
+			ft = ft.Elem()
 		}
 		if ft.Kind() == reflect.Struct && hasYAMLTags(ft) {
 			out = append(out, yamlKeys(ft, key+list+".")...)

@@ -2,18 +2,19 @@ package config
 
 import "slices"
 
-// RoutingEqual reports whether c and o route identically: the same channels
-// (names, Slack channels, patterns, where conditions and mentions, in order)
-// and the same deploy approval alerts. Line numbers are ignored, so moving a
-// block in the file is no change.
+// RoutingEqual reports whether c and o route and render identically: the
+// same channels (names, Slack channels, patterns, where conditions,
+// mentions and templates, in order), the same deploy approval alerts and
+// the same redact section. Line numbers are ignored, so moving a block in
+// the file is no change.
 func (c *Config) RoutingEqual(o *Config) bool {
-	if len(c.Channels) != len(o.Channels) {
+	if len(c.Channels) != len(o.Channels) || !c.Redact.Equal(o.Redact) {
 		return false
 	}
 	for i, a := range c.Channels {
 		b := o.Channels[i]
 		if a.Name != b.Name || a.SlackChannel != b.SlackChannel || !slices.Equal(a.Actions, b.Actions) ||
-			!conditionsEqual(a.Where, b.Where) || !slices.Equal(a.Mention, b.Mention) {
+			!conditionsEqual(a.Where, b.Where) || !slices.Equal(a.Mention, b.Mention) || !a.Template.Equal(b.Template) {
 			return false
 		}
 	}

@@ -38,6 +38,7 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) (channelsSet bool) {
 			cfg.Channels = d.channels(k, v)
 		},
 		"deploy_approval_alerts": func(k, v *yaml.Node) { d.alerts(k, v, &cfg.DeployApprovalAlerts) },
+		"redact":                 func(_, v *yaml.Node) { d.redact(v, &cfg.Redact) },
 	})
 	return channelsSet
 }

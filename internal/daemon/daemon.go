@@ -64,6 +64,7 @@ type Daemon struct {
 	// instance leads (nil on a standby).
 	mu      sync.Mutex
 	targets []config.Target
+	render  *slack.Renderer // what messages show (redaction, templates)
 	active  *delivering
 }
 
@@ -89,7 +90,12 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Daemon{cfg: cfg, log: log, version: o.Version, m: metrics.New(o.Version), format: format, rules: r, targets: cfg.Targets()}, nil
+	m := metrics.New(o.Version)
+	render, err := delivery.NewRenderer(cfg, m, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Daemon{cfg: cfg, log: log, version: o.Version, m: m, format: format, rules: r, targets: cfg.Targets(), render: render}, nil
 }
 
 // setReady marks the daemon ready: /readyz answers 200, systemd gets READY=1.
@@ -133,7 +139,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return err
 		}
 	} else {
-		svc, err := delivery.New(delivery.Options{State: state, Logger: log, Metrics: m, Conn: d.conn})
+		svc, err := delivery.New(delivery.Options{State: state, Logger: log, Metrics: m, Conn: d.conn, Renderer: d.render})
 		if err != nil {
 			return err
 		}
@@ -235,13 +241,19 @@ func (d *Daemon) writable(ok bool) {
 	}
 }
 
-// apply swaps in reloaded routing rules: the new channels' spools open (and
-// with the Postgres source, their cursors start) before the first event is
-// routed to them. A standby keeps them for when it leads.
+// apply swaps in reloaded routing rules and what messages show (redaction,
+// templates): the new channels' spools open (and with the Postgres source,
+// their cursors start) before the first event is routed to them; the
+// senders lay out their next message with the new Renderer. A standby keeps
+// them for when it leads.
 func (d *Daemon) apply(cfg *config.Config, r *rules.Rules) error {
+	render, err := delivery.NewRenderer(cfg, d.m, d.log)
+	if err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.rules, d.targets = r, cfg.Targets()
+	d.rules, d.targets, d.render = r, cfg.Targets(), render
 	a := d.active
 	if a == nil {
 		return nil
@@ -252,6 +264,7 @@ func (d *Daemon) apply(cfg *config.Config, r *rules.Rules) error {
 	if err := a.svc.SetTargets(d.targets); err != nil {
 		return err
 	}
+	a.svc.SetRenderer(render)
 	a.handler.SetRules(r)
 	return nil
 }

@@ -18,6 +18,6 @@ func (d *Daemon) DryRun(ctx context.Context, output string, stdout, stderr io.Wr
 	if d.cfg.AuditLog.Source == config.SourcePostgres {
 		return errors.New("run --dry-run reads audit_log.path; with audit_log.source: postgres, `auditfwd route --replay-db N --explain` shows where the table's last N rows go")
 	}
-	return dryrun.Run(ctx, dryrun.Options{Config: d.cfg, Format: d.format, Rules: d.rules, Metrics: d.m,
+	return dryrun.Run(ctx, dryrun.Options{Config: d.cfg, Format: d.format, Rules: d.rules, Renderer: d.render, Metrics: d.m,
 		Output: output, Stdout: stdout, Stderr: stderr})
 }

@@ -58,7 +58,7 @@ func (d *Daemon) lead(ctx context.Context, s *pgstate.Session) error {
 		return err
 	}
 	d.mu.Lock()
-	targets := d.targets
+	targets, render := d.targets, d.render
 	d.mu.Unlock()
 	after, err := cursors.Start(ctx, names(targets), func() (int64, error) {
 		if cfg.AuditLog.StartAt == "beginning" {
@@ -78,7 +78,7 @@ func (d *Daemon) lead(ctx context.Context, s *pgstate.Session) error {
 	svc, err := delivery.New(delivery.Options{
 		State: cfg.State(), Queues: cfg.State().DBQueues(), Logger: log, Metrics: m, Conn: d.conn,
 		Delivered: cursors.Delivered, Acked: cursors.Acked,
-		Threads: pgstate.NewThreads(s, pc.StateSchema),
+		Threads: pgstate.NewThreads(s, pc.StateSchema), Renderer: render,
 	})
 	if err != nil {
 		return err
@@ -91,6 +91,7 @@ func (d *Daemon) lead(ctx context.Context, s *pgstate.Session) error {
 	defer cancel()
 	d.mu.Lock()
 	cursors.Add(names(d.targets)) // a reload since Start
+	svc.SetRenderer(d.render)
 	err = svc.Start(tctx, d.targets)
 	a := &delivering{svc: svc, handler: pipeline.New(event.FormatJSON, cfg.AuditLog.MaxLineBytes, d.rules, svc, m), cursors: cursors}
 	if err == nil {

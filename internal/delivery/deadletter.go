@@ -23,6 +23,7 @@ type DeadLetter struct {
 	Hint         string          `json:"hint,omitempty"`
 	Alert        bool            `json:"alert,omitempty"`
 	Mention      []string        `json:"mention,omitempty"`
+	Template     string          `json:"template,omitempty"` // the rule whose template shows it
 	Event        json.RawMessage `json:"event"`
 }
 

@@ -83,10 +83,11 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 			recs = recs[:len(events)]
 		}
 		var st step
+		m := counted{Messenger: sess.Slack, m: s.m}
 		if recs[0].Thread != "" {
-			st = s.threadStep(ch, sess.Slack, recs, events, sh)
+			st = s.threadStep(ch, m, recs, events, sh)
 		} else {
-			st = s.plainStep(sess.Slack, recs, events, sh)
+			st = s.plainStep(m, recs, events, sh)
 		}
 		n := st.n
 		o := outcomeOf(st.err)
@@ -171,7 +172,7 @@ func (s *Service) plainStep(m Messenger, recs []spool.Record, events []event.Eve
 	if sh.single {
 		events = events[:1]
 	}
-	msg, n := slack.PackMentioned(events, recs[0].Alert, mentions(recs))
+	msg, n := s.renderer().Pack(events, routing(recs, recs[0].Alert))
 	if sh.textOnly {
 		msg = slack.TextOnly(msg)
 	}
@@ -226,7 +227,7 @@ func (s *Service) deadLetter(ch *channel, recs []spool.Record, reason string) bo
 	for i, r := range recs {
 		entries[i] = DeadLetter{
 			Time: time.Now().UTC(), Channel: ch.name, SlackChannel: r.Target,
-			Reason: reason, Hint: hint, Alert: r.Alert, Mention: r.Mention, Event: r.Event,
+			Reason: reason, Hint: hint, Alert: r.Alert, Mention: r.Mention, Template: r.Template, Event: r.Event,
 		}
 	}
 	if err := s.dead.Append(entries...); err != nil {

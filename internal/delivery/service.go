@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/config"
@@ -49,6 +50,9 @@ type Options struct {
 	// Threads keeps the thread table durably; nil: the journal in
 	// state_dir (threads.jsonl).
 	Threads threads.Records
+	// Renderer lays out messages (redaction, templates) until SetRenderer
+	// replaces it; nil is the zero Renderer.
+	Renderer *slack.Renderer
 }
 
 // Service owns the spools and their senders. It is the pipeline's Sink.
@@ -60,6 +64,7 @@ type Service struct {
 	resolver *slack.Resolver
 	dead     *DeadLetters
 	threads  *threads.Table
+	render   atomic.Pointer[slack.Renderer]
 
 	mu       sync.Mutex
 	channels map[string]*channel
@@ -110,6 +115,10 @@ func New(opts Options) (*Service, error) {
 		channels: map[string]*channel{},
 		touched:  map[*channel]bool{},
 	}
+	if opts.Renderer == nil {
+		opts.Renderer = &slack.Renderer{}
+	}
+	s.render.Store(opts.Renderer)
 	s.resolver = slack.NewResolver(func(ctx context.Context) ([]slack.Channel, error) {
 		client, ok := s.conn.Client()
 		if !ok {
@@ -212,7 +221,7 @@ func (s *Service) Enqueue(d rules.Destination, line []byte, pos logpos.Position)
 			return false, err
 		}
 	}
-	queued, err := ch.q.Append(spool.Record{Pos: pos, Target: d.SlackChannel, Alert: d.Alert, Mention: d.Mention, Thread: d.Thread, Event: line})
+	queued, err := ch.q.Append(spool.Record{Pos: pos, Target: d.SlackChannel, Alert: d.Alert, Mention: d.Mention, Thread: d.Thread, Template: d.Template, Event: line})
 	if err != nil {
 		return false, err
 	}

@@ -14,7 +14,9 @@ import (
 //
 //	security → #security: 🚨 login.oauth_failed · User: mallory@example.net · Status: failed
 //	deploy_approval_alerts → #deploy-approvals (edit of thread deploy_approval_request=42): …
-func newTextPrinter(w io.Writer) *delivery.Printer { return delivery.NewPrinterFunc(w, writeText) }
+func newTextPrinter(w io.Writer, r *slack.Renderer) *delivery.Printer {
+	return delivery.NewPrinterFunc(w, r, writeText)
+}
 
 func writeText(w io.Writer, m delivery.DryRunMessage) error {
 	where := m.SlackChannel
@@ -27,7 +29,11 @@ func writeText(w io.Writer, m delivery.DryRunMessage) error {
 	case "edit":
 		where += " (edit of thread " + key + ")"
 	}
-	_, err := fmt.Fprintf(w, "%s → %s: %s\n", m.Channel, where, Headline(m.Message))
+	line := Headline(m.Message)
+	if len(m.Redacted) > 0 {
+		line += " · redacted: " + countList(m.Redacted)
+	}
+	_, err := fmt.Fprintf(w, "%s → %s: %s\n", m.Channel, where, line)
 	return err
 }
 

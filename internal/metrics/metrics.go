@@ -39,6 +39,8 @@ type Metrics struct {
 	SourceLag      prometheus.Gauge
 	ChainBreaks    prometheus.Counter
 	ThreadsEvicted *prometheus.CounterVec // channel: threads forgotten to make room
+	Redactions     *prometheus.CounterVec // detector: values redacted in messages Slack took
+	TemplateErrors *prometheus.CounterVec // channel: events whose title template failed
 }
 
 // DeadLetterReasons and FailureReasons are the reasons whose series exist
@@ -153,6 +155,14 @@ func New(version string) *Metrics {
 			Name: "auditfwd_threads_evicted_total",
 			Help: "Slack threads forgotten before their window to make room in the thread table, by channel.",
 		}, []string{"channel"}),
+		Redactions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfwd_redactions_total",
+			Help: "Values redacted in messages Slack accepted, by detector (a built-in detector, field for redact.fields, pattern for redact.patterns).",
+		}, []string{"detector"}),
+		TemplateErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfwd_template_errors_total",
+			Help: "Events whose rule's title template failed (shown with the default heading), by channel (the rule).",
+		}, []string{"channel"}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -160,7 +170,7 @@ func New(version string) *Metrics {
 		m.LogLines, m.EventsRouted, m.EventsUnrouted, m.EventsDelivered, m.SlackMessages,
 		m.DeliveryFailures, m.DeadLettered, m.SlackRequestTime, m.DeliveryLag, m.QueueEvents,
 		m.LogLagBytes, m.SlackConnected, m.ReloadSuccessful, m.ReloadSuccessTime, m.BuildInfo,
-		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates, m.ThreadsEvicted,
+		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates, m.ThreadsEvicted, m.Redactions, m.TemplateErrors,
 		m.Leader, m.SourceUp, m.SourceLag, m.ChainBreaks,
 	)
 	m.StateDirWritable.Set(1)
@@ -174,6 +184,14 @@ func New(version string) *Metrics {
 	return m
 }
 
+// InitDetectors gives auditfwd_redactions_total a sample at 0 for each
+// detector name, so that an alert on increase() sees the first redaction.
+func (m *Metrics) InitDetectors(names []string) {
+	for _, n := range names {
+		m.Redactions.WithLabelValues(n)
+	}
+}
+
 // InitChannel gives every per-channel series a sample from start-up, so a
 // dashboard or an alert sees 0 rather than nothing.
 func (m *Metrics) InitChannel(name string) {
@@ -184,6 +202,7 @@ func (m *Metrics) InitChannel(name string) {
 	m.EventsRepeated.WithLabelValues(name)
 	m.MessageUpdates.WithLabelValues(name)
 	m.ThreadsEvicted.WithLabelValues(name)
+	m.TemplateErrors.WithLabelValues(name)
 	for _, r := range FailureReasons {
 		m.DeliveryFailures.WithLabelValues(name, r)
 	}

@@ -46,6 +46,7 @@ type lintRule struct {
 	mention     []string
 	alert       bool
 	threads     bool // has thread_by
+	template    bool // has a template
 }
 
 func (lr *lintRule) patternLine(i int) int {
@@ -76,7 +77,7 @@ func Lint(cfg *config.Config) []Warning {
 			name: ch.Name, label: fmt.Sprintf("channel %q", ch.Name),
 			key: slackKey(ch.SlackChannel), slack: ch.SlackChannel,
 			patterns: ch.Actions, line: ch.Line, actionLines: ch.ActionLines,
-			where: ch.Where, mention: ch.Mention, threads: ch.ThreadBy != "",
+			where: ch.Where, mention: ch.Mention, threads: ch.ThreadBy != "", template: ch.Template != nil,
 		})
 	}
 	if a := cfg.DeployApprovalAlerts; a.Enabled {
@@ -127,9 +128,10 @@ func Lint(cfg *config.Config) []Warning {
 		}
 		ws = append(ws, lintWhere(cfg.Path, lr)...)
 		// (3): a channel that can never fire.
-		// A rule with thread_by still threads what an earlier rule sends.
+		// A rule with thread_by still threads what an earlier rule sends;
+		// one with a template still lays it out.
 		g := groups.of(lr.key)
-		if !lr.alert && !lr.threads && !budget.spent() {
+		if !lr.alert && !lr.threads && !lr.template && !budget.spent() {
 			if by := g.shadowedBy(lr, &budget); by != nil {
 				warn(lr.line, "%s%s can never fire: every action it matches already goes to Slack channel %q through %s",
 					lr.prefix(lr.line), lr.label, lr.slack, describeShadow(by))
