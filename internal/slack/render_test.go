@@ -135,17 +135,17 @@ func TestTemplateTitleAndFields(t *testing.T) {
 		}}
 	m, _ := r.Pack([]event.Event{ev}, Routing{Mentions: [][]string{{"here"}}, Templates: []string{"failures"}})
 	wantText := "<!here>\n" +
-		"🚨 &lt;!channel&gt; *bold* failed to log in from 198.51.100.23 &lt;!here&gt;\n" +
+		"🚨 &lt;!channel&gt; ∗bold∗ failed to log in from 198.51.100.23 &lt;!here&gt;\n" +
 		"Status: failed\n" +
 		"ip_address: 198.51.100.23\n" +
 		"details.reason: token=[redacted:secret-assignment]\n" +
-		"User: &lt;!channel&gt; *bold* (eve@example.com)\n" +
+		"User: &lt;!channel&gt; ∗bold∗ (eve@example.com)\n" +
 		"Time: 2026-03-20T01:13:02Z"
 	if m.Text != wantText {
 		t.Errorf("text:\n%s\nwant:\n%s", m.Text, wantText)
 	}
 	blocks := everything(t, Message{Blocks: m.Blocks})
-	if !strings.Contains(blocks, "*🚨 &lt;!channel&gt; *bold* failed to log in from 198.51.100.23 &lt;!here&gt;*\\n*Status:* failed\\n*ip_address:*") {
+	if !strings.Contains(blocks, "*🚨 &lt;!channel&gt; ∗bold∗ failed to log in from 198.51.100.23 &lt;!here&gt;*\\n*Status:* failed\\n*ip_address:*") {
 		t.Errorf("blocks lack the title: %s", blocks)
 	}
 	if strings.Contains(m.Text, "user_agent") || strings.Contains(blocks, "curl/8.5.0") {
