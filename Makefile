@@ -20,7 +20,7 @@ LDFLAGS    := -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT
 DIST   ?= dist
 ARCHES ?= amd64 arm64
 
-.PHONY: help build release test test-deps install check-ops
+.PHONY: help build release test test-deps install check-ops local
 
 help:
 	@echo "make build      build bin/auditfwd"
@@ -28,6 +28,7 @@ help:
 	@echo "make test       the whole suite, as root: installs its tools on Debian if missing, go vet, packaging/'s tests (installs and purges the .deb), go test -race"
 	@echo "make install    scripts/install.sh (as root, or with DESTDIR=dir)"
 	@echo "make check-ops  check alerts, dashboard, systemd unit (scripts/check-ops.sh)"
+	@echo "make local      auditfwd against the fake Slack on this machine (scripts/local-run.sh); Ctrl-C stops both"
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/auditfwd ./cmd/auditfwd
@@ -47,10 +48,10 @@ release:
 
 # The whole suite, on a fresh Debian machine too: test-deps installs
 # chromium, prometheus (promtool), systemd (systemd-analyze), python3, git,
-# rpm and file with apt-get when missing (Debian's prometheus package also
-# starts a server; the tests need none). Then vet, packaging/'s tests (its
-# own module: make release, and the .deb installed and purged on this
-# machine) and the race-enabled tests.
+# rpm, file and postgresql with apt-get when missing (Debian's prometheus and
+# postgresql packages also start servers; the tests need none). Then vet,
+# packaging/'s tests (its own module: make release, and the .deb installed
+# and purged on this machine) and the race-enabled tests.
 test: test-deps
 	$(GO) vet ./...
 	$(GO) -C packaging vet ./...
@@ -65,6 +66,11 @@ install:
 
 check-ops:
 	scripts/check-ops.sh
+
+# The README's local run: builds auditfwd and the fake Slack, runs both until
+# Ctrl-C, and stops both however it ends.
+local:
+	scripts/local-run.sh
 
 # End-to-end benchmark (BENCHMARKS.md): a table, then one JSON line. A quick
 # run: make bench BENCH_FLAGS="-lines 200000 -runs 1 -latency-duration 5s -idle-duration 10s"

@@ -49,9 +49,28 @@ func latency(fs *fakeslack.Server, logPath string, o options, dur time.Duration,
 			return nil, err
 		}
 	}
+	lat, err := slackTimes(fs, postsBefore, first, appended, o.timeout)
+	if err != nil {
+		return nil, err
+	}
+	worst := 0
+	for i := range lat {
+		if lat[i] > lat[worst] {
+			worst = i
+		}
+	}
+	step("latency: slowest event %d, appended %.1f s into the phase: %.1f ms", worst, appended[worst].Sub(appended[0]).Seconds(), ms(lat[worst]))
+	return lat, nil
+}
+
+// slackTimes waits until the latency markers first … first+len(sent)-1
+// are all in the posts after the first `before` ones, and returns each one's
+// time from sent[i] to the post that carried it.
+func slackTimes(fs *fakeslack.Server, before, first int, sent []time.Time, timeout time.Duration) (latencies, error) {
+	n := len(sent)
 	t := newTally("bench-l-", first+n)
-	seen := postsBefore
-	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	seen := before
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if _, err := fs.WaitPostsFunc(ctx, func(p []fakeslack.Post) bool {
 		for ; seen < len(p); seen++ {
@@ -62,14 +81,9 @@ func latency(fs *fakeslack.Server, logPath string, o options, dur time.Duration,
 		return nil, fmt.Errorf("latency: %d of %d events reached Slack: %w", t.distinct, n, err)
 	}
 	lat := make(latencies, n)
-	worst := 0
 	for i := range n {
-		lat[i] = t.at[first+i].Sub(appended[i])
-		if lat[i] > lat[worst] {
-			worst = i
-		}
+		lat[i] = t.at[first+i].Sub(sent[i])
 	}
-	step("latency: slowest event %d, appended %.1f s into the phase: %.1f ms", worst, appended[worst].Sub(appended[0]).Seconds(), ms(lat[worst]))
 	return lat, nil
 }
 

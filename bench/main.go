@@ -21,6 +21,7 @@
 //	go run ./bench                 # the full run (about 2 minutes)
 //	go run ./bench -lines 200000 -runs 1 -latency-duration 5s -idle-duration 10s   # smoke (< 30 s)
 //	go run ./bench -profile /tmp/prof   # CPU, allocation and heap profiles of the catch-up
+//	go run ./bench -source postgres     # the gateway's table instead of a log (postgres.go)
 package main
 
 import (
@@ -49,6 +50,9 @@ type options struct {
 	runs        int
 	static      bool
 	timeline    bool
+	source      string
+	rows        int
+	poll        time.Duration
 }
 
 func main() {
@@ -68,6 +72,9 @@ func main() {
 	flag.StringVar(&o.profile, "profile", "", "instead of the end-to-end run: run the catch-up in-process and write cpu.pprof, allocs.pprof and heap.pprof to this directory")
 	flag.BoolVar(&o.static, "static", false, "build auditfwd with CGO_ENABLED=0 (a static binary: about 2 MB less RSS)")
 	flag.BoolVar(&o.timeline, "timeline", false, "print lines read and posts made every 100 ms during the catch-up")
+	flag.StringVar(&o.source, "source", "file", "file (the reference log) or postgres (the gateway's table in a throw-away PostgreSQL; needs the postgresql package)")
+	flag.IntVar(&o.rows, "rows", 100_000, "with -source postgres: rows in the table")
+	flag.DurationVar(&o.poll, "poll", time.Second, "with -source postgres: audit_log.postgres.poll_interval")
 	floorPath := flag.String("floor", "", "internal: run the floor program on this file and exit")
 	flag.Parse()
 
@@ -77,6 +84,8 @@ func main() {
 		err = runFloorChild(*floorPath)
 	case o.profile != "":
 		err = runProfile(o)
+	case o.source == "postgres":
+		err = runPostgres(o)
 	default:
 		err = run(o)
 	}

@@ -13,30 +13,40 @@ import (
 	"github.com/auditfwd/auditfwd/bench/workload"
 )
 
+// prepare notes the load average, makes the work directory and builds
+// auditfwd (unless -bin names one); how says which.
+func prepare(o options, loadAvg *string) (dir string, cleanup func(), bin, how string, err error) {
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		*loadAvg = strings.Join(strings.Fields(string(la))[:3], " ")
+	}
+	dir, cleanup, err = workDir(o)
+	if err != nil {
+		return "", nil, "", "", err
+	}
+	bin, how = o.bin, "-bin "+o.bin
+	if bin == "" {
+		how = "go build"
+		if o.static {
+			how = "CGO_ENABLED=0 go build"
+		}
+		step("building auditfwd")
+		if bin, err = build(dir, o.static); err != nil {
+			cleanup()
+			return "", nil, "", "", err
+		}
+	}
+	return dir, cleanup, bin, how, nil
+}
+
 func run(o options) error {
 	res := result{Bench: "auditfwd-e2e", GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), Lines: o.lines}
 	o.runs = max(1, o.runs)
-	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
-		res.LoadAvg = strings.Join(strings.Fields(string(la))[:3], " ")
-	}
-	dir, cleanup, err := workDir(o)
+	dir, cleanup, bin, how, err := prepare(o, &res.LoadAvg)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-
-	bin := o.bin
-	res.Build = "-bin " + bin
-	if bin == "" {
-		res.Build = "go build"
-		if o.static {
-			res.Build = "CGO_ENABLED=0 go build"
-		}
-		step("building auditfwd")
-		if bin, err = build(dir, o.static); err != nil {
-			return err
-		}
-	}
+	res.Build = how
 
 	logPath := filepath.Join(dir, "log", "audit.log")
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {

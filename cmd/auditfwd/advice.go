@@ -7,6 +7,7 @@ import (
 
 	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/slack"
+	"github.com/auditfwd/auditfwd/internal/termtext"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
 
@@ -15,6 +16,7 @@ import (
 // variable wins over whatever the page saves, so the advice says that.
 func explain(err error, slackChannel string) (reason, hint string) {
 	class, reason, _ := slack.Classify(err)
+	reason = termtext.Quote(reason, "") // Slack's words, or a hostile API's
 	if env := token.EnvOverride(); class == slack.Auth && env != "" {
 		return reason, "the token comes from " + env + ", which wins over the token file: fix or unset " + env +
 			" (reconnecting on the admin page cannot help while it is set)"

@@ -21,6 +21,7 @@ import (
 	"github.com/auditfwd/auditfwd/internal/oauthsrv"
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/slack"
+	"github.com/auditfwd/auditfwd/internal/termtext"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
 
@@ -56,6 +57,7 @@ func cmdCheck(env *cliEnv, args []string) error {
 	fs, path := flags(env, "check")
 	strict := fs.Bool("strict", false, "exit 1 on warnings too (for CI and git hooks)")
 	rulesOnly := fs.Bool("rules-only", false, "check the file and its rules only, not this host's secrets and placeholders (for git hooks and CI)")
+	connect := fs.Bool("connect", false, "audit_log.source postgres: connect with the DSN and say what the role can and cannot read or write")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -72,15 +74,26 @@ func cmdCheck(env *cliEnv, args []string) error {
 	if _, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts); err != nil {
 		return err
 	}
-	warnings := rules.Lint(cfg)
+	render, err := delivery.NewRenderer(cfg, nil, nil)
+	if err != nil {
+		return err
+	}
+	previews, titleWarnings := titlePreviews(cfg, render)
+	warnings := append(rules.Lint(cfg), titleWarnings...)
 	if !*rulesOnly {
 		warnings = append(warnings, placeholderWarnings(cfg)...)
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(env.stderr, w.String())
 	}
+	if *connect && !checkConnect(env, cfg) {
+		return &exitError{code: 1, msg: "the database check failed (FAIL lines above say what to grant or fix)"}
+	}
 	if len(warnings) > 0 && *strict {
 		return &exitError{code: 1, msg: fmt.Sprintf("%d warning(s) and --strict", len(warnings))}
+	}
+	for _, p := range previews {
+		fmt.Fprintln(env.stdout, p)
 	}
 	fmt.Fprintf(env.stdout, "%s: ok (%s, %s)\n", cfg.Path, plural(len(cfg.Channels), "channel"), plural(len(warnings), "warning"))
 	return nil
@@ -161,8 +174,13 @@ func cmdRedeliver(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	// The channel may have been fixed in the config since: use its current target.
+	// The channel may have been fixed in the config since: use its current
+	// target, and its redaction and templates, as a post would.
 	resolver := slack.NewResolver(client.ListChannels, time.Minute)
+	render, err := delivery.NewRenderer(cfg, nil, nil)
+	if err != nil {
+		return err
+	}
 	authFailed := false
 	sent, kept, err := delivery.Redeliver(cfg.State().DeadLetters(), newLogger(env.stderr, cfg.LogLevel), func(dl delivery.DeadLetter) error {
 		if authFailed {
@@ -180,14 +198,14 @@ func cmdRedeliver(env *cliEnv, args []string) error {
 		defer cancel()
 		id, err := resolver.Resolve(ctx, target)
 		if err == nil {
-			msg, _ := slack.PackMentioned([]event.Event{ev}, dl.Alert, [][]string{dl.Mention})
+			msg, _ := render.Pack([]event.Event{ev}, slack.Routing{Alert: dl.Alert, Mentions: [][]string{dl.Mention}, Templates: []string{dl.Template}})
 			_, err = client.Post(ctx, id, msg)
 		}
 		if err != nil {
 			class, _, _ := slack.Classify(err)
 			authFailed = class == slack.Auth
 			reason, hint := explain(err, target)
-			fmt.Fprintf(env.stderr, "kept %s event %s for %s: %s (%s)\n", dl.Channel, ev.Action, target, reason, hint)
+			fmt.Fprintf(env.stderr, "kept %s event %s for %s: %s (%s)\n", dl.Channel, termtext.Quote(ev.Action, " :"), target, reason, hint)
 		}
 		return err
 	})
@@ -213,23 +231,25 @@ func cmdChannels(env *cliEnv, args []string) error {
 		reason, hint := explain(err, "")
 		return fmt.Errorf("conversations.list: %s (%s)", reason, hint)
 	}
-	configured := map[string][]string{}
-	for _, t := range cfg.Targets() {
-		key := strings.TrimPrefix(t.SlackChannel, "#")
-		configured[key] = append(configured[key], t.Name)
-	}
+	configured, _ := configuredChannels(cfg.Targets())
 	sort.Slice(chans, func(i, j int) bool { return chans[i].Name < chans[j].Name })
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tCHANNEL\tBOT MEMBER\tCONFIGURED AS")
 	for _, c := range chans {
-		names := append(configured[c.Name], configured[c.ID]...)
+		names := append(configured[strings.ToLower(c.Name)], configured[c.ID]...)
 		member := "no"
 		if c.IsMember {
 			member = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t#%s\t%s\t%s\n", c.ID, c.Name, member, strings.Join(names, ","))
+		// Names and IDs come from Slack's API: printed as data, never as
+		// terminal control.
+		fmt.Fprintf(tw, "%s\t#%s\t%s\t%s\n", termtext.Quote(c.ID, " \t"), termtext.Quote(c.Name, " \t"), member, strings.Join(names, ","))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	printUnlisted(env.stdout, cfg.Targets(), chans)
+	return nil
 }
 
 func cmdManifest(env *cliEnv, args []string) error {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -217,18 +218,30 @@ func TestDryRunOfTheSampleLog(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
-	if got := lines(out); len(got) != 10 || got[1] != "security → #security: 🚨 login.oauth_failed · User: mallory@example.net · Status: failed" {
+	if got := lines(out); len(got) != 14 || got[1] != "security → #security: 🚨 login.oauth_failed · User: mallory@example.net · Status: failed" {
 		t.Errorf("text form:\n%s", out)
 	}
-	wantSummary := "dry run of examples/audit.log: 13 lines\n" +
-		"  lines:    11 event, 1 not_audit, 1 malformed, 0 oversized\n" +
-		"  routed:   security 5, infrastructure 3, deploy_approval_alerts 2\n" +
+	// One request's whole life, in one thread: created, approved, expired.
+	var thread []string
+	for _, l := range lines(out) {
+		if strings.HasPrefix(l, "deploy_approval_alerts → ") {
+			thread = append(thread, strings.TrimPrefix(l[:strings.Index(l, ":")], "deploy_approval_alerts → #deploy-approvals "))
+		}
+	}
+	wantThread := []string{"(new thread deploy_approval_request=42)", "(edit of thread deploy_approval_request=42)", "(reply in thread deploy_approval_request=42)",
+		"(edit of thread deploy_approval_request=42)", "(reply in thread deploy_approval_request=42)"}
+	if !slices.Equal(thread, wantThread) {
+		t.Errorf("the sample's deploy approval request in #deploy-approvals:\n%s\nwant:\n%s", strings.Join(thread, "\n"), strings.Join(wantThread, "\n"))
+	}
+	wantSummary := "dry run of examples/audit.log: 14 lines\n" +
+		"  lines:    12 event, 1 not_audit, 1 malformed, 0 oversized\n" +
+		"  routed:   security 5, infrastructure 4, deploy_approval_alerts 3\n" +
 		"  unrouted: 3 events: app.read 1, env.read 1, login.start 1\n"
 	if errOut != wantSummary {
 		t.Errorf("summary:\n%s\nwant:\n%s", errOut, wantSummary)
 	}
 	jsonOut, jsonErr, code := cli(t, "", "run", "--dry-run", "--config", "examples/dry-run.yaml")
-	if code != 0 || len(lines(jsonOut)) != 10 || !strings.HasPrefix(jsonOut, `{"channel":"security","slack_channel":"#security","message":{`) || jsonErr != wantSummary {
+	if code != 0 || len(lines(jsonOut)) != 14 || !strings.HasPrefix(jsonOut, `{"channel":"security","slack_channel":"#security","message":{`) || jsonErr != wantSummary {
 		t.Errorf("JSON lines: exit %d\n%s\n%s", code, jsonOut, jsonErr)
 	}
 }

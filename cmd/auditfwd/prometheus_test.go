@@ -158,6 +158,7 @@ func TestPromtoolAcceptsTheMetrics(t *testing.T) {
 		"auditfwd_queue_events", "auditfwd_log_lag_bytes", "auditfwd_slack_connected",
 		"auditfwd_config_last_reload_successful", "auditfwd_config_last_reload_success_timestamp_seconds",
 		"auditfwd_build_info", "go_goroutines", "process_resident_memory_bytes",
+		"auditfwd_leader", "auditfwd_source_up", "auditfwd_source_lag_events", "auditfwd_chain_breaks_total",
 	} {
 		if !bytes.Contains(body, []byte("# TYPE "+name+" ")) {
 			t.Errorf("metric %s missing from /metrics", name)

@@ -12,8 +12,11 @@ import (
 	"strings"
 
 	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/delivery"
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/pgsource"
 	"github.com/auditfwd/auditfwd/internal/rules"
+	"github.com/auditfwd/auditfwd/internal/termtext"
 )
 
 // cmdRoute is `auditfwd route`: where events go under the config's rules,
@@ -22,6 +25,7 @@ func cmdRoute(env *cliEnv, args []string) error {
 	fs, path := flags(env, "route")
 	diff := fs.String("diff", "", "compare with the rules in this older config file")
 	replay := fs.String("replay", "", "with --diff: run the events of this audit log through both configs")
+	replayRows := fs.Int("replay-db", 0, "audit_log.source postgres: route the last N rows of the gateway's table (with --diff: through both configs)")
 	explain := fs.Bool("explain", false, "say for each rule why it routes the event or not")
 	limit := fs.Int("limit", 20, "with --replay: list at most this many changed events")
 	pos, err := parse(fs, args)
@@ -31,10 +35,18 @@ func cmdRoute(env *cliEnv, args []string) error {
 	switch {
 	case *replay != "" && *diff == "":
 		return &exitError{code: 2, msg: "--replay needs --diff OLD.yaml: it compares two configs"}
+	case *replay != "" && *replayRows != 0:
+		return &exitError{code: 2, msg: "--replay and --replay-db do not combine; replay a log or the table"}
+	case *replayRows != 0 && len(pos) > 0:
+		return &exitError{code: 2, msg: "--replay-db routes the table's rows; give no ACTION arguments with it"}
 	case *explain && *diff != "":
 		return &exitError{code: 2, msg: "--explain and --diff do not combine; explain one config at a time"}
 	}
 	cfg, r, err := loadRules(*path)
+	if err != nil {
+		return err
+	}
+	render, err := delivery.NewRenderer(cfg, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -46,7 +58,14 @@ func cmdRoute(env *cliEnv, args []string) error {
 			return err
 		}
 		if *replay != "" {
-			return replayDiff(out, cfg, old, r, *diff, *replay, *limit)
+			return replayDiff(out, cfg, old, r, *diff, *replay, *limit, func(fn func(string, []byte)) error {
+				return replayLog(cfg, *replay, fn)
+			})
+		}
+		if *replayRows != 0 {
+			return replayDiff(out, cfg, old, r, *diff, fmt.Sprintf("the last %d rows of the audit table", *replayRows), *limit, func(fn func(string, []byte)) error {
+				return replayDB(cfg, *replayRows, fn)
+			})
 		}
 		events, err := routeArgs(pos)
 		if err != nil {
@@ -58,7 +77,7 @@ func cmdRoute(env *cliEnv, args []string) error {
 		}
 		changes := rules.Diff(old, r, actions)
 		for _, c := range changes {
-			fmt.Fprintf(out, "%s: %s -> %s\n", c.Action, namesOrNone(c.Old), namesOrNone(c.New))
+			fmt.Fprintf(out, "%s: %s -> %s\n", termtext.Quote(c.Action, " :"), namesOrNone(c.Old), namesOrNone(c.New))
 		}
 		if len(changes) == 0 {
 			fmt.Fprintf(out, "no known action changes destination between %s and %s\n", *diff, cfg.Path)
@@ -68,11 +87,20 @@ func cmdRoute(env *cliEnv, args []string) error {
 
 	var f event.Fields
 	show := func(action []byte) {
-		fmt.Fprintf(out, "%s %s\n", action, namesOrNone(r.Match(action, &f)))
+		names := r.Match(action, &f)
+		if len(names) == 0 && string(action) == pgsource.BrokenAction {
+			// auditfwd's own alert reaches someone even when no rule routes it.
+			if first, ok := r.First(); ok {
+				names = []string{first.Channel + " (the first channel: no rule routes it)"}
+			}
+		}
+		// The action came from the log: printed as data, never as terminal control.
+		fmt.Fprintf(out, "%s %s\n", termtext.Quote(string(action), " "), namesOrNone(names))
 		if *explain {
 			for _, v := range r.Explain(action, &f) {
 				fmt.Fprintf(out, "  %s\n", v)
 			}
+			explainShown(out, render, r.RouteEvent(action, &f), f.Line())
 		}
 	}
 	if len(pos) > 0 {
@@ -86,11 +114,15 @@ func cmdRoute(env *cliEnv, args []string) error {
 		}
 		return nil
 	}
-	return readAuditLines(env.stdin, cfg, func(_ int, line []byte) {
+	route := func(_ string, line []byte) {
 		if kind, action := event.ClassifyFields(line, &f); kind == event.KindEvent {
 			show(action)
 		}
-	})
+	}
+	if *replayRows != 0 {
+		return replayDB(cfg, *replayRows, route)
+	}
+	return readAuditLines(env.stdin, cfg, func(_ int, line []byte) { route("", line) })
 }
 
 // argEvent is an event given on the command line: ACTION key=value….
@@ -159,26 +191,21 @@ func appendJSON(b []byte, s string) []byte {
 	return append(b, q...)
 }
 
-// replayDiff is `route --diff OLD --replay LOG`: per channel, how many of
-// the log's events each config sends it, then the events whose
-// destinations change.
-func replayDiff(out io.Writer, cfg *config.Config, old, cur *rules.Rules, oldPath, logPath string, limit int) error {
-	f, err := os.Open(logPath)
-	if err != nil {
-		return fmt.Errorf("replay: %w", err)
-	}
-	defer f.Close()
+// replayDiff is `route --diff OLD --replay LOG` (or --replay-db N): per
+// channel, how many of the events feed gives each config sends it, then
+// the events whose destinations change. source names what feed reads.
+func replayDiff(out io.Writer, cfg *config.Config, old, cur *rules.Rules, oldPath, source string, limit int, feed func(fn func(where string, line []byte)) error) error {
 	rp := rules.NewReplay(old, cur, max(limit, 0))
 	var fields event.Fields
-	err = readAuditLines(f, cfg, func(n int, line []byte) {
+	err := feed(func(where string, line []byte) {
 		if kind, action := event.ClassifyFields(line, &fields); kind == event.KindEvent {
-			rp.Add(logPath+":"+strconv.Itoa(n), action, &fields)
+			rp.Add(where, action, &fields)
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("replay %s: %w", logPath, err)
+		return fmt.Errorf("replay %s: %w", source, err)
 	}
-	fmt.Fprintf(out, "%d events in %s, routed by %s (before) and %s (after)\n\n", rp.Events, logPath, oldPath, cfg.Path)
+	fmt.Fprintf(out, "%d events in %s, routed by %s (before) and %s (after)\n\n", rp.Events, source, oldPath, cfg.Path)
 	counts := rp.Counts()
 	width := len("channel")
 	for _, c := range counts {
@@ -195,12 +222,23 @@ func replayDiff(out io.Writer, cfg *config.Config, old, cur *rules.Rules, oldPat
 	}
 	fmt.Fprintf(out, "%d of %d events change destination:\n", rp.Changed, rp.Events)
 	for _, c := range rp.Changes {
-		fmt.Fprintf(out, "%s %s: %s -> %s\n", c.Where, c.Action, namesOrNone(c.Old), namesOrNone(c.New))
+		fmt.Fprintf(out, "%s %s: %s -> %s\n", c.Where, termtext.Quote(c.Action, " :"), namesOrNone(c.Old), namesOrNone(c.New))
 	}
 	if more := rp.Changed - len(rp.Changes); more > 0 {
 		fmt.Fprintf(out, "… and %d more (--limit shows more)\n", more)
 	}
 	return nil
+}
+
+// replayLog feeds the audit lines of the log at path to fn, each named
+// path:line.
+func replayLog(cfg *config.Config, path string, fn func(where string, line []byte)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return readAuditLines(f, cfg, func(n int, line []byte) { fn(path+":"+strconv.Itoa(n), line) })
 }
 
 // readAuditLines calls fn with each audit line of r, unwrapped from the

@@ -106,30 +106,31 @@ app.read none
 func TestRouteDiffReplay(t *testing.T) {
 	cur := configFile(t, whereConfig)
 	out, errOut, code := cli(t, "", "route", "--config", cur, "--diff", "../../configs/example.yaml", "--replay", "../../examples/audit.log")
-	want := `11 events in ../../examples/audit.log, routed by ../../configs/example.yaml (before) and ` + cur + ` (after)
+	want := `12 events in ../../examples/audit.log, routed by ../../configs/example.yaml (before) and ` + cur + ` (after)
 
 channel                 before   after
 security                     5       5
 security-oncall              1       1
 rbac-denied                  0       1
-infrastructure               3       2
-deploy_approval_alerts       0       2
+infrastructure               4       3
+deploy_approval_alerts       0       3
 
-5 of 11 events change destination:
+6 of 12 events change destination:
 ../../examples/audit.log:5 login.oauth_failed: security (#security, mention S0123ABCD) -> security (#security, mention S0123ABCD here)
 ../../examples/audit.log:7 deploy_approval_request.create: infrastructure -> infrastructure deploy_approval_alerts
 ../../examples/audit.log:8 deploy_approval_request.approve: infrastructure -> infrastructure deploy_approval_alerts
 ../../examples/audit.log:9 release.promote: infrastructure -> none
 ../../examples/audit.log:13 env.read: none -> rbac-denied
+../../examples/audit.log:14 deploy_approval_request.expired: infrastructure -> infrastructure deploy_approval_alerts
 `
 	if code != 0 || out != want || errOut != "" {
 		t.Fatalf("exit %d, stdout:\n%s\nwant:\n%s\nstderr: %s", code, out, want, errOut)
 	}
 	// The list is capped, with a count.
 	out, _, _ = cli(t, "", "route", "--config", cur, "--diff", "../../configs/example.yaml", "--replay", "../../examples/audit.log", "--limit", "1")
-	if !strings.HasSuffix(out, "5 of 11 events change destination:\n"+
+	if !strings.HasSuffix(out, "6 of 12 events change destination:\n"+
 		"../../examples/audit.log:5 login.oauth_failed: security (#security, mention S0123ABCD) -> security (#security, mention S0123ABCD here)\n"+
-		"… and 4 more (--limit shows more)\n") {
+		"… and 5 more (--limit shows more)\n") {
 		t.Errorf("capped:\n%s", out)
 	}
 	// No change.

@@ -49,6 +49,7 @@ func (d *decoder) channels(k, v *yaml.Node) []Channel {
 			"thread_window": func(k, v *yaml.Node) {
 				ch.ThreadWindow, windowLine = d.duration(v, where+".thread_window"), k.Line
 			},
+			"template": func(k, v *yaml.Node) { ch.Template = d.template(k, v, where+".template") },
 		})
 		label := where
 		if ch.Name != "" {

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +39,15 @@ const (
 	DefaultLogLevel      = "info"
 	DefaultAlertsChannel = "#deploy-approvals"
 	DefaultThreadWindow  = 24 * time.Hour
+	DefaultSource        = SourceFile
+	DefaultStateSchema   = "auditfwd"
+	DefaultPollInterval  = time.Second
+)
+
+// The values of audit_log.source.
+const (
+	SourceFile     = "file"
+	SourcePostgres = "postgres"
 )
 
 // Config is a loaded, validated configuration file with every default filled in.
@@ -55,14 +63,27 @@ type Config struct {
 	// when the key is absent, empty (route nothing) for `channels: []`.
 	Channels             []Channel            `yaml:"channels"`
 	DeployApprovalAlerts DeployApprovalAlerts `yaml:"deploy_approval_alerts"`
+	// Redact is what never leaves the host; live on reload, like Channels.
+	Redact Redact `yaml:"redact"`
 }
 
-// AuditLog says which file to tail and how to read it.
+// AuditLog says where the audit events come from and how to read them.
 type AuditLog struct {
-	Path         string `yaml:"path"`
-	Format       string `yaml:"format"`   // auto | json | docker | cri
-	StartAt      string `yaml:"start_at"` // end | beginning
-	MaxLineBytes int    `yaml:"max_line_bytes"`
+	Source       string   `yaml:"source"` // file | postgres
+	Path         string   `yaml:"path"`
+	Format       string   `yaml:"format"`   // auto | json | docker | cri
+	StartAt      string   `yaml:"start_at"` // end | beginning
+	MaxLineBytes int      `yaml:"max_line_bytes"`
+	Postgres     Postgres `yaml:"postgres"`
+}
+
+// Postgres is the gateway's database as the source (docs/high-availability.md):
+// where the DSN is, auditfwd's own schema, and how often to look for rows.
+// The DSN itself is a secret; see PostgresDSN.
+type Postgres struct {
+	DSNFile      string        `yaml:"dsn_file"`
+	StateSchema  string        `yaml:"state_schema"`
+	PollInterval time.Duration `yaml:"poll_interval"`
 }
 
 // Slack holds the Web API endpoints and where the app's credentials live.
@@ -107,7 +128,9 @@ type Channel struct {
 	// (docs/threads.md). "" posts every event on its own.
 	ThreadBy     string        `yaml:"thread_by"`
 	ThreadWindow time.Duration `yaml:"thread_window"` // 24h when ThreadBy is set alone
-	lines        ruleLines
+	// Template is what the rule's messages say; nil: the default layout.
+	Template *Template `yaml:"template"`
+	lines    ruleLines
 }
 
 // DeployApprovalAlerts sends matching events to one more channel, formatted
@@ -200,7 +223,7 @@ func (es Errors) Unwrap() []error {
 
 // Load reads and validates the file at path.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read config: %w (name the config file with --config FILE or AUDITFWD_CONFIG; configs/example.yaml is a complete example)", err)
 	}
@@ -217,7 +240,13 @@ func Parse(data []byte, filename string) (*Config, error) {
 	cfg := defaults()
 	cfg.Path = filename
 	d := &decoder{file: filename}
+	if len(data) > MaxFileBytes {
+		return nil, tooLarge(filename)
+	}
 	root := d.parse(data)
+	if root != nil && !d.checkAliases(root) {
+		return nil, d.errs
+	}
 	channelsSet := false
 	if root != nil {
 		channelsSet = d.config(root, cfg)
@@ -236,10 +265,12 @@ func Parse(data []byte, filename string) (*Config, error) {
 func defaults() *Config {
 	return &Config{
 		AuditLog: AuditLog{
+			Source:       DefaultSource,
 			Path:         DefaultAuditLogPath,
 			Format:       DefaultFormat,
 			StartAt:      DefaultStartAt,
 			MaxLineBytes: DefaultMaxLineBytes,
+			Postgres:     Postgres{StateSchema: DefaultStateSchema, PollInterval: DefaultPollInterval},
 		},
 		StateDir: DefaultStateDir,
 		Slack: Slack{
@@ -250,6 +281,7 @@ func defaults() *Config {
 		Admin:                Admin{Listen: DefaultAdminListen},
 		LogLevel:             DefaultLogLevel,
 		DeployApprovalAlerts: defaultAlerts(),
+		Redact:               Redact{Secrets: true},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // specExample is the documented example of the product contract, verbatim
@@ -81,8 +82,9 @@ func TestDefaults(t *testing.T) {
 	for _, src := range []string{"", "   \n\t\n", "# only a comment\n", "null\n", "---\n", "audit_log:\nslack:\nadmin:\nmetrics:\ndeploy_approval_alerts:\n"} {
 		cfg := mustParse(t, src)
 		want := &Config{
-			Path:     "c.yaml",
-			AuditLog: AuditLog{Path: "/var/log/rack-gateway/audit.log", Format: "auto", StartAt: "end", MaxLineBytes: 1048576},
+			Path: "c.yaml",
+			AuditLog: AuditLog{Source: "file", Path: "/var/log/rack-gateway/audit.log", Format: "auto", StartAt: "end", MaxLineBytes: 1048576,
+				Postgres: Postgres{StateSchema: "auditfwd", PollInterval: time.Second}},
 			StateDir: "/var/lib/auditfwd",
 			Slack:    Slack{APIURL: "https://slack.com/api/", AuthorizeURL: "https://slack.com/oauth/v2/authorize"},
 			Metrics:  Metrics{Listen: "127.0.0.1:9464"},
@@ -102,6 +104,7 @@ func TestDefaults(t *testing.T) {
 				ActionLines:  make([]int, 2),
 				Thread:       true,
 			},
+			Redact: Redact{Secrets: true},
 		}
 		cfg.DeployApprovalAlerts.Line = 0
 		if !reflect.DeepEqual(cfg, want) {
@@ -152,7 +155,8 @@ deploy_approval_alerts:
   enabled: true
   slack_channel: '#approvals'
 `)
-	if cfg.AuditLog != (AuditLog{Path: "/data/gw.log", Format: "cri", StartAt: "beginning", MaxLineBytes: 65536}) {
+	if cfg.AuditLog != (AuditLog{Source: "file", Path: "/data/gw.log", Format: "cri", StartAt: "beginning", MaxLineBytes: 65536,
+		Postgres: Postgres{StateSchema: "auditfwd", PollInterval: time.Second}}) {
 		t.Errorf("audit_log = %+v", cfg.AuditLog)
 	}
 	if cfg.Slack.APIURL != "http://127.0.0.1:9999/api/" {
@@ -265,9 +269,9 @@ func TestErrors(t *testing.T) {
 		{"top level not a mapping", "- a\n- b\n",
 			[]string{`c.yaml:1: the configuration must be a mapping of keys to values, not a list`}},
 		{"merge key", "base: &b {path: /x}\n",
-			[]string{`c.yaml:1: unknown key "base" (known keys: admin, audit_log, channels, deploy_approval_alerts, log_level, metrics, slack, state_dir)`}},
+			[]string{`c.yaml:1: unknown key "base" (known keys: admin, audit_log, channels, deploy_approval_alerts, log_level, metrics, redact, slack, state_dir)`}},
 		{"yaml syntax error", "audit_log:\n  path: /x\n   format: json\n",
-			[]string{`c.yaml:3: invalid YAML: mapping values are not allowed in this context`}},
+			[]string{`c.yaml:3: invalid YAML: mapping values are not allowed in this context; check the indentation: line 3 is indented 3 spaces, more than line 2 (2), whose key has its value already; keys of one mapping line up in one column`}},
 		{"tab indentation", "audit_log:\n\tpath: /x\n",
 			[]string{`c.yaml:2: invalid YAML: found character that cannot start any token (tabs are not allowed for indentation)`}},
 		{"second document", "state_dir: /a\n---\nstate_dir: /b\n",

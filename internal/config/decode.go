@@ -88,6 +88,12 @@ func (d *decoder) yamlError(err error, data []byte) {
 		if l := tabIndentedLine(data, line, 0); l > 0 {
 			line = l
 		}
+	case isStructureProblem(msg):
+		bad, hint := indentHint(data, offendingLine(data, err.Error(), line))
+		if bad > line && !strings.Contains(msg, "<document start>") {
+			msg += fmt.Sprintf(" (in the block that starts at line %d)", line)
+		}
+		line, msg = bad, msg+"; "+hint
 	}
 	d.errorf(line, "invalid YAML: %s", msg)
 }

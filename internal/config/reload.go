@@ -11,7 +11,7 @@ import (
 // started with until a restart. A key is classified by its place, never by
 // a list of keys kept by hand: every key inside a live section is live,
 // every other key needs a restart.
-var liveKeys = [...]string{"channels", "deploy_approval_alerts"}
+var liveKeys = [...]string{"channels", "deploy_approval_alerts", "redact"}
 
 // IsLive reports whether the top-level key applies on reload.
 func IsLive(key string) bool {

@@ -17,9 +17,11 @@ const (
 	EnvClientID       = "SLACK_CLIENT_ID"
 	EnvClientSecret   = "SLACK_CLIENT_SECRET"
 	EnvAdminPassword  = "AUDITFWD_ADMIN_PASSWORD"
+	EnvPostgresDSN    = "AUDITFWD_POSTGRES_DSN"
 	EnvCredentialsDir = "CREDENTIALS_DIRECTORY"
 	CredClientSecret  = "slack-client-secret"
 	CredAdminPassword = "admin-password"
+	CredPostgresDSN   = "postgres-dsn"
 )
 
 // ClientID is slack.client_id, else the SLACK_CLIENT_ID environment variable.
@@ -44,6 +46,27 @@ func (c *Config) ClientSecret() (string, error) {
 // error when none is configured.
 func (c *Config) AdminPassword() (string, error) {
 	return secret("admin.password_file", c.Admin.PasswordFile, EnvAdminPassword, CredAdminPassword)
+}
+
+// PostgresDSN is the connection string of the gateway's database
+// (audit_log.source: postgres): the content of audit_log.postgres.dsn_file
+// when set, else AUDITFWD_POSTGRES_DSN, else the systemd credential
+// postgres-dsn when it exists. It is "" with a nil error when none is
+// configured. It may hold a password: never log it.
+func (c *Config) PostgresDSN() (string, error) {
+	return secret("audit_log.postgres.dsn_file", c.AuditLog.Postgres.DSNFile, EnvPostgresDSN, CredPostgresDSN)
+}
+
+// PostgresDSNSource names where PostgresDSN comes from, for messages that
+// must not show the DSN itself.
+func (c *Config) PostgresDSNSource() string {
+	switch {
+	case c.AuditLog.Postgres.DSNFile != "":
+		return "audit_log.postgres.dsn_file " + c.AuditLog.Postgres.DSNFile
+	case os.Getenv(EnvPostgresDSN) != "":
+		return EnvPostgresDSN
+	}
+	return "the systemd credential " + CredPostgresDSN
 }
 
 // BotTokenFile is where the OAuth install stores the bot token:

@@ -38,6 +38,7 @@ func (d *decoder) config(root *yaml.Node, cfg *Config) (channelsSet bool) {
 			cfg.Channels = d.channels(k, v)
 		},
 		"deploy_approval_alerts": func(k, v *yaml.Node) { d.alerts(k, v, &cfg.DeployApprovalAlerts) },
+		"redact":                 func(_, v *yaml.Node) { d.redact(v, &cfg.Redact) },
 	})
 	return channelsSet
 }
@@ -47,6 +48,8 @@ func (d *decoder) auditLog(v *yaml.Node, a *AuditLog) {
 		return
 	}
 	d.mapping(v, "audit_log", map[string]field{
+		"source":   d.oneOf(&a.Source, "audit_log.source", SourceFile, SourcePostgres),
+		"postgres": func(_, v *yaml.Node) { d.postgres(v, &a.Postgres) },
 		"path":     d.setStr(&a.Path, "audit_log.path"),
 		"format":   d.oneOf(&a.Format, "audit_log.format", "auto", "json", "docker", "cri"),
 		"start_at": d.oneOf(&a.StartAt, "audit_log.start_at", "end", "beginning"),

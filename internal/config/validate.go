@@ -60,6 +60,7 @@ func checkRules(file string, channels []Channel, alerts *DeployApprovalAlerts) E
 			errorf(ch.lines.actions, "%s has no actions; remove the channel or add patterns", label)
 		}
 		checkMatchers(errorf, label, ch.Actions, ch.ActionLines, ch.Where, ch.Mention, ch.MentionLines)
+		checkTemplate(errorf, label, ch.Template)
 	}
 
 	a := alerts

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/notify"
 	"github.com/auditfwd/auditfwd/internal/oauthsrv"
+	"github.com/auditfwd/auditfwd/internal/pgstate"
 	"github.com/auditfwd/auditfwd/internal/pipeline"
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/slack"
@@ -51,12 +53,26 @@ type Daemon struct {
 	format  event.Format
 	rules   *rules.Rules
 	ready   atomic.Bool
+	readyOK sync.Once // READY=1 to systemd, once
 	hb      heartbeat
 
 	// Set by Run.
-	conn    *delivery.Connection
+	conn *delivery.Connection
+
+	// mu guards the rules in force and what delivers with them: for the
+	// file source from start-up on, for the Postgres source only while this
+	// instance leads (nil on a standby).
+	mu      sync.Mutex
+	targets []config.Target
+	render  *slack.Renderer // what messages show (redaction, templates)
+	active  *delivering
+}
+
+// delivering is the delivery service and the pipeline routing into it.
+type delivering struct {
 	svc     *delivery.Service
 	handler *pipeline.Handler
+	cursors *pgstate.Cursors // the Postgres source's; nil for the file source
 }
 
 // New checks what can be checked before anything starts: the routing rules
@@ -74,7 +90,18 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Daemon{cfg: cfg, log: log, version: o.Version, m: metrics.New(o.Version), format: format, rules: r}, nil
+	m := metrics.New(o.Version)
+	render, err := delivery.NewRenderer(cfg, m, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Daemon{cfg: cfg, log: log, version: o.Version, m: m, format: format, rules: r, targets: cfg.Targets(), render: render}, nil
+}
+
+// setReady marks the daemon ready: /readyz answers 200, systemd gets READY=1.
+func (d *Daemon) setReady() {
+	d.ready.Store(true)
+	d.readyOK.Do(func() { notify.Ready() })
 }
 
 // Run forwards until ctx is done (SIGTERM), then stops reading, lets
@@ -106,22 +133,30 @@ func (d *Daemon) Run(ctx context.Context) error {
 			m.SlackRequestTime.WithLabelValues(method).Observe(dur.Seconds())
 		},
 	}, cfg.BotTokenFile(), log, m)
-	svc, err := delivery.New(delivery.Options{State: state, Logger: log, Metrics: m, Conn: d.conn})
-	if err != nil {
-		return err
+	var source func(context.Context) error
+	if cfg.AuditLog.Source == config.SourcePostgres {
+		if source, err = d.postgres(); err != nil {
+			return err
+		}
+		m.AuditLogPresent.Set(1) // no file to wait for: never AuditfwdAuditLogMissing
+	} else {
+		svc, err := delivery.New(delivery.Options{State: state, Logger: log, Metrics: m, Conn: d.conn, Renderer: d.render})
+		if err != nil {
+			return err
+		}
+		if err := svc.Start(ctx, cfg.Targets()); err != nil {
+			return err
+		}
+		d.active = &delivering{svc: svc, handler: pipeline.New(d.format, cfg.AuditLog.MaxLineBytes, d.rules, svc, m)}
+		source = d.tail
 	}
-	d.svc = svc
-	if err := svc.Start(ctx, cfg.Targets()); err != nil {
-		return err
-	}
-	d.handler = pipeline.New(d.format, cfg.AuditLog.MaxLineBytes, d.rules, svc, m)
 	reloader := newReloader(cfg, log, m, d.apply)
 
-	metricsLn, err := httpserver.Listen("metrics.listen", cfg.Metrics.Listen)
+	metricsLn, err := httpserver.Listen("metrics.listen", cfg.Metrics.Listen, httpserver.MetricsMaxConns)
 	if err != nil {
 		return err
 	}
-	adminLn, err := httpserver.Listen("admin.listen", cfg.Admin.Listen)
+	adminLn, err := httpserver.Listen("admin.listen", cfg.Admin.Listen, httpserver.AdminMaxConns)
 	if err != nil {
 		metricsLn.Close()
 		return err
@@ -136,8 +171,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	adminSrv := httpserver.New(adminHandler)
 	go metricsSrv.Serve(metricsLn)
 	go adminSrv.Serve(adminLn)
-	log.Info("auditfwd started", "version", d.version, "config", cfg.Path, "audit_log", cfg.AuditLog.Path,
-		"metrics", metricsLn.Addr().String(), "admin", adminLn.Addr().String())
+	from := []any{"audit_log", cfg.AuditLog.Path}
+	if cfg.AuditLog.Source == config.SourcePostgres {
+		from = []any{"source", "postgres", "state_schema", cfg.AuditLog.Postgres.StateSchema}
+	}
+	log.Info("auditfwd started", append(append([]any{"version", d.version, "config", cfg.Path}, from...),
+		"metrics", metricsLn.Addr().String(), "admin", adminLn.Addr().String())...)
 	for _, w := range rules.Lint(cfg) { // what `auditfwd check` says
 		log.Warn("rules in force have a warning", "warning", w.String())
 	}
@@ -153,63 +192,107 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go reloader.watch(ctx)
 	go notify.Watchdog(ctx, func() bool { return d.ready.Load() && d.hb.healthy() })
 
-	t := tailer.New(tailer.Options{
-		Path:           cfg.AuditLog.Path,
-		StartAtEnd:     cfg.AuditLog.StartAt == "end",
-		MaxLineBytes:   cfg.AuditLog.MaxLineBytes,
-		CheckpointPath: state.Checkpoint(),
-		Logger:         log,
-		Ready: func() {
-			d.ready.Store(true)
-			notify.Ready()
-		},
-		Heartbeat: d.hb.beat,
-		Lag:       func(n int64) { m.LogLagBytes.Set(float64(n)) },
-		HighWater: svc.HighWater,
-		Writable: func(ok bool) {
-			if ok {
-				m.StateDirWritable.Set(1)
-			} else {
-				m.StateDirWritable.Set(0)
-			}
-		},
-		Present: func(ok bool) {
-			if ok {
-				m.AuditLogPresent.Set(1)
-			} else {
-				m.AuditLogPresent.Set(0)
-			}
-		},
-	}, d.handler)
-	tailErr := t.Run(ctx)
+	srcErr := source(ctx)
 	stop()
 	notify.Stopping()
-	if tailErr != nil {
-		log.Error("tailer stopped", "err", tailErr)
+	if srcErr != nil {
+		log.Error("the audit source stopped", "err", srcErr)
 	}
-	// In-flight Slack requests finish; the spools already hold the rest.
-	if !svc.Wait(shutdownGrace) {
-		log.Warn("Slack requests still in flight at shutdown; they may be repeated after restart")
+	if d.active != nil { // the file source; a Postgres leader waited for its own
+		// In-flight Slack requests finish; the spools already hold the rest.
+		if !d.active.svc.Wait(shutdownGrace) {
+			log.Warn("Slack requests still in flight at shutdown; they may be repeated after restart")
+		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	metricsSrv.Shutdown(sctx)
 	adminSrv.Shutdown(sctx)
-	if tailErr != nil {
-		return tailErr
+	if srcErr != nil {
+		return srcErr
 	}
 	log.Info("auditfwd stopped")
 	return nil
 }
 
-// apply swaps in reloaded routing rules: the new channels' spools open
-// before the first event is routed to them.
+// tail runs the file source until ctx is done.
+func (d *Daemon) tail(ctx context.Context) error {
+	cfg, m := d.cfg, d.m
+	t := tailer.New(tailer.Options{
+		Path:           cfg.AuditLog.Path,
+		StartAtEnd:     cfg.AuditLog.StartAt == "end",
+		MaxLineBytes:   cfg.AuditLog.MaxLineBytes,
+		CheckpointPath: cfg.State().Checkpoint(),
+		Logger:         d.log,
+		Ready:          d.setReady,
+		Heartbeat:      d.hb.beat,
+		Lag:            func(n int64) { m.LogLagBytes.Set(float64(n)) },
+		HighWater:      d.active.svc.HighWater,
+		Writable:       d.writable,
+		Present:        d.logPresent,
+	}, d.active.handler)
+	return t.Run(ctx)
+}
+
+// logPresent reports whether the audit log file exists.
+func (d *Daemon) logPresent(ok bool) {
+	if ok {
+		d.m.AuditLogPresent.Set(1)
+	} else {
+		d.m.AuditLogPresent.Set(0)
+	}
+}
+
+// writable reports whether state_dir can be written.
+func (d *Daemon) writable(ok bool) {
+	if ok {
+		d.m.StateDirWritable.Set(1)
+	} else {
+		d.m.StateDirWritable.Set(0)
+	}
+}
+
+// apply swaps in reloaded routing rules and what messages show (redaction,
+// templates): the new channels' spools open (and with the Postgres source,
+// their cursors start) before the first event is routed to them; the
+// senders lay out their next message with the new Renderer. A standby keeps
+// them for when it leads.
 func (d *Daemon) apply(cfg *config.Config, r *rules.Rules) error {
-	if err := d.svc.SetTargets(cfg.Targets()); err != nil {
+	render, err := delivery.NewRenderer(cfg, d.m, d.log)
+	if err != nil {
 		return err
 	}
-	d.handler.SetRules(r)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.rules, d.targets, d.render = r, cfg.Targets(), render
+	a := d.active
+	if a == nil {
+		return nil
+	}
+	if a.cursors != nil {
+		a.cursors.Add(names(d.targets))
+	}
+	if err := a.svc.SetTargets(d.targets); err != nil {
+		return err
+	}
+	a.svc.SetRenderer(render)
+	a.handler.SetRules(r)
 	return nil
+}
+
+func names(targets []config.Target) []string {
+	out := make([]string, len(targets))
+	for i, t := range targets {
+		out[i] = t.Name
+	}
+	return out
+}
+
+// current is what delivers now; nil on a standby.
+func (d *Daemon) current() *delivering {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.active
 }
 
 func (d *Daemon) metricsHandler() http.Handler {
@@ -220,7 +303,11 @@ func (d *Daemon) metricsHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !d.ready.Load() {
-			http.Error(w, "not ready: the tailer has not fixed its start position", http.StatusServiceUnavailable)
+			msg := "not ready: the tailer has not fixed its start position"
+			if d.cfg.AuditLog.Source == config.SourcePostgres {
+				msg = "not ready: the gateway's database has not answered yet"
+			}
+			http.Error(w, msg, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
@@ -238,6 +325,10 @@ func (d *Daemon) adminHandler() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	browserKey, err := oauthsrv.LoadBrowserKey(cfg.State().BrowserKey())
+	if err != nil {
+		d.log.Error("admin page: cannot use the known-browser key; browsers that logged in before must log in again after each restart until this is fixed", "err", err)
+	}
 	srv := oauthsrv.New(oauthsrv.Options{
 		PublicURL:      cfg.Admin.PublicURL,
 		AuthorizeURL:   cfg.Slack.AuthorizeURL,
@@ -249,6 +340,7 @@ func (d *Daemon) adminHandler() (http.Handler, error) {
 		Daemon:         adminView{d},
 		Logger:         d.log,
 		TrustedProxies: cfg.Admin.TrustedProxies,
+		BrowserKey:     browserKey,
 		TokenOverride:  token.EnvOverride,
 	})
 	return srv.Handler(), nil
@@ -257,7 +349,19 @@ func (d *Daemon) adminHandler() (http.Handler, error) {
 // adminView shows the daemon to the admin page.
 type adminView struct{ d *Daemon }
 
-func (a adminView) Channels() []status.Channel { return a.d.svc.Statuses() }
+func (a adminView) Channels() []status.Channel {
+	if cur := a.d.current(); cur != nil {
+		return cur.svc.Statuses()
+	}
+	// A standby: the configured channels, nothing delivered from here.
+	a.d.mu.Lock()
+	defer a.d.mu.Unlock()
+	out := make([]status.Channel, len(a.d.targets))
+	for i, t := range a.d.targets {
+		out[i] = status.Channel{Target: t}
+	}
+	return out
+}
 
 func (a adminView) Connection() oauthsrv.Connection {
 	connected, t, problem := a.d.conn.State()
@@ -266,11 +370,22 @@ func (a adminView) Connection() oauthsrv.Connection {
 		// events are held. Problem is for a token Slack rejected ("Disconnected").
 		problem = ""
 	}
-	return oauthsrv.Connection{Connected: connected, Team: t.TeamName, BotUser: t.BotUserID, Problem: problem}
+	c := oauthsrv.Connection{Connected: connected, Team: t.TeamName, BotUser: t.BotUserID, Problem: problem}
+	if a.d.cfg.AuditLog.Source == config.SourcePostgres {
+		c.Instance = "standby"
+		if a.d.current() != nil {
+			c.Instance = "leader"
+		}
+	}
+	return c
 }
 
 func (a adminView) SendTest(ctx context.Context, name string) error {
-	err := a.d.svc.SendTest(ctx, name)
+	cur := a.d.current()
+	if cur == nil {
+		return errors.New("this instance is a standby (audit_log.source: postgres) and makes no Slack calls: press Test on the leader's admin page, or run `auditfwd test` there")
+	}
+	err := cur.svc.SendTest(ctx, name)
 	if errors.Is(err, delivery.ErrUnknownChannel) {
 		return fmt.Errorf("%w: %s", oauthsrv.ErrUnknownChannel, name)
 	}

@@ -2,8 +2,10 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"io"
 
+	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/dryrun"
 )
 
@@ -13,6 +15,9 @@ import (
 // form (dryrun.FormatJSON or dryrun.FormatText) instead of posted, then a
 // summary on stderr. It writes no checkpoint and no spool.
 func (d *Daemon) DryRun(ctx context.Context, output string, stdout, stderr io.Writer) error {
-	return dryrun.Run(ctx, dryrun.Options{Config: d.cfg, Format: d.format, Rules: d.rules, Metrics: d.m,
+	if d.cfg.AuditLog.Source == config.SourcePostgres {
+		return errors.New("run --dry-run reads audit_log.path; with audit_log.source: postgres, `auditfwd route --replay-db N --explain` shows where the table's last N rows go")
+	}
+	return dryrun.Run(ctx, dryrun.Options{Config: d.cfg, Format: d.format, Rules: d.rules, Renderer: d.render, Metrics: d.m,
 		Output: output, Stdout: stdout, Stderr: stderr})
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -10,9 +11,11 @@ import (
 	"testing"
 
 	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/delivery"
 	"github.com/auditfwd/auditfwd/internal/event"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/rules"
+	"github.com/auditfwd/auditfwd/internal/slack"
 )
 
 // liveRule and liveAlerts are the live sections the edits below start from.
@@ -96,6 +99,26 @@ var liveEdits = map[string]liveEdit{
 		rule: same(liveRule), alerts: [2]string{liveAlerts, liveAlerts + "  thread: false\n"},
 		probe: `{"action":"deploy_approval_request.create","resource":"42"}`,
 	},
+	"channels.template.title": {
+		rule: [2]string{liveRule, liveRule + "    template: {title: \"{{.user_email}} logged in\"}\n"}, alerts: same(liveAlerts),
+		probe: `{"action":"login.complete","user_email":"a@example.com"}`,
+	},
+	"channels.template.fields": {
+		rule: [2]string{liveRule, liveRule + "    template: {fields: [ip_address]}\n"}, alerts: same(liveAlerts),
+		probe: `{"action":"login.complete","user_email":"a@example.com","ip_address":"192.0.2.1"}`,
+	},
+	"redact.secrets": {
+		rule: same(liveRule), alerts: [2]string{liveAlerts, liveAlerts + "redact: {secrets: false}\n"},
+		probe: `{"action":"login.complete","command":"curl -H 'Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345'"}`,
+	},
+	"redact.fields": {
+		rule: same(liveRule), alerts: [2]string{liveAlerts, liveAlerts + "redact: {fields: [command]}\n"},
+		probe: `{"action":"login.complete","command":"ls"}`,
+	},
+	"redact.patterns": {
+		rule: same(liveRule), alerts: [2]string{liveAlerts, liveAlerts + "redact: {patterns: [\"ticket-[0-9]+\"]}\n"},
+		probe: `{"action":"login.complete","notes":"ticket-42"}`,
+	},
 }
 
 // configKeys walks the YAML keys of typ: it calls leaf with the dotted name
@@ -116,7 +139,11 @@ func configKeys(t *testing.T, typ reflect.Type, prefix string, leaf func(key str
 		}
 		name := prefix + key
 		live := config.IsLive(strings.SplitN(name, ".", 2)[0])
-		switch ft := f.Type; {
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer && config.IsSection(ft.Elem()) { // an optional section (a rule's template)
+			ft = ft.Elem()
+		}
+		switch {
 		case config.IsSection(ft):
 			configKeys(t, ft, name+".", leaf)
 		case live && prefix == "" && ft.Kind() == reflect.Slice && config.IsSection(ft.Elem()):
@@ -128,9 +155,9 @@ func configKeys(t *testing.T, typ reflect.Type, prefix string, leaf func(key str
 }
 
 // Every config key is either live, and then a reload that changes it puts
-// the change in force (the compiled rules the daemon is handed route
-// differently), or it needs a restart, and then a reload that changes it
-// says so. Keys are found by reflection: a new one is classified by its
+// the change in force (what the daemon is handed routes or renders the
+// probe event differently), or it needs a restart, and then a reload that
+// changes it says so. Keys are found by reflection: a new one is classified by its
 // place, and a new live one must get an edit in liveEdits.
 func TestEveryConfigKeyIsLiveOrNeedsRestart(t *testing.T) {
 	var liveKeys, restartKeys []string
@@ -147,7 +174,7 @@ func TestEveryConfigKeyIsLiveOrNeedsRestart(t *testing.T) {
 	for _, key := range liveKeys {
 		edit, ok := liveEdits[key]
 		if !ok {
-			t.Errorf("%s is a live key (its section applies on reload) but liveEdits has no edit for it: add one whose effect the compiled rules show", key)
+			t.Errorf("%s is a live key (its section applies on reload) but liveEdits has no edit for it: add one whose effect on the probe's routes or message shows", key)
 			continue
 		}
 		t.Run(key, func(t *testing.T) { checkLiveEdit(t, edit) })
@@ -159,8 +186,8 @@ func TestEveryConfigKeyIsLiveOrNeedsRestart(t *testing.T) {
 
 // checkLiveEdit starts a reloader on the edit's first config, saves the
 // second the way editors do (a temp file renamed over the config), and
-// checks that the reload handed over rules that route the probe otherwise
-// and needed no restart.
+// checks that the reload handed over a config and rules that route or show
+// the probe otherwise, and needed no restart.
 func checkLiveEdit(t *testing.T, edit liveEdit) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.yaml")
@@ -177,9 +204,10 @@ func checkLiveEdit(t *testing.T, edit liveEdit) {
 		t.Fatal(err)
 	}
 	var logs strings.Builder
+	var gotCfg *config.Config
 	var got *rules.Rules
-	r := newReloader(cfg, slog.New(slog.NewTextHandler(&logs, nil)), metrics.New("test"), func(_ *config.Config, rs *rules.Rules) error {
-		got = rs
+	r := newReloader(cfg, slog.New(slog.NewTextHandler(&logs, nil)), metrics.New("test"), func(c *config.Config, rs *rules.Rules) error {
+		gotCfg, got = c, rs
 		return nil
 	})
 	defer signal.Stop(r.hup)
@@ -194,22 +222,37 @@ func checkLiveEdit(t *testing.T, edit liveEdit) {
 		t.Fatal(err)
 	}
 	if got == nil {
-		t.Fatalf("the reload handed no rules over; log:\n%s", logs.String())
+		t.Fatalf("the reload handed nothing over; log:\n%s", logs.String())
 	}
 	if strings.Contains(logs.String(), "restart") {
 		t.Errorf("a live key was logged as needing a restart:\n%s", logs.String())
 	}
-	if a, b := route(t, before, edit.probe), route(t, got, edit.probe); reflect.DeepEqual(a, b) {
-		t.Errorf("%s routes the same before and after the edit (%+v): the edit's effect is not in the rules handed over\nbefore:\n%s\nafter:\n%s", edit.probe, a, text(0), text(1))
+	if a, b := observe(t, cfg, before, edit.probe), observe(t, gotCfg, got, edit.probe); a == b {
+		t.Errorf("%s is routed and shown the same before and after the edit:\n%s\nthe edit's effect is not in what the reload handed over\nbefore:\n%s\nafter:\n%s", edit.probe, a, text(0), text(1))
 	}
 }
 
-func route(t *testing.T, r *rules.Rules, line string) []rules.Destination {
+// observe is what the daemon does with line under cfg and r: where it goes
+// and the message each destination gets.
+func observe(t *testing.T, cfg *config.Config, r *rules.Rules, line string) string {
 	t.Helper()
 	var f event.Fields
 	kind, action := event.ClassifyFields([]byte(line), &f)
 	if kind != event.KindEvent {
 		t.Fatalf("probe %s is not an audit event", line)
 	}
-	return r.RouteEvent(action, &f)
+	ev, err := event.Parse([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	render, err := delivery.NewRenderer(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, d := range r.RouteEvent(action, &f) {
+		m, _ := render.Pack([]event.Event{ev}, slack.Routing{Alert: d.Alert, Mentions: [][]string{d.Mention}, Templates: []string{d.Channel}})
+		fmt.Fprintf(&b, "%+v\n%s\n", d, m.Text)
+	}
+	return b.String()
 }

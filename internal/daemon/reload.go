@@ -50,7 +50,7 @@ func newReloader(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, apply
 	signal.Notify(r.hup, syscall.SIGHUP)
 	// Remember the file's content only if it is still what cfg was loaded
 	// from; otherwise watch reloads once it runs.
-	if data, err := os.ReadFile(r.path); err == nil {
+	if data, err := config.ReadFile(r.path); err == nil {
 		if now, err := config.Parse(data, r.path); err == nil && reflect.DeepEqual(now, cfg) {
 			r.sum, r.haveSum = sha256.Sum256(data), true
 		}
@@ -64,7 +64,7 @@ func newReloader(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, apply
 func (r *reloader) reload(trigger string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	data, err := os.ReadFile(r.path)
+	data, err := config.ReadFile(r.path)
 	if err != nil {
 		r.haveSum = false
 		return r.done(trigger, fmt.Errorf("reload %s: %w", r.path, err))

@@ -42,7 +42,7 @@ func TestDeliveryAndDryRunAgree(t *testing.T) {
 
 	f := newFixture(t, true)
 	var dry bytes.Buffer
-	p := NewPrinter(&dry)
+	p := NewPrinter(&dry, nil)
 	var slackSaw []string
 	for i, s := range steps {
 		posts, edits := len(f.fs.Posts()), len(f.fs.Edits())

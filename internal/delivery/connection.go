@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -32,6 +33,23 @@ type Connection struct {
 	changed  chan struct{}
 	lastTest time.Time
 	onChange []func() // run after a new token is installed, outside the lock
+
+	lastProblem string // the token file's last problem logged (Run's goroutine)
+}
+
+// tokenProblem logs why the token file cannot be used, once per problem:
+// the file is polled every few seconds.
+func (c *Connection) tokenProblem(err error) {
+	if err.Error() == c.lastProblem {
+		return
+	}
+	c.lastProblem = err.Error()
+	if errors.Is(err, token.ErrUnprotected) {
+		c.log.Error("Slack token file refused: it is not protected from other users, so it may have been planted or read; the token in use (if any) stays",
+			"err", err)
+		return
+	}
+	c.log.Error("cannot read the Slack token", "err", err)
 }
 
 // OnTokenChange registers f to run whenever a new token is installed.
@@ -55,7 +73,7 @@ func (c *Connection) tokenChanged() {
 func NewConnection(base slack.Options, tokenPath string, log *slog.Logger, m *metrics.Metrics) *Connection {
 	c := &Connection{dial: dialSlack(base), tokenPath: tokenPath, log: log, m: m, changed: make(chan struct{})}
 	if t, ok, err := token.Resolve(tokenPath); err != nil {
-		log.Error("cannot read the Slack token", "err", err)
+		c.tokenProblem(err)
 	} else if ok {
 		c.setLocked(t)
 	}
@@ -163,8 +181,10 @@ func (c *Connection) Run(ctx context.Context) {
 		}
 		t, ok, err := token.Resolve(c.tokenPath)
 		if err != nil {
+			c.tokenProblem(err)
 			continue
 		}
+		c.lastProblem = ""
 		c.mu.Lock()
 		switch {
 		case ok && (!c.has || t.AccessToken != c.tok.AccessToken):

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ type DeadLetter struct {
 	Hint         string          `json:"hint,omitempty"`
 	Alert        bool            `json:"alert,omitempty"`
 	Mention      []string        `json:"mention,omitempty"`
+	Template     string          `json:"template,omitempty"` // the rule whose template shows it
 	Event        json.RawMessage `json:"event"`
 }
 
@@ -80,7 +82,7 @@ func (d *DeadLetters) Append(entries ...DeadLetter) error {
 		buf.Write(line)
 		buf.WriteByte('\n')
 	}
-	f, err := os.OpenFile(d.path, os.O_APPEND|os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := fsutil.OpenFile(d.path, os.O_APPEND|os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return fmt.Errorf("dead letter: %w", err)
 	}
@@ -167,7 +169,7 @@ type deadLetterFile struct {
 }
 
 func readDeadLetters(path string) (*deadLetterFile, error) {
-	data, err := os.ReadFile(path)
+	data, err := readNoFollow(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return &deadLetterFile{}, nil
 	}
@@ -192,6 +194,16 @@ func readDeadLetters(path string) (*deadLetterFile, error) {
 		f.lines = append(f.lines, line)
 	}
 	return f, nil
+}
+
+// readNoFollow reads path, refusing a symlink (fsutil.Open).
+func readNoFollow(path string) ([]byte, error) {
+	f, err := fsutil.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
 
 // repairDeadLetters reads path (its lock held) and sets damage aside: the
@@ -243,7 +255,7 @@ func repairDeadLetters(path string, log *slog.Logger) ([]DeadLetter, error) {
 }
 
 func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := fsutil.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

@@ -25,7 +25,7 @@ func newDryRunThreads() dryRunThreads {
 
 // messages returns what the daemon would send for ev at d, or nil when d
 // does not thread ev.
-func (t *dryRunThreads) messages(d rules.Destination, ev *event.Event, line []byte) []DryRunMessage {
+func (t *dryRunThreads) messages(r *slack.Renderer, d rules.Destination, ev *event.Event, line []byte) []DryRunMessage {
 	spec, err := threads.ParseSpec(d.Thread)
 	if err != nil || spec.IsZero() {
 		return nil
@@ -48,13 +48,13 @@ func (t *dryRunThreads) messages(d rules.Destination, ev *event.Event, line []by
 		t.parents++
 		dec.Thread.TS = fmt.Sprintf("dry-run.%06d", t.parents)
 		t.table.Put(context.Background(), dec.Thread)
-		return []DryRunMessage{out("parent", parentMessage(dec))}
+		return []DryRunMessage{out("parent", parentMessage(r, dec))}
 	}
 	t.table.Put(context.Background(), dec.Thread)
 	var msgs []DryRunMessage
 	if dec.Edit {
-		msgs = append(msgs, out("edit", slack.Parent(&dec.Thread)))
+		msgs = append(msgs, out("edit", r.Parent(&dec.Thread)))
 	}
-	reply, _ := replyMessage([]event.Event{*ev}, []threads.Decision{dec})
+	reply, _ := replyMessage(r, []event.Event{*ev}, []string{d.Template}, []threads.Decision{dec})
 	return append(msgs, out("reply", reply))
 }

@@ -13,7 +13,7 @@ import (
 
 func TestDryRunSaysParentReplyOrEdit(t *testing.T) {
 	var out bytes.Buffer
-	p := NewPrinter(&out)
+	p := NewPrinter(&out, nil)
 	alerts := rules.Destination{Channel: "deploy_approval_alerts", SlackChannel: "#deploy", Alert: true, Thread: threads.Spec{Approval: true}.String()}
 	plain := rules.Destination{Channel: "security", SlackChannel: "#security"}
 	for _, c := range []struct {

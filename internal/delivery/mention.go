@@ -1,13 +1,17 @@
 package delivery
 
-import "github.com/auditfwd/auditfwd/internal/spool"
+import (
+	"github.com/auditfwd/auditfwd/internal/slack"
+	"github.com/auditfwd/auditfwd/internal/spool"
+)
 
-// mentions lists who each record pings, for slack.PackMentioned: a digest
-// carries the union of its events' mentions.
-func mentions(recs []spool.Record) [][]string {
-	out := make([][]string, len(recs))
+// routing is how the leading records were routed, for Renderer.Pack: alert,
+// whom each pings (a digest carries the union of its events' mentions) and
+// which rule's template shows each.
+func routing(recs []spool.Record, alert bool) slack.Routing {
+	how := slack.Routing{Alert: alert, Mentions: make([][]string, len(recs)), Templates: make([]string, len(recs))}
 	for i, r := range recs {
-		out[i] = r.Mention
+		how.Mentions[i], how.Templates[i] = r.Mention, r.Template
 	}
-	return out
+	return how
 }

@@ -63,6 +63,13 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 			}
 			continue
 		}
+		if j := s.deliveredBefore(ch.name, recs); j > 0 {
+			// Another instance delivered these (the Postgres source after a
+			// takeover): acknowledged without posting.
+			s.ack(ch, recs[:j])
+			s.m.QueueEvents.WithLabelValues(ch.name).Set(float64(ch.q.Len()))
+			continue
+		}
 		recs = sameTarget(recs)
 		events, bad := parseRecords(recs)
 		if bad > 0 {
@@ -76,10 +83,11 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 			recs = recs[:len(events)]
 		}
 		var st step
+		m := counted{Messenger: sess.Slack, m: s.m}
 		if recs[0].Thread != "" {
-			st = s.threadStep(ch, sess.Slack, recs, events, sh)
+			st = s.threadStep(ch, m, recs, events, sh)
 		} else {
-			st = s.plainStep(sess.Slack, recs, events, sh)
+			st = s.plainStep(m, recs, events, sh)
 		}
 		n := st.n
 		o := outcomeOf(st.err)
@@ -93,9 +101,7 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 			if st.commit != nil {
 				st.commit() // durable before the spool's cursor moves
 			}
-			if err := ch.q.Ack(n); err != nil {
-				s.log.Error("cannot record delivery; it may repeat after a restart", "channel", ch.name, "err", err)
-			}
+			s.ack(ch, recs[:n])
 			if st.posted {
 				s.delivered(ch, events[:n])
 			} else {
@@ -166,7 +172,7 @@ func (s *Service) plainStep(m Messenger, recs []spool.Record, events []event.Eve
 	if sh.single {
 		events = events[:1]
 	}
-	msg, n := slack.PackMentioned(events, recs[0].Alert, mentions(recs))
+	msg, n := s.renderer().Pack(events, routing(recs, recs[0].Alert))
 	if sh.textOnly {
 		msg = slack.TextOnly(msg)
 	}
@@ -221,7 +227,7 @@ func (s *Service) deadLetter(ch *channel, recs []spool.Record, reason string) bo
 	for i, r := range recs {
 		entries[i] = DeadLetter{
 			Time: time.Now().UTC(), Channel: ch.name, SlackChannel: r.Target,
-			Reason: reason, Hint: hint, Alert: r.Alert, Mention: r.Mention, Event: r.Event,
+			Reason: reason, Hint: hint, Alert: r.Alert, Mention: r.Mention, Template: r.Template, Event: r.Event,
 		}
 	}
 	if err := s.dead.Append(entries...); err != nil {
@@ -229,15 +235,37 @@ func (s *Service) deadLetter(ch *channel, recs []spool.Record, reason string) bo
 		s.log.Error("cannot write dead letters; keeping the events queued", "channel", ch.name, "err", err)
 		return false
 	}
-	if err := ch.q.Ack(len(recs)); err != nil {
-		s.log.Error("cannot record dead letters in the spool", "channel", ch.name, "err", err)
-	}
+	s.ack(ch, recs)
 	s.m.DeadLettered.WithLabelValues(ch.name, reason).Add(float64(len(recs)))
 	s.m.QueueEvents.WithLabelValues(ch.name).Set(float64(ch.q.Len()))
 	s.log.Error("Slack rejected events for good; written to "+statedir.DeadLetterFile,
 		"channel", ch.name, "slack_channel", recs[0].Target, "reason", reason, "events", len(recs),
 		"fix", hint+"; then run `auditfwd redeliver`")
 	return true
+}
+
+// ack removes recs, the head of ch's spool, after Slack accepted them (or
+// they were dead-lettered or delivered before) and tells Options.Acked.
+func (s *Service) ack(ch *channel, recs []spool.Record) {
+	if err := ch.q.Ack(len(recs)); err != nil {
+		s.log.Error("cannot record delivery; it may repeat after a restart", "channel", ch.name, "err", err)
+	}
+	if s.opts.Acked != nil {
+		s.opts.Acked(ch.name, recs[len(recs)-1].Pos)
+	}
+}
+
+// deliveredBefore is how many of the leading records Options.Delivered
+// says were delivered already.
+func (s *Service) deliveredBefore(channel string, recs []spool.Record) int {
+	if s.opts.Delivered == nil {
+		return 0
+	}
+	n := 0
+	for n < len(recs) && s.opts.Delivered(channel, recs[n].Pos) {
+		n++
+	}
+	return n
 }
 
 // backoff is capped exponential with jitter: 1s, 2s, 4s … MaxBackoff, each

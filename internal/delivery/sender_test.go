@@ -100,6 +100,12 @@ func (f *fakeSlack) waitFor(t *testing.T, what string, ok func(calls int, texts 
 // newFakeService runs a Service whose connection dials fake for every
 // token. The target is a channel ID, so nothing is resolved.
 func newFakeService(t *testing.T, fake *fakeSlack) (*Service, *Connection) {
+	return newFakeServiceWith(t, fake, true, func(*Options) {})
+}
+
+// newFakeServiceWith is newFakeService with a token installed or not and
+// the options changed by with.
+func newFakeServiceWith(t *testing.T, fake *fakeSlack, withToken bool, with func(*Options)) (*Service, *Connection) {
 	t.Helper()
 	t.Setenv(token.EnvVar, "")
 	dir := t.TempDir()
@@ -107,8 +113,12 @@ func newFakeService(t *testing.T, fake *fakeSlack) (*Service, *Connection) {
 	m := metrics.New("test")
 	conn := NewConnection(slack.Options{}, dir+"/token.json", log, m)
 	conn.dial = func(string) Slack { return fake }
-	conn.Set(token.Token{AccessToken: "xoxb-fake"})
-	svc := startService(t, Options{State: statedir.Dir(dir), Logger: log, Metrics: m, Conn: conn, MaxBackoff: 50 * time.Millisecond}, "C0SECURITY1")
+	if withToken {
+		conn.Set(token.Token{AccessToken: "xoxb-fake"})
+	}
+	o := Options{State: statedir.Dir(dir), Logger: log, Metrics: m, Conn: conn, MaxBackoff: 50 * time.Millisecond}
+	with(&o)
+	svc := startService(t, o, "C0SECURITY1")
 	return svc, conn
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/config"
@@ -37,9 +38,21 @@ type Options struct {
 	// ResolveRefresh is how often an unknown channel name may trigger
 	// another conversations.list.
 	ResolveRefresh time.Duration
+	// Queues is where the channels' spools are: state_dir/spool when "".
+	Queues statedir.Queues
+	// Delivered, when set, reports events another instance already
+	// delivered (the Postgres source after a takeover): they are
+	// acknowledged without being posted.
+	Delivered func(channel string, pos logpos.Position) bool
+	// Acked, when set, is told the position of the last event of each
+	// acknowledgement (delivered or dead-lettered), after the spool's.
+	Acked func(channel string, pos logpos.Position)
 	// Threads keeps the thread table durably; nil: the journal in
 	// state_dir (threads.jsonl).
 	Threads threads.Records
+	// Renderer lays out messages (redaction, templates) until SetRenderer
+	// replaces it; nil is the zero Renderer.
+	Renderer *slack.Renderer
 }
 
 // Service owns the spools and their senders. It is the pipeline's Sink.
@@ -51,6 +64,7 @@ type Service struct {
 	resolver *slack.Resolver
 	dead     *DeadLetters
 	threads  *threads.Table
+	render   atomic.Pointer[slack.Renderer]
 
 	mu       sync.Mutex
 	channels map[string]*channel
@@ -84,6 +98,9 @@ func New(opts Options) (*Service, error) {
 	if opts.ResolveRefresh <= 0 {
 		opts.ResolveRefresh = time.Minute
 	}
+	if opts.Queues == "" {
+		opts.Queues = opts.State.Queues()
+	}
 	dead := OpenDeadLetters(opts.State.DeadLetters(), opts.Logger)
 	if opts.Threads == nil {
 		opts.Threads = threads.OpenJournal(opts.State.Threads(), opts.Logger)
@@ -95,6 +112,10 @@ func New(opts Options) (*Service, error) {
 		channels: map[string]*channel{},
 		touched:  map[*channel]bool{},
 	}
+	if opts.Renderer == nil {
+		opts.Renderer = &slack.Renderer{}
+	}
+	s.render.Store(opts.Renderer)
 	s.resolver = slack.NewResolver(func(ctx context.Context) ([]slack.Channel, error) {
 		client, ok := s.conn.Client()
 		if !ok {
@@ -113,7 +134,7 @@ func (s *Service) Start(ctx context.Context, targets []config.Target) error {
 	s.mu.Lock()
 	s.ctx = ctx
 	s.mu.Unlock()
-	existing, err := s.opts.State.Spools()
+	existing, err := s.opts.Queues.List()
 	if err != nil {
 		return err
 	}
@@ -160,7 +181,7 @@ func (s *Service) open(name string) (*channel, error) {
 	if ch, ok := s.channels[name]; ok {
 		return ch, nil
 	}
-	q, err := spool.Open(s.opts.State.Spool(name), s.log.With("channel", name))
+	q, err := spool.Open(s.opts.Queues.Spool(name), s.log.With("channel", name))
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +218,7 @@ func (s *Service) Enqueue(d rules.Destination, line []byte, pos logpos.Position)
 			return false, err
 		}
 	}
-	queued, err := ch.q.Append(spool.Record{Pos: pos, Target: d.SlackChannel, Alert: d.Alert, Mention: d.Mention, Thread: d.Thread, Event: line})
+	queued, err := ch.q.Append(spool.Record{Pos: pos, Target: d.SlackChannel, Alert: d.Alert, Mention: d.Mention, Thread: d.Thread, Template: d.Template, Event: line})
 	if err != nil {
 		return false, err
 	}
@@ -232,6 +253,14 @@ func (s *Service) Rollback() {
 		ch.q.Rollback()
 		delete(s.touched, ch)
 	}
+}
+
+// Queued is how many events wait in the named channel's spool.
+func (s *Service) Queued(name string) int {
+	if ch, ok := s.channel(name); ok {
+		return ch.q.Len()
+	}
+	return 0
 }
 
 // HighWater is the last log position any spool holds: without a usable

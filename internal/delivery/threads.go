@@ -88,13 +88,13 @@ func appliedUpTo(t *threads.Thread, recs []spool.Record) int {
 }
 
 // parentMessage is the parent a Start decision posts.
-func parentMessage(d threads.Decision) slack.Message {
-	return slack.WithMentions(slack.Parent(&d.Thread), d.Ping)
+func parentMessage(r *slack.Renderer, d threads.Decision) slack.Message {
+	return slack.WithMentions(r.Parent(&d.Thread), d.Ping)
 }
 
 // startThread posts the parent of the new thread d starts with rec.
 func (s *Service) startThread(ch *channel, m Messenger, d threads.Decision, rec spool.Record, sh shape) step {
-	msg := parentMessage(d)
+	msg := parentMessage(s.renderer(), d)
 	if sh.textOnly {
 		msg = slack.TextOnly(msg)
 	}
@@ -116,7 +116,7 @@ func (s *Service) replyInThread(ch *channel, m Messenger, th threads.Thread, rec
 	if sh.single {
 		events = events[:1]
 	}
-	msg, n := replyMessage(events, ds)
+	msg, n := replyMessage(s.renderer(), events, routing(recs, false).Templates, ds)
 	if sh.textOnly {
 		msg = slack.TextOnly(msg)
 	}
@@ -169,15 +169,16 @@ func (s *Service) replyInThread(ch *channel, m Messenger, th threads.Thread, rec
 	return step{n: n, posted: true, commit: func() { s.record(ch, next) }}
 }
 
-// replyMessage is the reply that the reply decisions ds of events post,
-// and how many of the events it holds (Slack's limits may cut it). It
-// pings nobody, and says of each event that did not apply why.
-func replyMessage(events []event.Event, ds []threads.Decision) (slack.Message, int) {
+// replyMessage is the reply that the reply decisions ds of events post
+// (templates[i] names the rule whose template shows events[i]), and how
+// many of the events it holds (Slack's limits may cut it). It pings
+// nobody, and says of each event that did not apply why.
+func replyMessage(r *slack.Renderer, events []event.Event, templates []string, ds []threads.Decision) (slack.Message, int) {
 	notes := make([]string, len(ds))
 	for i, d := range ds {
 		notes[i] = d.NotApplied
 	}
-	return slack.PackReply(events, notes)
+	return r.Pack(events, slack.Routing{Templates: templates, Notes: notes})
 }
 
 // editParent makes th's parent show th with chat.update. gone: the parent
@@ -186,7 +187,7 @@ func replyMessage(events []event.Event, ds []threads.Decision) (slack.Message, i
 // failure, to retry as a post is. Any other failure skips this edit: the
 // reply goes out anyway.
 func (s *Service) editParent(ch *channel, m Messenger, th *threads.Thread) (gone bool, refused string, err error) {
-	msg := slack.Parent(th)
+	msg := s.renderer().Parent(th)
 	shown := fmt.Sprintf("%s/%s %d:%d %d", th.SlackChannel, th.TS, th.LastPos.Gen, th.LastPos.Offset, th.Count)
 	if ch.lastEdit == shown {
 		return false, "", nil // a retried step: the parent already shows this state

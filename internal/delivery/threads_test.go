@@ -206,7 +206,7 @@ func TestRecordedParentIsNotPostedAgain(t *testing.T) {
 	spec, _ := threads.ParseSpec(byIP.Thread)
 	th := threads.New("security", spec.Key(&ev), spec, &ev, []byte(first), time.Now())
 	// The parent Slack took before the crash.
-	p, err := slack.New(slack.Options{APIURL: f.fs.URL, Token: tok}).Post(t.Context(), "C0SECURITY1", slack.Parent(&th))
+	p, err := slack.New(slack.Options{APIURL: f.fs.URL, Token: tok}).Post(t.Context(), "C0SECURITY1", new(slack.Renderer).Parent(&th))
 	if err != nil {
 		t.Fatal(err)
 	}

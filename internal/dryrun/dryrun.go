@@ -17,6 +17,7 @@ import (
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/pipeline"
 	"github.com/auditfwd/auditfwd/internal/rules"
+	"github.com/auditfwd/auditfwd/internal/slack"
 	"github.com/auditfwd/auditfwd/internal/tailer"
 )
 
@@ -28,23 +29,26 @@ const (
 
 // Options are what one dry run needs.
 type Options struct {
-	Config  *config.Config
-	Format  event.Format // how the log's lines are wrapped
-	Rules   *rules.Rules
-	Metrics *metrics.Metrics
-	Output  string    // FormatJSON (default) or FormatText
-	Stdout  io.Writer // the messages
-	Stderr  io.Writer // the summary
+	Config *config.Config
+	Format event.Format // how the log's lines are wrapped
+	Rules  *rules.Rules
+	// Renderer lays the messages out as the daemon would (redaction,
+	// templates); nil is the zero Renderer.
+	Renderer *slack.Renderer
+	Metrics  *metrics.Metrics
+	Output   string    // FormatJSON (default) or FormatText
+	Stdout   io.Writer // the messages
+	Stderr   io.Writer // the summary
 }
 
 // Run reads the log and prints. The summary is printed even when reading fails.
 func Run(ctx context.Context, o Options) error {
-	var printer pipeline.Sink
+	var printer *delivery.Printer
 	switch o.Output {
 	case "", FormatJSON:
-		printer = delivery.NewPrinter(o.Stdout)
+		printer = delivery.NewPrinter(o.Stdout, o.Renderer)
 	case FormatText:
-		printer = newTextPrinter(o.Stdout)
+		printer = newTextPrinter(o.Stdout, o.Renderer)
 	default:
 		return fmt.Errorf("--format %q: use %s or %s", o.Output, FormatJSON, FormatText)
 	}
@@ -57,6 +61,7 @@ func Run(ctx context.Context, o Options) error {
 	if serr := printer.Sync(); err == nil {
 		err = serr
 	}
+	sum.redacted = printer.Redacted()
 	sum.write(o.Stderr)
 	return err
 }

@@ -4,12 +4,13 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
-	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/auditfwd/auditfwd/internal/metrics"
+	"github.com/auditfwd/auditfwd/internal/termtext"
+	"github.com/auditfwd/auditfwd/internal/redact"
 )
 
 // maxActions bounds the distinct unrouted actions remembered: the log is
@@ -24,7 +25,8 @@ type summary struct {
 	channels []string // in first-routed order
 	perChan  map[string]int
 	actions  map[string]int
-	others   int // unrouted events whose action did not fit in actions
+	others   int           // unrouted events whose action did not fit in actions
+	redacted redact.Counts // in the messages printed
 }
 
 func newSummary(path string, m *metrics.Metrics) *summary {
@@ -101,15 +103,23 @@ func (s *summary) write(w io.Writer) {
 	default:
 		fmt.Fprintf(w, "  unrouted: %d events: %s\n", events, strings.Join(unrouted, ", "))
 	}
+	if len(s.redacted) > 0 {
+		fmt.Fprintf(w, "  redacted: %s\n", countList(s.redacted))
+	}
+}
+
+// countList is "field 2, slack-token 1": what was redacted, by detector.
+func countList(c redact.Counts) string {
+	names := slices.Sorted(maps.Keys(c))
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %d", n, c[n])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // printable quotes an action that holds anything a terminal could act on.
-func printable(s string) string {
-	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) || r == ',' }) >= 0 {
-		return strconv.Quote(s)
-	}
-	return s
-}
+func printable(s string) string { return termtext.Quote(s, ",") }
 
 // lineCounts reads auditfwd_log_lines_total by kind: the summary counts
 // lines exactly as the daemon's metric does.

@@ -7,25 +7,33 @@ import (
 
 	"github.com/auditfwd/auditfwd/internal/delivery"
 	"github.com/auditfwd/auditfwd/internal/slack"
+	"github.com/auditfwd/auditfwd/internal/termtext"
 )
 
 // newTextPrinter prints one readable line per message, what would go where:
 //
 //	security → #security: 🚨 login.oauth_failed · User: mallory@example.net · Status: failed
 //	deploy_approval_alerts → #deploy-approvals (edit of thread deploy_approval_request=42): …
-func newTextPrinter(w io.Writer) *delivery.Printer { return delivery.NewPrinterFunc(w, writeText) }
+func newTextPrinter(w io.Writer, r *slack.Renderer) *delivery.Printer {
+	return delivery.NewPrinterFunc(w, r, writeText)
+}
 
 func writeText(w io.Writer, m delivery.DryRunMessage) error {
 	where := m.SlackChannel
+	key := termtext.Quote(m.ThreadKey, ")") // it holds a value from the log
 	switch m.Thread {
 	case "parent":
-		where += " (new thread " + m.ThreadKey + ")"
+		where += " (new thread " + key + ")"
 	case "reply":
-		where += " (reply in thread " + m.ThreadKey + ")"
+		where += " (reply in thread " + key + ")"
 	case "edit":
-		where += " (edit of thread " + m.ThreadKey + ")"
+		where += " (edit of thread " + key + ")"
 	}
-	_, err := fmt.Fprintf(w, "%s → %s: %s\n", m.Channel, where, Headline(m.Message))
+	line := Headline(m.Message)
+	if len(m.Redacted) > 0 {
+		line += " · redacted: " + countList(m.Redacted)
+	}
+	_, err := fmt.Fprintf(w, "%s → %s: %s\n", m.Channel, where, line)
 	return err
 }
 
@@ -33,8 +41,8 @@ var unescape = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
 
 // Headline is a message in one line, as a person scans it: its heading (the
 // alert's, then the event's), the user and the status, from the plain text
-// that notifications show. Values are as Slack would display them; control
-// characters were already made spaces by the message layout.
+// that notifications show. Values are as Slack would display them
+// (slack.Value: line breaks made spaces, control characters escaped).
 func Headline(m slack.Message) string {
 	lines := strings.Split(m.Text, "\n")
 	parts := []string{lines[0]}
@@ -47,5 +55,7 @@ func Headline(m slack.Message) string {
 			parts = append(parts, l)
 		}
 	}
-	return unescape.Replace(strings.Join(parts, " · "))
+	// slack.Value escaped the values' control characters already; Quote
+	// keeps the line safe for a terminal whatever the layout adds.
+	return termtext.Quote(unescape.Replace(strings.Join(parts, " · ")), "")
 }

@@ -2,6 +2,7 @@ package fakeslack
 
 import (
 	"context"
+	"net/url"
 	"time"
 )
 
@@ -15,6 +16,7 @@ type Attempt struct {
 	Time    time.Time
 	Status  int
 	Error   string
+	Params  url.Values // every request parameter but the token: what left the client
 }
 
 // Posts returns the accepted chat.postMessage calls in order.

@@ -254,6 +254,15 @@ func (s *Server) Edits() []Post {
 	return append([]Post(nil), s.msgs.edits...)
 }
 
+// Accepted returns the accepted chat.postMessage calls (as Posts) and
+// chat.update calls (as Edits does) taken at one instant, so that a reader
+// can interleave them by Time without missing one.
+func (s *Server) Accepted() (posts, edits []Post) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Post(nil), s.posts...), append([]Post(nil), s.msgs.edits...)
+}
+
 // Updates counts the accepted chat.update calls of a channel.
 func (s *Server) Updates(channelID string) int {
 	s.mu.Lock()

@@ -56,7 +56,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	idx := len(s.attempts)
-	s.attempts = append(s.attempts, Attempt{Method: method, Channel: vals.Get("channel"), Time: time.Now()})
+	sent := url.Values{}
+	for k, vs := range vals {
+		if k != "token" {
+			sent[k] = vs
+		}
+	}
+	s.attempts = append(s.attempts, Attempt{Method: method, Channel: vals.Get("channel"), Time: time.Now(), Params: sent})
 	s.notifyLocked()
 	s.mu.Unlock()
 

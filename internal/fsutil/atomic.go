@@ -1,5 +1,7 @@
-// Package fsutil holds the one file-system primitive every durable piece of
-// auditfwd shares: replace a file atomically and durably.
+// Package fsutil holds the file-system primitives every durable piece of
+// auditfwd shares: replace a file atomically and durably, and open, read or
+// create state files and directories without following a symbolic link
+// someone else planted (OpenFile, Open, ReadFile, MkdirPrivate).
 package fsutil
 
 import (

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -67,7 +68,7 @@ func TestListenAddressInUseSaysAnotherAuditfwdMayRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	_, err = Listen("metrics.listen", taken.Addr().String())
+	_, err = Listen("metrics.listen", taken.Addr().String(), MetricsMaxConns)
 	if err == nil {
 		t.Fatal("listening twice on one address succeeded")
 	}
@@ -76,5 +77,58 @@ func TestListenAddressInUseSaysAnotherAuditfwdMayRun(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
+	}
+}
+
+// A listener serves at most its cap of connections at once; the next one
+// is served as soon as one of them closes.
+func TestListenerCapsConnections(t *testing.T) {
+	const limit = 4
+	ln, err := Listen("admin.listen", "127.0.0.1:0", limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }))
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	var idle []net.Conn
+	for range limit {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	// The fifth connection is queued by the kernel, not served.
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("a connection beyond the cap was served")
+	}
+	idle[0].Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("once a slot is free the queued connection is served: %v %v", resp, err)
+	}
+}
+
+func TestCapIsAShareOfTheFileLimit(t *testing.T) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		t.Fatal(err)
+	}
+	if got := connCap(int(rl.Cur)); got != int(rl.Cur/fileShare) {
+		t.Errorf("connCap(%d) = %d, want an eighth of the file limit", rl.Cur, got)
+	}
+	if got := connCap(8); got != 8 {
+		t.Errorf("connCap(8) = %d, want 8", got)
 	}
 }

@@ -31,8 +31,17 @@ type Metrics struct {
 	EventsRepeated    *prometheus.CounterVec // channel
 	StateDirWritable  prometheus.Gauge
 	MessageUpdates    *prometheus.CounterVec // channel: thread parents edited
-	ThreadsEvicted    *prometheus.CounterVec // channel: threads forgotten to make room
-	AuditLogPresent   prometheus.Gauge
+
+	// The Postgres source (docs/high-availability.md). With the file
+	// source, Leader and SourceUp are 1 and the others stay 0.
+	Leader          prometheus.Gauge
+	SourceUp        prometheus.Gauge
+	SourceLag       prometheus.Gauge
+	ChainBreaks     prometheus.Counter
+	ThreadsEvicted  *prometheus.CounterVec // channel: threads forgotten to make room
+	Redactions      *prometheus.CounterVec // detector: values redacted in messages Slack took
+	TemplateErrors  *prometheus.CounterVec // channel: events whose title template failed
+	AuditLogPresent prometheus.Gauge       // 0 while the audit log file does not exist
 }
 
 // DeadLetterReasons and FailureReasons are the reasons whose series exist
@@ -127,6 +136,22 @@ func New(version string) *Metrics {
 			Name: "auditfwd_slack_message_updates_total",
 			Help: "Thread parent messages edited with chat.update, by channel.",
 		}, []string{"channel"}),
+		Leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditfwd_leader",
+			Help: "1 on the instance that delivers; 0 on a standby (audit_log.source: postgres).",
+		}),
+		SourceUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditfwd_source_up",
+			Help: "1 while the gateway's database answers (always 1 with the file source).",
+		}),
+		SourceLag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditfwd_source_lag_events",
+			Help: "Rows of the gateway's audit table not read yet (0 on a standby and with the file source).",
+		}),
+		ChainBreaks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "auditfwd_chain_breaks_total",
+			Help: "Breaks found in the audit table's hash chain (a gap in chain_index or a previous_hash that does not link).",
+		}),
 		ThreadsEvicted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditfwd_threads_evicted_total",
 			Help: "Slack threads forgotten before their window to make room in the thread table, by channel.",
@@ -135,6 +160,14 @@ func New(version string) *Metrics {
 			Name: "auditfwd_audit_log_present",
 			Help: "1 while the audit log file exists, 0 while auditfwd waits for it to appear (is audit_log.path right?).",
 		}),
+		Redactions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfwd_redactions_total",
+			Help: "Values redacted in messages Slack accepted, by detector (a built-in detector, field for redact.fields, pattern for redact.patterns).",
+		}, []string{"detector"}),
+		TemplateErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfwd_template_errors_total",
+			Help: "Events whose rule's title template failed (shown with the default heading), by channel (the rule).",
+		}, []string{"channel"}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -142,15 +175,26 @@ func New(version string) *Metrics {
 		m.LogLines, m.EventsRouted, m.EventsUnrouted, m.EventsDelivered, m.SlackMessages,
 		m.DeliveryFailures, m.DeadLettered, m.SlackRequestTime, m.DeliveryLag, m.QueueEvents,
 		m.LogLagBytes, m.SlackConnected, m.ReloadSuccessful, m.ReloadSuccessTime, m.BuildInfo,
-		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates, m.ThreadsEvicted, m.AuditLogPresent,
+		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates, m.ThreadsEvicted, m.Redactions, m.TemplateErrors,
+		m.Leader, m.SourceUp, m.SourceLag, m.ChainBreaks, m.AuditLogPresent,
 	)
 	m.StateDirWritable.Set(1)
+	m.Leader.Set(1)
+	m.SourceUp.Set(1)
 	build := buildinfo.Get()
 	m.BuildInfo.WithLabelValues(version, build.Commit, build.Date, build.GoVersion).Set(1)
 	for _, k := range LineKinds {
 		m.LogLines.WithLabelValues(k)
 	}
 	return m
+}
+
+// InitDetectors gives auditfwd_redactions_total a sample at 0 for each
+// detector name, so that an alert on increase() sees the first redaction.
+func (m *Metrics) InitDetectors(names []string) {
+	for _, n := range names {
+		m.Redactions.WithLabelValues(n)
+	}
 }
 
 // InitChannel gives every per-channel series a sample from start-up, so a
@@ -163,6 +207,7 @@ func (m *Metrics) InitChannel(name string) {
 	m.EventsRepeated.WithLabelValues(name)
 	m.MessageUpdates.WithLabelValues(name)
 	m.ThreadsEvicted.WithLabelValues(name)
+	m.TemplateErrors.WithLabelValues(name)
 	for _, r := range FailureReasons {
 		m.DeliveryFailures.WithLabelValues(name, r)
 	}

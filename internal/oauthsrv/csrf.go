@@ -93,7 +93,7 @@ func (s *Server) crossOriginRefused(w http.ResponseWriter, r *http.Request) {
 	s.log.Warn("admin request refused: cross-origin", "remote", s.clientIP(r), "path", r.URL.Path,
 		"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
 	s.message(w, http.StatusForbidden, "Refused",
-		"This request came from another site, so auditfwd refused it. Use the Test buttons on the admin page itself.")
+		"This request came from another site, so auditfwd refused it. Use the buttons on the admin page itself.")
 }
 
 // flash is a one-shot message shown on the next page view, carried in a

@@ -293,10 +293,18 @@ func (b *browser) do(method, path string, form url.Values, hdr http.Header) resp
 
 func (b *browser) get(path string) response { return b.do(http.MethodGet, path, nil, nil) }
 
-// startInstall runs the start route and returns the state sent to Slack.
+// pressConnect is the Connect button: a POST of the page's CSRF token.
+func (b *browser) pressConnect(csrf string, hdr http.Header) response {
+	if hdr == nil {
+		hdr = http.Header{"Origin": {b.f.ts.URL}, "Sec-Fetch-Site": {"same-origin"}}
+	}
+	return b.do(http.MethodPost, startPath, url.Values{"csrf": {csrf}}, hdr)
+}
+
+// startInstall presses Connect and returns the state sent to Slack.
 func (b *browser) startInstall() string {
 	b.f.t.Helper()
-	r := b.get(startPath)
+	r := b.pressConnect(b.csrf(), nil)
 	if r.StatusCode != http.StatusFound {
 		b.f.t.Fatalf("start: status %d, want 302; body %s", r.StatusCode, r.body)
 	}

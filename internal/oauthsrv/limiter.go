@@ -13,17 +13,17 @@ type limits struct {
 	// that one more attempt is allowed every every.
 	burst int
 	every time.Duration
+	// netBurst and netEvery are the same for all of an IPv6 /48 together:
+	// one site holds 65,536 /64s, and should not get 65,536 allowances.
+	netBurst int
+	netEvery time.Duration
 	// globalBurst and globalEvery cap wrong passwords from all clients
-	// together, however many addresses an attacker has. Clients that logged
-	// in before are not held to it.
+	// together, however many addresses an attacker has. Known browsers
+	// (the signed cookie of an earlier login) are not held to it.
 	globalBurst int
 	globalEvery time.Duration
 	// maxTracked bounds the clients kept in memory.
 	maxTracked int
-	// maxKnown bounds the clients remembered for a good login, and knownTTL
-	// is how long one is remembered.
-	maxKnown int
-	knownTTL time.Duration
 }
 
 // failBurst wrong passwords from one client are answered at once; after
@@ -35,9 +35,17 @@ const (
 
 var defaultLimits = limits{
 	burst: failBurst, every: failEvery,
+	netBurst: 4 * failBurst, netEvery: failEvery / 4,
 	globalBurst: 10, globalEvery: time.Second,
 	maxTracked: 4096,
-	maxKnown:   64, knownTTL: 30 * 24 * time.Hour,
+}
+
+// allowance is one bucket an attempt draws on: the client itself (an IPv4
+// address, an IPv6 /64 or a known browser), and for IPv6 also its /48.
+type allowance struct {
+	key   string
+	burst int
+	every time.Duration
 }
 
 // bucket is an allowance of wrong passwords: golang.org/x/time/rate's
@@ -78,123 +86,113 @@ func (b *bucket) take(now time.Time) *rate.Reservation { return b.lim.ReserveN(n
 
 // refusal says why an attempt may not be checked now.
 type refusal struct {
-	wait   time.Duration
-	global bool // the ceiling for all clients, not this client's own limit
+	wait    time.Duration
+	global  bool // the ceiling for all clients, not this client's own limit
+	browser bool // the client is a known browser (its own limit)
 }
 
 // loginLimiter slows down password guessing. Each attempt with a password
-// takes a token from its client's bucket and, unless the client logged in
-// before, one from a bucket shared by everybody; a right password gives
-// them back, so only wrong ones count. Memory is bounded: when maxTracked
-// clients are known, those whose bucket is full are forgotten first, then
-// the least limited one that is not blocked; a blocked client is never
-// forgotten, and when every tracked client is blocked, new clients share
-// one overflow bucket.
+// takes a token from each of its allowances and, unless it comes from a
+// known browser, one from a bucket shared by everybody; a right password
+// gives them back, so only wrong ones count. Memory is bounded: when
+// maxTracked buckets are kept, those that are full are forgotten first,
+// then the least limited one that is not blocked; a blocked bucket is never
+// forgotten, and when every tracked one is blocked, new clients share one
+// overflow bucket per kind of allowance.
 type loginLimiter struct {
 	l limits
 
 	mu       sync.Mutex
 	clients  map[string]*bucket
-	overflow *bucket
+	overflow map[allowance]*bucket // keyed by burst and every, key ""
 	global   *bucket
-	known    map[string]time.Time // client → last good login
 }
 
 func newLoginLimiter(l limits) *loginLimiter {
 	return &loginLimiter{
 		l:        l,
 		clients:  make(map[string]*bucket),
-		overflow: newBucket(l.burst, l.every),
+		overflow: make(map[allowance]*bucket),
 		global:   newBucket(l.globalBurst, l.globalEvery),
-		known:    make(map[string]time.Time),
 	}
 }
 
-// blocked reports whether an attempt by client would be refused now,
-// without taking anything.
-func (f *loginLimiter) blocked(client string, now time.Time) refusal {
+// attempt takes the tokens for one password check drawing on who (and on
+// the global ceiling when global). When it returns a refusal, nothing was
+// taken and the password must not be checked (its answer would tell a
+// guesser whether the guess was right). Otherwise done must be called with
+// the outcome; it returns the wrong passwords counted for who[0].
+func (f *loginLimiter) attempt(who []allowance, global bool, now time.Time) (r refusal, done func(ok bool) (fails int)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	b := f.clients[client]
-	if b == nil {
-		return f.checkGlobal(f.isKnownLocked(client, now), now) // a new client starts with a full bucket
+	buckets := make([]*bucket, len(who))
+	for i, a := range who {
+		b := f.clients[a.key]
+		if b == nil {
+			b = f.trackLocked(a, now)
+		}
+		buckets[i] = b
 	}
-	return f.check(b, f.isKnownLocked(client, now), now)
-}
-
-func (f *loginLimiter) check(b *bucket, known bool, now time.Time) refusal {
-	b.full(now)
-	if w := b.wait(now); w > 0 {
-		return refusal{wait: w}
-	}
-	return f.checkGlobal(known, now)
-}
-
-func (f *loginLimiter) checkGlobal(known bool, now time.Time) refusal {
-	if !known {
-		if w := f.global.wait(now); w > 0 {
-			return refusal{wait: w, global: true}
+	for _, b := range buckets {
+		b.full(now)
+		if w := b.wait(now); w > 0 {
+			f.forgetFullLocked(who, buckets, now)
+			return refusal{wait: w}, nil
 		}
 	}
-	return refusal{}
-}
-
-// attempt takes the tokens for one password check by client. When it
-// returns a refusal, nothing was taken and the password must not be
-// checked (its answer would tell a guesser whether the guess was right).
-// Otherwise done must be called with the outcome.
-func (f *loginLimiter) attempt(client string, now time.Time) (r refusal, done func(ok bool) (fails int)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	b := f.clients[client]
-	if b == nil {
-		b = f.trackLocked(client, now)
+	if global {
+		if w := f.global.wait(now); w > 0 {
+			f.forgetFullLocked(who, buckets, now)
+			return refusal{wait: w, global: true}, nil
+		}
 	}
-	known := f.isKnownLocked(client, now)
-	if r := f.check(b, known, now); r.wait > 0 {
-		f.forgetIfFullLocked(client, b, now)
-		return r, nil
+	taken := make([]*rate.Reservation, 0, len(buckets)+1)
+	for _, b := range buckets {
+		taken = append(taken, b.take(now))
 	}
-	own := b.take(now)
-	var all *rate.Reservation
-	if !known {
-		all = f.global.take(now)
+	if global {
+		taken = append(taken, f.global.take(now))
 	}
 	return refusal{}, func(ok bool) int {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		if !ok {
-			b.fails++
-			return b.fails
+			for _, b := range buckets {
+				b.fails++
+			}
+			return buckets[0].fails
 		}
 		// A right password counts against nobody: the tokens go back
 		// (CancelAt restores them only at the time they were taken).
-		own.CancelAt(now)
-		if all != nil {
-			all.CancelAt(now)
+		for _, res := range taken {
+			res.CancelAt(now)
 		}
-		f.forgetIfFullLocked(client, b, now)
-		f.rememberLocked(client, now)
+		f.forgetFullLocked(who, buckets, now)
 		return 0
 	}
 }
 
-// trackLocked returns a new bucket for client, making room if needed.
-func (f *loginLimiter) trackLocked(client string, now time.Time) *bucket {
+// trackLocked returns a new bucket for a, making room if needed.
+func (f *loginLimiter) trackLocked(a allowance, now time.Time) *bucket {
 	if len(f.clients) >= f.l.maxTracked {
 		f.pruneLocked(now)
 	}
 	if len(f.clients) >= f.l.maxTracked {
-		return f.overflow
+		kind := allowance{burst: a.burst, every: a.every}
+		b := f.overflow[kind]
+		if b == nil {
+			b = newBucket(a.burst, a.every)
+			f.overflow[kind] = b
+		}
+		return b
 	}
-	b := newBucket(f.l.burst, f.l.every)
-	f.clients[client] = b
+	b := newBucket(a.burst, a.every)
+	f.clients[a.key] = b
 	return b
 }
 
-// pruneLocked forgets every client whose bucket is full; if none is, it
-// forgets the one with the most tokens among those not blocked. Blocked
-// clients are kept.
+// pruneLocked forgets every bucket that is full; if none is, it forgets the
+// one with the most tokens among those not blocked. Blocked ones are kept.
 func (f *loginLimiter) pruneLocked(now time.Time) {
 	var most string
 	mostTokens := -1.0
@@ -211,34 +209,16 @@ func (f *loginLimiter) pruneLocked(now time.Time) {
 	}
 }
 
-func (f *loginLimiter) forgetIfFullLocked(client string, b *bucket, now time.Time) {
-	if b != f.overflow && f.clients[client] == b && b.full(now) {
-		delete(f.clients, client)
-	}
-}
-
-func (f *loginLimiter) isKnownLocked(client string, now time.Time) bool {
-	t, ok := f.known[client]
-	return ok && now.Sub(t) < f.l.knownTTL
-}
-
-// rememberLocked notes a good login by client, forgetting the oldest one
-// beyond maxKnown.
-func (f *loginLimiter) rememberLocked(client string, now time.Time) {
-	if _, ok := f.known[client]; !ok && len(f.known) >= f.l.maxKnown {
-		var oldest string
-		var oldestAt time.Time
-		for c, t := range f.known {
-			if oldest == "" || t.Before(oldestAt) {
-				oldest, oldestAt = c, t
-			}
+// forgetFullLocked drops the buckets of who that are full again.
+func (f *loginLimiter) forgetFullLocked(who []allowance, buckets []*bucket, now time.Time) {
+	for i, a := range who {
+		if b := buckets[i]; f.clients[a.key] == b && b.full(now) {
+			delete(f.clients, a.key)
 		}
-		delete(f.known, oldest)
 	}
-	f.known[client] = now
 }
 
-// tracked is the number of clients held in memory.
+// tracked is the number of buckets held in memory.
 func (f *loginLimiter) tracked() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

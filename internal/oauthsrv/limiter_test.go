@@ -172,14 +172,34 @@ func TestWhenEveryTrackedClientIsBlockedNewcomersShareOneLimit(t *testing.T) {
 	}
 }
 
+// login sends one request from addr (with X-Forwarded-For xff when not
+// "") carrying cookie when not nil; it returns the status and the
+// known-browser cookie the answer set, if any.
+func login(h http.Handler, addr, xff, pass string, cookie *http.Cookie) (int, *http.Cookie) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = addr + ":40000"
+	if xff != "" {
+		r.Header.Set("X-Forwarded-For", xff)
+	}
+	if pass != "" {
+		r.SetBasicAuth(adminUser, pass)
+	}
+	if cookie != nil {
+		r.AddCookie(cookie)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	for _, c := range w.Result().Cookies() {
+		if c.Name == browserCookie {
+			return w.Code, c
+		}
+	}
+	return w.Code, nil
+}
+
 func TestCeilingOnWrongPasswordsFromAllAddresses(t *testing.T) {
 	f := newFixture(t, nil)
 	h := f.srv.Handler()
-	// The admin logged in from this address last week.
-	if code := guess(h, "198.51.100.7", testPassword); code != http.StatusOK {
-		t.Fatalf("admin: %d", code)
-	}
-	f.advance(7 * 24 * time.Hour)
 	for i := range defaultLimits.globalBurst {
 		if code := guess(h, otherAddr(i), "guess"); code != http.StatusUnauthorized {
 			t.Fatalf("address %d: status %d, want 401", i, code)
@@ -196,9 +216,9 @@ func TestCeilingOnWrongPasswordsFromAllAddresses(t *testing.T) {
 			t.Errorf("beyond the ceiling: status %d Retry-After %q body %s", w.Code, w.Header().Get("Retry-After"), w.Body)
 		}
 	}
-	// The address that logged in before is not held to the ceiling.
-	if code := guess(h, "198.51.100.7", testPassword); code != http.StatusOK {
-		t.Errorf("admin's known address during the attack: status %d, want 200", code)
+	// A request without credentials is not a guess: the login prompt, not 429.
+	if code, _ := login(h, "192.0.2.201", "", "", nil); code != http.StatusUnauthorized {
+		t.Errorf("no credentials beyond the ceiling: status %d, want 401 (the browser's login prompt)", code)
 	}
 	if n := strings.Count(f.logs.String(), "admin logins paused"); n != 1 {
 		t.Errorf("the pause is logged %d times, want once a minute:\n%s", n, f.logs.String())
@@ -206,6 +226,161 @@ func TestCeilingOnWrongPasswordsFromAllAddresses(t *testing.T) {
 	f.advance(defaultLimits.globalEvery)
 	if code := guess(h, "192.0.2.201", "guess"); code != http.StatusUnauthorized {
 		t.Errorf("a second later: status %d, want the guess checked (401)", code)
+	}
+}
+
+// The probe: addresses guessing through the trusted proxy keep the ceiling
+// full, and one of them names the admin's own address so that it is
+// blocked. The admin's browser, which logged in before, is let in all the
+// same, also after a restart (the key is the same), and gets its login
+// prompt without credentials; a new browser is only slowed down.
+func TestKnownBrowserIsLetInWhatever30AddressesGuess(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	f := newFixture(t, func(o *Options) {
+		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		o.BrowserKey = key
+	})
+	const proxy, adminAddr = "127.0.0.1", "198.51.100.7"
+	code, cookie := login(f.srv.Handler(), proxy, adminAddr, testPassword, nil)
+	if code != http.StatusOK || cookie == nil {
+		t.Fatalf("first login: status %d, cookie %v", code, cookie)
+	}
+	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/" ||
+		cookie.MaxAge != int(browserTTL/time.Second) || cookie.Secure {
+		t.Errorf("known-browser cookie %+v: want HttpOnly, SameSite=Strict, Path=/, 30 days, not Secure on http", cookie)
+	}
+	f.advance(7 * 24 * time.Hour)
+
+	for run, srv := range []*Server{f.srv, New(Options{Password: testPassword, BrowserKey: key,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, Now: f.clock})} {
+		h := srv.Handler()
+		for round := range 20 {
+			for i := range 30 {
+				login(h, proxy, fmt.Sprintf("203.0.113.%d", i+1), "guess", nil)
+			}
+			login(h, proxy, adminAddr, "guess", nil) // the admin's address, named by someone else
+			if code, _ := login(h, proxy, adminAddr, testPassword, cookie); code != http.StatusOK {
+				t.Fatalf("run %d round %d: the known browser got status %d, want 200", run, round, code)
+			}
+			if code, _ := login(h, proxy, adminAddr, "", cookie); code != http.StatusUnauthorized {
+				t.Fatalf("run %d round %d: the known browser without credentials got %d, want 401", run, round, code)
+			}
+			if code, _ := login(h, proxy, "192.0.2.50", "", nil); code != http.StatusUnauthorized {
+				t.Fatalf("run %d round %d: a new browser without credentials got %d, want 401", run, round, code)
+			}
+			f.advance(time.Second)
+		}
+		for i := range 30 {
+			login(h, proxy, fmt.Sprintf("203.0.113.%d", i+1), "guess", nil)
+		}
+		if code, _ := login(h, proxy, "192.0.2.50", testPassword, nil); code != http.StatusTooManyRequests {
+			t.Errorf("run %d: a new browser with the password during the attack got %d, want 429 (slowed down)", run, code)
+		}
+	}
+	// A cookie signed with another key (state_dir replaced) is not known.
+	other := New(Options{Password: testPassword, Now: f.clock})
+	for i := range defaultLimits.globalBurst + 1 {
+		login(other.Handler(), otherAddr(i), "", "guess", nil)
+	}
+	if code, _ := login(other.Handler(), adminAddr, "", testPassword, cookie); code != http.StatusTooManyRequests {
+		t.Errorf("a cookie of another key: status %d, want 429 like any new browser", code)
+	}
+}
+
+func TestKnownBrowserIsLimitedByItsOwnFailuresAndExpires(t *testing.T) {
+	f := newFixture(t, nil)
+	h := f.srv.Handler()
+	_, cookie := login(h, "198.51.100.7", "", testPassword, nil)
+	if cookie == nil {
+		t.Fatal("no known-browser cookie after a login")
+	}
+	for i := range failBurst {
+		if code, _ := login(h, "198.51.100.7", "", "typo", cookie); code != http.StatusUnauthorized {
+			t.Fatalf("typo %d: status %d", i+1, code)
+		}
+	}
+	if code, _ := login(h, "198.51.100.7", "", testPassword, cookie); code != http.StatusTooManyRequests {
+		t.Errorf("after %d wrong passwords the known browser gets %d, want 429", failBurst, code)
+	}
+	// Its own limit is its own: the address is not blocked for others.
+	if code := guess(h, "198.51.100.7", testPassword); code != http.StatusOK {
+		t.Errorf("another browser at the same address: status %d, want 200", code)
+	}
+	f.advance(failEvery)
+	code, again := login(h, "198.51.100.7", "", testPassword, cookie)
+	if code != http.StatusOK {
+		t.Fatalf("after waiting: %d", code)
+	}
+	if again != nil {
+		t.Errorf("a fresh cookie was issued again within a day: %v", again)
+	}
+	// A day later the login renews it; after 30 days without one it is gone.
+	f.advance(browserRefresh)
+	if _, renewed := login(h, "198.51.100.7", "", testPassword, cookie); renewed == nil {
+		t.Error("a day-old cookie was not renewed at login")
+	}
+	f.advance(browserTTL)
+	if _, _, ok := f.srv.knownBrowser(withCookie(cookie), f.clock()); ok {
+		t.Error("a 31-day-old cookie is still known")
+	}
+	forged := *cookie
+	forged.Value = strings.ToUpper(cookie.Value[:4]) + cookie.Value[4:]
+	if _, _, ok := f.srv.knownBrowser(withCookie(&forged), f.clock()); ok && forged.Value != cookie.Value {
+		t.Error("a forged cookie is known")
+	}
+}
+
+func withCookie(c *http.Cookie) *http.Request {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(c)
+	return r
+}
+
+// One IPv6 /48 holds 65,536 /64s: together they get one site's allowance,
+// not 65,536 clients' (and do not fill the table of tracked clients).
+func TestIPv6SiteIsLimitedAsAWhole(t *testing.T) {
+	f := newFixture(t, nil)
+	l := defaultLimits
+	l.globalBurst = 1 << 30 // only the per-client limits
+	f.srv.failures = newLoginLimiter(l)
+	h := f.srv.Handler()
+	got := map[int]int{}
+	for i := range 65536 {
+		got[guess(h, fmt.Sprintf("[2001:db8:7:%x::1]", i), "guess")]++
+	}
+	if got[http.StatusUnauthorized] != l.netBurst || got[http.StatusTooManyRequests] != 65536-l.netBurst {
+		t.Errorf("65,536 /64s of one /48: %v, want %d checked and the rest refused", got, l.netBurst)
+	}
+	if n := f.srv.failures.tracked(); n > l.netBurst+1 {
+		t.Errorf("%d buckets tracked for one /48, want at most %d", n, l.netBurst+1)
+	}
+	if code := guess(h, "[2001:db8:8::1]", "guess"); code != http.StatusUnauthorized {
+		t.Errorf("another /48: status %d, want 401", code)
+	}
+	if code := guess(h, "[2001:db8:7:ffff::1]", "guess"); code != http.StatusTooManyRequests {
+		t.Errorf("yet another /64 of the limited /48: status %d, want 429", code)
+	}
+}
+
+// Log lines that anybody can cause without a password are rate-limited,
+// and what is held back is counted.
+func TestUnauthenticatedLogLinesAreRateLimited(t *testing.T) {
+	f := newFixture(t, nil)
+	h := f.srv.Handler()
+	for i := range 2000 {
+		r := httptest.NewRequest("GET", fmt.Sprintf("%s?x=%d", callbackPath, i), nil)
+		r.RemoteAddr = otherAddr(i) + ":1"
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		guess(h, otherAddr(i), "guess")
+	}
+	logs := f.logs.String()
+	if n := strings.Count(logs, "level=WARN"); n > unauthLogBurst+2 {
+		t.Errorf("2,000 refused callbacks and 2,000 wrong passwords made %d WARN lines, want at most %d:\n%s", n, unauthLogBurst+2, logs)
+	}
+	f.advance(unauthLogEvery)
+	guess(h, "192.0.2.77", "guess")
+	if !strings.Contains(f.logs.String(), "suppressed=") {
+		t.Errorf("the held-back lines are not counted:\n%s", f.logs.String())
 	}
 }
 

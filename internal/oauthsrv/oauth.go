@@ -23,8 +23,13 @@ const (
 )
 
 // start sends the browser to Slack's authorize page with a fresh state that
-// is also set as a cookie on the callback path.
+// is also set as a cookie on the callback path. It is the Connect button's
+// POST with the page's CSRF token: another site can neither start an
+// install nor reset the state cookie of one in progress.
 func (s *Server) start(w http.ResponseWriter, r *http.Request) {
+	if !s.sameSiteForm(w, r) {
+		return
+	}
 	var missing string
 	switch {
 	case s.o.ClientID == "":
@@ -86,7 +91,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	})
 
 	reject := func(reason, text string) {
-		s.log.Warn("slack install refused", "reason", reason, "remote", s.clientIP(r))
+		s.unauthLog(func() { s.log.Warn("slack install refused", "reason", reason, "remote", s.clientIP(r)) })
 		s.message(w, http.StatusBadRequest, "Slack connection not completed",
 			text+" Nothing was changed. Go back to the admin page and click Connect to Slack again.")
 	}

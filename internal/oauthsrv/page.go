@@ -154,15 +154,7 @@ type testResult struct {
 // test is the Test button: it asks the daemon to send the test message and
 // reports Slack's answer in plain words.
 func (s *Server) test(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
-	if err := s.checkCSRF(r); err != nil {
-		if errors.Is(err, errCrossOrigin) {
-			s.crossOriginRefused(w, r)
-			return
-		}
-		s.log.Warn("admin request refused: CSRF token", "remote", s.clientIP(r), "path", r.URL.Path, "err", err)
-		s.message(w, http.StatusForbidden, "Refused",
-			"The form was out of date or did not come from the admin page (auditfwd may have restarted). Reload the admin page and try again.")
+	if !s.sameSiteForm(w, r) {
 		return
 	}
 	name := r.PathValue("name")
@@ -212,6 +204,24 @@ func (s *Server) test(w http.ResponseWriter, r *http.Request) {
 	}
 	s.setFlash(w, flash{OK: res.OK, Text: res.Message, Hint: sentence(res.Hint)})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// sameSiteForm checks that a state-changing POST came from the admin page
+// itself (its CSRF token); otherwise it writes the refusal and returns false.
+func (s *Server) sameSiteForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	err := s.checkCSRF(r)
+	if err == nil {
+		return true
+	}
+	if errors.Is(err, errCrossOrigin) {
+		s.crossOriginRefused(w, r)
+		return false
+	}
+	s.log.Warn("admin request refused: CSRF token", "remote", s.clientIP(r), "path", r.URL.Path, "err", err)
+	s.message(w, http.StatusForbidden, "Refused",
+		"The form was out of date or did not come from the admin page (auditfwd may have restarted). Reload the admin page and try again.")
+	return false
 }
 
 // sentence capitalises advice such as "invite the bot to #security" and ends it with a period.

@@ -23,6 +23,10 @@ type Connection struct {
 	Team      string
 	BotUser   string
 	Problem   string // why it is disconnected, e.g. "token revoked — reconnect"
+	// Instance is "leader" or "standby" when several instances share the
+	// gateway's database (audit_log.source: postgres), "" otherwise: the
+	// page then says that a token saved here serves this instance only.
+	Instance string
 }
 
 // Daemon is what the admin server needs from the running daemon.
@@ -72,21 +76,30 @@ type Options struct {
 	// is counted by the login limiter under the client address the proxy
 	// names in X-Forwarded-For.
 	TrustedProxies []netip.Prefix
-	Logger         *slog.Logger     // nil: discard
-	Now            func() time.Time // nil: time.Now
+	// BrowserKey signs the known-browser cookie (LoadBrowserKey); nil: a
+	// key for this process only, so browsers are known until a restart.
+	BrowserKey []byte
+	Logger     *slog.Logger     // nil: discard
+	Now        func() time.Time // nil: time.Now
 }
 
 // Server serves the admin page and the OAuth flow. Build it with New.
 type Server struct {
-	o        Options
-	log      *slog.Logger
-	now      func() time.Time
-	key      []byte // per-process HMAC key for the CSRF token and the flash cookie
-	secure   bool   // cookies get Secure
-	states   *stateStore
-	failures *loginLimiter
-	// proxyHint and globalLog keep log lines a visitor can trigger rare.
+	o          Options
+	log        *slog.Logger
+	now        func() time.Time
+	key        []byte // per-process HMAC key for the CSRF token and the flash cookie
+	browserKey []byte // HMAC key of the known-browser cookie
+	secure     bool   // cookies get Secure
+	// formTargets is " " and slack.authorize_url's origin, for the CSP's
+	// form-action ("" when it has none).
+	formTargets string
+	states      *stateStore
+	failures    *loginLimiter
+	// proxyHint and globalLog keep log lines a visitor can trigger rare;
+	// logGate bounds the rest of those that unauthenticated requests cause.
 	proxyHint, globalLog everyMinute
+	logGate              *logGate
 	cop                  *http.CrossOriginProtection
 	mux                  *http.ServeMux
 }
@@ -116,6 +129,7 @@ func New(o Options) *Server {
 		key:      make([]byte, 32),
 		states:   newStateStore(),
 		failures: newLoginLimiter(defaultLimits),
+		logGate:  newLogGate(),
 		cop:      http.NewCrossOriginProtection(),
 		mux:      http.NewServeMux(),
 	}
@@ -131,6 +145,13 @@ func New(o Options) *Server {
 	if _, err := rand.Read(s.key); err != nil {
 		panic("oauthsrv: no randomness: " + err.Error()) // crypto/rand never fails on Linux
 	}
+	s.browserKey = o.BrowserKey
+	if len(s.browserKey) == 0 {
+		s.browserKey = make([]byte, browserKeyLen)
+		if _, err := rand.Read(s.browserKey); err != nil {
+			panic("oauthsrv: no randomness: " + err.Error())
+		}
+	}
 	if u, err := url.Parse(o.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
 		s.secure = strings.EqualFold(u.Scheme, "https")
 		// Behind a proxy that rewrites Host, the browser's Origin is the public one.
@@ -139,9 +160,13 @@ func New(o Options) *Server {
 		}
 	}
 	s.cop.SetDenyHandler(http.HandlerFunc(s.crossOriginRefused))
+	if u, err := url.Parse(o.AuthorizeURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" &&
+		!strings.ContainsAny(u.Host, " ;,'") {
+		s.formTargets = " " + u.Scheme + "://" + u.Host
+	}
 
 	s.mux.HandleFunc("GET /{$}", s.page)
-	s.mux.HandleFunc("GET "+startPath, s.start)
+	s.mux.Handle("POST "+startPath, s.cop.Handler(http.HandlerFunc(s.start)))
 	s.mux.HandleFunc("GET "+callbackPath, s.callback)
 	s.mux.Handle(testPattern, s.cop.Handler(http.HandlerFunc(s.test)))
 	return s
@@ -151,7 +176,7 @@ func New(o Options) *Server {
 // requires the admin password.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		securityHeaders(w.Header())
+		securityHeaders(w.Header(), s.formTargets)
 		if r.URL.Path == callbackPath {
 			// Slack's redirect carries no credentials; the state and its cookie
 			// authenticate the browser instead.
@@ -171,16 +196,23 @@ func (s *Server) Handler() http.Handler {
 	})
 }
 
-func securityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", "default-src 'self'; style-src "+styleHash+"; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+// securityHeaders sets the headers of every admin response. formTargets
+// are the origins a form may lead to besides 'self': the Connect button's
+// POST redirects to Slack's authorize page, and browsers apply form-action
+// to that redirect too.
+func securityHeaders(h http.Header, formTargets string) {
+	h.Set("Content-Security-Policy", "default-src 'self'; style-src "+styleHash+"; base-uri 'none'; form-action 'self'"+formTargets+"; frame-ancestors 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 }
 
-// slackToken matches Slack tokens (xoxb-, xoxp-, xoxe-…, xapp-).
-var slackToken = regexp.MustCompile(`\b(xox[a-z]|xapp)-[A-Za-z0-9-]+`)
+// slackToken matches Slack tokens (xoxb-, xoxp-, xoxe-…, xapp-) wherever
+// they start (no word boundary: "_xoxb-…" and "tokenxoxb-…" are tokens
+// too), in any case, with the dash URL-encoded (%2D) or JSON-escaped
+// (\u002d), and runs on over the characters those encodings add.
+var slackToken = regexp.MustCompile(`(?i)(xox[a-z]|xapp)(?:-|%2d|\\u002d)[a-z0-9%_\\-]+`)
 
 // redact removes the client secret, tok and anything shaped like a Slack
 // token from text bound for a log or a page.

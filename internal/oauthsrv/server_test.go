@@ -27,6 +27,7 @@ import (
 // so a probe learns nothing.
 var protected = []struct{ method, path string }{
 	{"GET", "/"},
+	{"POST", startPath},
 	{"GET", startPath},
 	{"POST", "/api/v1/integrations/slack/channels/security/test"},
 	{"GET", "/api/v1/integrations/slack/channels/security/test"},
@@ -133,7 +134,21 @@ func TestStartRedirectsToSlackWithStateCookie(t *testing.T) {
 		srv := New(Options{PublicURL: tc.publicURL, AuthorizeURL: "https://slack.example/oauth/v2/authorize?team=T1",
 			ClientID: testClientID, ClientSecret: testSecret, Password: testPassword, TokenPath: "unused",
 			Exchange: (&fixture{}).exchange, Daemon: newFakeDaemon()})
-		req := httptest.NewRequest("GET", startPath, nil)
+		// The page, for its CSRF token and session cookie.
+		page := httptest.NewRequest("GET", "/", nil)
+		page.SetBasicAuth(adminUser, testPassword)
+		prec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(prec, page)
+		m := csrfInput.FindStringSubmatch(prec.Body.String())
+		if m == nil {
+			t.Fatalf("no csrf token on the page")
+		}
+		req := httptest.NewRequest("POST", startPath, strings.NewReader(url.Values{"csrf": {m[1]}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		for _, c := range prec.Result().Cookies() {
+			req.AddCookie(c)
+		}
 		req.SetBasicAuth(adminUser, testPassword)
 		rec := httptest.NewRecorder()
 		srv.Handler().ServeHTTP(rec, req)
@@ -159,11 +174,15 @@ func TestStartRedirectsToSlackWithStateCookie(t *testing.T) {
 		if raw, err := base64.RawURLEncoding.DecodeString(state); err != nil || len(raw) < 16 {
 			t.Errorf("state %q is not ≥128 random bits", state)
 		}
-		cookies := rec.Result().Cookies()
-		if len(cookies) != 1 {
-			t.Fatalf("cookies %v, want the state cookie", cookies)
+		var c *http.Cookie
+		for _, k := range rec.Result().Cookies() {
+			if k.Name == stateCookie {
+				c = k
+			}
 		}
-		c := cookies[0]
+		if c == nil {
+			t.Fatalf("cookies %v, want the state cookie", rec.Result().Cookies())
+		}
 		if c.Value != state || c.Path != callbackPath || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode ||
 			c.Secure != tc.secure || c.MaxAge != 600 {
 			t.Errorf("%s: state cookie %+v", tc.publicURL, c)
@@ -335,7 +354,8 @@ func TestExchangeFailureKeepsSecretsOut(t *testing.T) {
 
 func TestStartWithoutSlackAppSaysWhatIsMissing(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.ClientSecret = "" })
-	r := f.admin().get(startPath)
+	b := f.admin()
+	r := b.pressConnect(b.csrf(), nil)
 	if r.StatusCode != http.StatusServiceUnavailable || !strings.Contains(r.body, "SLACK_CLIENT_SECRET") {
 		t.Errorf("status %d body:\n%s", r.StatusCode, r.body)
 	}
@@ -453,7 +473,8 @@ func TestPage(t *testing.T) {
 	}
 	for _, want := range []string{
 		`<meta name="viewport"`,
-		"Not connected", `id="connect" href="/api/v1/integrations/slack/oauth/start">Connect to Slack<`,
+		"Not connected", `<form method="post" action="/api/v1/integrations/slack/oauth/start"><input type="hidden" name="csrf" value="`,
+		`id="connect">Connect to Slack<`,
 		`id="channel-security"`, "#security", "<code>login.*_failed</code>", "✓ ok", "2026-03-20 01:12:44 UTC (47m ago)",
 		`id="channel-infrastructure"`, "✗ not_in_channel", "invite the bot to #infrastructure", "3 waiting",
 		`id="channel-deploy_approval_alerts"`, "#deploy-approvals", `<span class="badge">@here</span>`,
@@ -511,6 +532,20 @@ func TestPage(t *testing.T) {
 	for _, want := range []string{"Connected", `id="workspace">Acme &lt;Ops&gt;<`, "@auditfwd", "Reconnect to Slack"} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("connected page lacks %q", want)
+		}
+	}
+	if strings.Contains(r.body, `id="instance"`) {
+		t.Error("a single instance's page speaks of several")
+	}
+
+	// One of several instances on the gateway's database.
+	for role, want := range map[string]string{"leader": "This instance is the leader of several", "standby": "This instance is a standby, which makes no Slack calls"} {
+		f.daemon.mu.Lock()
+		f.daemon.conn = Connection{Connected: true, Team: "Acme", Instance: role}
+		f.daemon.mu.Unlock()
+		r = b.get("/")
+		if !strings.Contains(r.body, want) || !strings.Contains(r.body, "serves this instance only") {
+			t.Errorf("%s page lacks %q and the token's scope", role, want)
 		}
 	}
 }

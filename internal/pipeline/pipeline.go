@@ -110,7 +110,27 @@ func (h *Handler) Line(raw []byte, end logpos.Position) {
 	if kind != event.KindEvent {
 		return
 	}
+	h.enqueue(r.RouteEvent(action, &h.fields), line, action, end)
+}
+
+// Alert routes one of auditfwd's own alert events (a break in the gateway's
+// audit chain) as Line routes an event, without counting it as a line read;
+// when no rule routes it, it goes to the first configured channel, so that
+// it always reaches someone.
+func (h *Handler) Alert(line []byte, end logpos.Position) {
+	r := h.rules.Load()
+	_, action := event.ClassifyFields(line, &h.fields)
 	dests := r.RouteEvent(action, &h.fields)
+	if len(dests) == 0 {
+		if first, ok := r.First(); ok {
+			dests = []rules.Destination{first}
+		}
+	}
+	h.enqueue(dests, line, action, end)
+}
+
+// enqueue hands the event to the sink once per destination.
+func (h *Handler) enqueue(dests []rules.Destination, line, action []byte, end logpos.Position) {
 	if len(dests) == 0 {
 		h.unrouted.n++
 		if h.onUnrouted != nil {

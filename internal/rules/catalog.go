@@ -37,12 +37,25 @@ func Catalog() []string { return slices.Clone(catalog) }
 // catalogMatches returns the catalog actions pattern p matches.
 func catalogMatches(p string) []string {
 	var out []string
+	lit := literalPrefix(p)
 	for _, a := range catalog {
+		// The literal prefix rules out most actions without path.Match.
+		if !strings.HasPrefix(a, lit) {
+			continue
+		}
 		if ok, _ := path.Match(p, a); ok {
 			out = append(out, a)
 		}
 	}
 	return out
+}
+
+// literalPrefix is p up to its first glob metacharacter.
+func literalPrefix(p string) string {
+	if i := strings.IndexAny(p, `*?[\`); i >= 0 {
+		return p[:i]
+	}
+	return p
 }
 
 // closestKnown returns the catalog action or pattern closest to p, which matches

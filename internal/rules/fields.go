@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/auditfwd/auditfwd/internal/suggest"
 )
@@ -51,7 +52,13 @@ func closestField(name string) string {
 // none is within a third of s's length (at least 1).
 func closest(s string, cands []string) string {
 	best, bestDist := "", max(1, len(s)/3)+1
+	n := utf8.RuneCountInString(s)
 	for _, c := range cands {
+		// The distance is at least the difference in length: a long
+		// pattern costs nothing against short candidates.
+		if diff := n - utf8.RuneCountInString(c); diff >= bestDist || -diff >= bestDist {
+			continue
+		}
 		if d := suggest.Distance(s, c); d < bestDist {
 			best, bestDist = c, d
 		}

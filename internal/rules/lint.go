@@ -46,6 +46,7 @@ type lintRule struct {
 	mention     []string
 	alert       bool
 	threads     bool // has thread_by
+	template    bool // has a template
 }
 
 func (lr *lintRule) patternLine(i int) int {
@@ -76,7 +77,7 @@ func Lint(cfg *config.Config) []Warning {
 			name: ch.Name, label: fmt.Sprintf("channel %q", ch.Name),
 			key: slackKey(ch.SlackChannel), slack: ch.SlackChannel,
 			patterns: ch.Actions, line: ch.Line, actionLines: ch.ActionLines,
-			where: ch.Where, mention: ch.Mention, threads: ch.ThreadBy != "",
+			where: ch.Where, mention: ch.Mention, threads: ch.ThreadBy != "", template: ch.Template != nil,
 		})
 	}
 	if a := cfg.DeployApprovalAlerts; a.Enabled {
@@ -92,16 +93,30 @@ func Lint(cfg *config.Config) []Warning {
 	warn := func(line int, format string, args ...any) {
 		ws = append(ws, Warning{File: cfg.Path, Line: line, Msg: fmt.Sprintf(format, args...)})
 	}
+	sug := newSuggester()
+	budget := shadowBudget(maxShadowMatches)
+	groups := shadowGroups{}
+	for i := range all {
+		if lr := &all[i]; lr.alert && len(lr.where) == 0 {
+			groups.of(lr.key).alerts.add(lr) // the alert wins a shared Slack channel
+		}
+	}
 	for i := range all {
 		lr := &all[i]
 		// (1), (4): typos and names the gateway never writes.
 		for j, p := range lr.patterns {
-			if len(catalogMatches(p)) > 0 {
+			if len(p) > maxLintPattern {
+				line := lr.patternLine(j)
+				warn(line, "%spattern of %d bytes is too long to be compared with the gateway's actions (check compares patterns of up to %d bytes)",
+					lr.prefix(line), len(p), maxLintPattern)
+				continue
+			}
+			if known, checked := sug.known(p); known || !checked {
 				continue
 			}
 			line := lr.patternLine(j)
 			msg := fmt.Sprintf("%spattern %q matches no known gateway action", lr.prefix(line), p)
-			if s := closestKnown(p); s != "" {
+			if s := sug.closestKnown(p); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}
 			warn(line, "%s", msg)
@@ -113,16 +128,90 @@ func Lint(cfg *config.Config) []Warning {
 		}
 		ws = append(ws, lintWhere(cfg.Path, lr)...)
 		// (3): a channel that can never fire.
-		// A rule with thread_by still threads what an earlier rule sends.
-		if !lr.alert && !lr.threads {
-			if by := shadowedBy(all, i); by != nil {
+		// A rule with thread_by still threads what an earlier rule sends;
+		// one with a template still lays it out.
+		g := groups.of(lr.key)
+		if !lr.alert && !lr.threads && !lr.template && !budget.spent() {
+			if by := g.shadowedBy(lr, &budget); by != nil {
 				warn(lr.line, "%s%s can never fire: every action it matches already goes to Slack channel %q through %s",
 					lr.prefix(lr.line), lr.label, lr.slack, describeShadow(by))
 			}
 		}
+		// Routing keeps the first rule for a Slack channel; a rule with a
+		// where does not take every event of its actions.
+		if !lr.alert && len(lr.where) == 0 {
+			g.before.add(lr)
+		}
+	}
+	if budget.spent() {
+		warn(0, "too many patterns to work out which channels can never fire; that check was cut short")
+	}
+	if sug.unchecked > 0 {
+		warn(0, "%d distinct patterns beyond the first %d were not compared with the gateway's actions (too many to check quickly)",
+			sug.unchecked, maxCatalogChecks)
 	}
 	slices.SortStableFunc(ws, func(a, b Warning) int { return a.Line - b.Line })
-	return ws
+	// A list used through YAML aliases gives the same warning at the same
+	// line once per use: say it once.
+	return slices.CompactFunc(ws, func(a, b Warning) bool { return a == b })
+}
+
+// Bounds on what one Lint analyses, so that `check` and a reload stay well
+// under a second for any config within the size limits (docs/rules.md):
+// real configs have a few hundred short patterns.
+const (
+	// maxSuggestions bounds the "did you mean" searches: each costs a scan
+	// of the catalog, and a config of thousands of unknown patterns needs
+	// the first few fixed before the rest are worth suggesting.
+	maxSuggestions = 256
+	// maxCatalogChecks bounds the distinct patterns compared with the catalog.
+	maxCatalogChecks = 5_000
+	// maxLintPattern is the longest pattern analysed (a gateway action is
+	// well under 100 bytes).
+	maxLintPattern = 1024
+)
+
+// suggester remembers, per pattern, whether it matches the catalog and
+// what to suggest for it, so a pattern repeated through aliases costs once.
+type suggester struct {
+	matches   map[string]bool
+	suggests  map[string]string
+	unchecked int // distinct patterns beyond maxCatalogChecks
+	skipped   map[string]bool
+}
+
+func newSuggester() *suggester {
+	return &suggester{matches: map[string]bool{}, suggests: map[string]string{}, skipped: map[string]bool{}}
+}
+
+// known reports whether p matches a catalog action; checked is false when
+// p is beyond maxCatalogChecks and was not compared.
+func (s *suggester) known(p string) (known, checked bool) {
+	if m, ok := s.matches[p]; ok {
+		return m, true
+	}
+	if len(s.matches) >= maxCatalogChecks {
+		if !s.skipped[p] {
+			s.skipped[p] = true
+			s.unchecked++
+		}
+		return false, false
+	}
+	m := len(catalogMatches(p)) > 0
+	s.matches[p] = m
+	return m, true
+}
+
+func (s *suggester) closestKnown(p string) string {
+	if c, ok := s.suggests[p]; ok {
+		return c
+	}
+	if len(s.suggests) >= maxSuggestions {
+		return ""
+	}
+	c := closestKnown(p)
+	s.suggests[p] = c
+	return c
 }
 
 // lintWhere warns about where keys the gateway never writes and globs that
@@ -182,63 +271,74 @@ func rolesOnly(patterns []string) int {
 	return idx
 }
 
-// shadowedBy returns the rules that take every event of all[i] away from it:
+// shadowGroups holds, per Slack channel, the rules that could take an
+// event away from a later rule for it.
+type shadowGroups map[string]*shadowGroup
+
+func (gs shadowGroups) of(key string) *shadowGroup {
+	g := gs[key]
+	if g == nil {
+		g = &shadowGroup{before: newCoverIndex(), alerts: newCoverIndex()}
+		gs[key] = g
+	}
+	return g
+}
+
+// shadowGroup is one Slack channel's rules without a where: those seen so
+// far in config order, and the deploy approval alerts (which win wherever
+// they are).
+type shadowGroup struct {
+	before, alerts *coverIndex
+}
+
+// shadowedBy returns the rules that take every event of me away from it:
 // earlier channels with the same Slack channel (routing keeps the first) and
 // the deploy approval alerts when they share it (the alert wins). It is nil
-// when all[i] can fire.
-func shadowedBy(all []lintRule, i int) []*lintRule {
-	me := &all[i]
+// when me can fire, or when the budget runs out before that is known.
+func (g *shadowGroup) shadowedBy(me *lintRule, budget *shadowBudget) []*lintRule {
 	if len(me.mention) > 0 {
 		return nil // it adds its mentions to what the others post
 	}
-	var others []*lintRule
-	for j := range all {
-		o := &all[j]
-		// A rule with a where does not take every event of its actions.
-		if j != i && o.key == me.key && (j < i || o.alert) && len(o.where) == 0 {
-			others = append(others, o)
-		}
-	}
-	if len(others) == 0 {
+	if len(g.before.rules)+len(g.alerts.rules) == 0 {
 		return nil
 	}
-	used := map[*lintRule]bool{}
+	var by []*lintRule
 	for _, p := range me.patterns {
-		by := coveredBy(p, others)
-		if by == nil {
+		cover := g.coveredBy(p, budget)
+		if cover == nil || budget.spent() {
 			return nil
 		}
-		for _, o := range by {
-			used[o] = true
+		for _, o := range cover {
+			if !slices.Contains(by, o) {
+				by = append(by, o)
+			}
 		}
 	}
+	// In config order, alerts last, as describeShadow says them.
 	var out []*lintRule
-	for _, o := range others {
-		if used[o] {
+	for _, o := range append(slices.Clone(g.before.rules), g.alerts.rules...) {
+		if slices.Contains(by, o) {
 			out = append(out, o)
 		}
 	}
 	return out
 }
 
-// coveredBy returns the rules among others that together match every action
-// p matches, or nil when they do not. Coverage is decided exactly for a
-// literal p, for an identical pattern and for "*"; otherwise it is judged on
-// the catalog, and a p that matches no catalog action is never covered.
-func coveredBy(p string, others []*lintRule) []*lintRule {
-	for _, o := range others {
-		for _, q := range o.patterns {
-			if q == p || q == "*" {
-				return []*lintRule{o}
-			}
-			if isLiteral(p) {
-				if ok, _ := path.Match(q, p); ok {
-					return []*lintRule{o}
-				}
-			}
+// coveredBy returns the rules that together match every action p matches,
+// or nil when they do not. Coverage is decided exactly for a literal p, for
+// an identical pattern and for "*"; otherwise it is judged on the catalog,
+// and a p that matches no catalog action is never covered.
+func (g *shadowGroup) coveredBy(p string, budget *shadowBudget) []*lintRule {
+	if len(p) > maxLintPattern {
+		return nil // not analysed: the rule may fire
+	}
+	literal := isLiteral(p)
+	for _, idx := range []*coverIndex{g.before, g.alerts} {
+		if o := idx.first(p, literal, budget); o != nil {
+			return []*lintRule{o}
 		}
 	}
-	if isLiteral(p) {
+	if literal {
 		return nil
 	}
 	acts := catalogMatches(p)
@@ -247,7 +347,10 @@ func coveredBy(p string, others []*lintRule) []*lintRule {
 	}
 	var by []*lintRule
 	for _, a := range acts {
-		o := firstMatch(others, a)
+		o := firstMatch(g.before.rules, a, budget)
+		if o == nil {
+			o = firstMatch(g.alerts.rules, a, budget)
+		}
 		if o == nil {
 			return nil
 		}
@@ -258,10 +361,85 @@ func coveredBy(p string, others []*lintRule) []*lintRule {
 	return by
 }
 
-func firstMatch(rules []*lintRule, action string) *lintRule {
+// maxShadowMatches bounds the work one Lint spends on finding channels
+// that can never fire, in path.Match's worst-case cost (the product of the
+// lengths): a config of thousands of rules for one Slack channel would make
+// that check quadratic. Ordinary configs spend well under 1 %.
+const maxShadowMatches = 50_000_000
+
+// shadowBudget is what is left of maxShadowMatches.
+type shadowBudget int
+
+func (b *shadowBudget) spent() bool { return *b <= 0 }
+
+// match is path.Match, counted against the budget.
+func (b *shadowBudget) match(glob, s string) bool {
+	*b -= shadowBudget(max(1, len(glob)) * max(1, len(s)))
+	ok, _ := path.Match(glob, s)
+	return ok
+}
+
+// coverIndex is rules' patterns, in order, indexed for the exact comparisons.
+type coverIndex struct {
+	rules []*lintRule
+	exact map[string]int // pattern → index of the first rule that has it
+	star  int            // index of the first rule with "*", or -1
+	globs []indexedGlob  // the patterns with a metacharacter, in order
+}
+
+type indexedGlob struct {
+	rule int
+	glob string
+}
+
+func newCoverIndex() *coverIndex { return &coverIndex{exact: map[string]int{}, star: -1} }
+
+func (idx *coverIndex) add(o *lintRule) {
+	j := len(idx.rules)
+	idx.rules = append(idx.rules, o)
+	for _, q := range o.patterns {
+		if _, ok := idx.exact[q]; !ok {
+			idx.exact[q] = j
+		}
+		if q == "*" && idx.star < 0 {
+			idx.star = j
+		}
+		if !isLiteral(q) && len(q) <= maxLintPattern {
+			idx.globs = append(idx.globs, indexedGlob{j, q})
+		}
+	}
+}
+
+// first returns the first rule with p itself or "*", or, for a literal p,
+// a pattern that matches it; nil when there is none.
+func (idx *coverIndex) first(p string, literal bool, budget *shadowBudget) *lintRule {
+	first := len(idx.rules)
+	if idx.star >= 0 {
+		first = idx.star
+	}
+	if j, ok := idx.exact[p]; ok {
+		first = min(first, j)
+	}
+	if literal {
+		for _, g := range idx.globs {
+			if g.rule >= first || budget.spent() {
+				break
+			}
+			if budget.match(g.glob, p) {
+				first = g.rule
+			}
+		}
+	}
+	if first < len(idx.rules) {
+		return idx.rules[first]
+	}
+	return nil
+}
+
+func firstMatch(rules []*lintRule, action string, budget *shadowBudget) *lintRule {
 	for _, o := range rules {
 		for _, q := range o.patterns {
-			if ok, _ := path.Match(q, action); ok {
+			if len(q) <= maxLintPattern && budget.match(q, action) {
 				return o
 			}
 		}

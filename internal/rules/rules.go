@@ -30,6 +30,10 @@ type Destination struct {
 	// in its String form (kept as text so routing allocates nothing); ""
 	// when every message stands alone.
 	Thread string
+	// Template names the rule whose template shows the event: the first
+	// matching rule for this Slack channel that has one; "" for the
+	// default layout.
+	Template string
 }
 
 // maxCache bounds the route cache: actions come from the log, and an attacker
@@ -58,6 +62,7 @@ type rule struct {
 	mention  []string
 	alert    bool
 	thread   string // threads.Spec of thread_by (or the alert's request threads), as text
+	template bool   // the rule has a template
 }
 
 // condition is one where key, compiled.
@@ -158,6 +163,7 @@ func Compile(channels []config.Channel, alerts config.DeployApprovalAlerts) (*Ru
 	r := &Rules{cache: make(map[string]*plan)}
 	for _, ch := range channels {
 		ru := newRule(ch.Name, ch.SlackChannel, ch.Actions, ch.Where, ch.Mention, false)
+		ru.template = ch.Template != nil
 		if ch.ThreadBy != "" {
 			ru.thread = threads.Spec{By: ch.ThreadBy, Window: cmp.Or(ch.ThreadWindow, config.DefaultThreadWindow)}.String()
 		}
@@ -193,6 +199,18 @@ func (r *Rules) Names() []string {
 		out[i] = r.rules[i].name
 	}
 	return out
+}
+
+// First is where an event goes that must reach someone when no rule routes
+// it (auditfwd's own alerts): the first configured channel, or the deploy
+// approval alerts when no channel is configured. ok is false when there is
+// no destination at all.
+func (r *Rules) First() (Destination, bool) {
+	if len(r.rules) == 0 {
+		return Destination{}, false
+	}
+	ru := &r.rules[0]
+	return Destination{Channel: ru.name, SlackChannel: ru.slack, Alert: ru.alert, Mention: ru.mention}, true
 }
 
 // HasWhere reports whether any rule has where conditions: only then does
@@ -374,6 +392,9 @@ func (p *plan) compute(holds []bool) []Destination {
 			out[j].Thread = cmp.Or(out[j].Thread, ru.thread) // threaded by the first matching rule that threads
 		}
 		out[j].Mention = union(out[j].Mention, ru.mention)
+		if ru.template && out[j].Template == "" {
+			out[j].Template = ru.name // shown as the first matching rule with a template says
+		}
 	}
 	return out[:len(out):len(out)] // a caller's append copies
 }

@@ -9,6 +9,8 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/layout"
+	"github.com/auditfwd/auditfwd/internal/redact"
 	"github.com/auditfwd/auditfwd/internal/threads"
 )
 
@@ -43,52 +45,39 @@ const (
 
 // Message is one chat.postMessage payload: Block Kit blocks and the plain
 // fallback text that notifications (and mobile) show. Both are already
-// escaped for mrkdwn.
+// redacted and escaped for mrkdwn.
 type Message struct {
 	Text   string           `json:"text"`
 	Blocks []slackapi.Block `json:"blocks,omitempty"`
+	// Redacted counts what was redacted in it, by detector: counted in
+	// auditfwd_redactions_total once Slack takes the message.
+	Redacted redact.Counts `json:"-"`
+	// TemplateErrors counts, by rule, the events shown with the default
+	// heading because their title failed: auditfwd_template_errors_total.
+	TemplateErrors redact.Counts `json:"-"`
 }
 
 // Pack builds one message from the first n events that fit Slack's limits.
 // n >= 1 whenever events is not empty: a single event that is too large is
 // cut, never rejected. One event gives a single-event message; n > 1 gives a
 // digest (a "N audit events" heading, then each event fully shown, in
-// order). alert formats the message as a deploy approval alert. Pack of no
-// events returns an empty Message and 0.
-func Pack(events []event.Event, alert bool) (Message, int) {
-	return PackMentioned(events, alert, nil)
-}
-
-// PackMentioned is Pack for events that ping people: mentions[i] lists the
-// mention entries of events[i] (see MentionLine; missing entries mean
-// none). The message gets one mention line, the union over the events it
-// holds with each entry once, as its first line in the fallback text (so
-// that notifications show it) and as its first block.
-func PackMentioned(events []event.Event, alert bool, mentions [][]string) (Message, int) {
-	return pack(events, alert, mentions, nil)
-}
-
-// PackReply is Pack for replies in a thread: they ping nobody (the parent
-// did), and notes[i], when set, says why events[i] left the thread's
-// parent as it was (docs/threads.md); the reply shows it above the event.
-func PackReply(events []event.Event, notes []string) (Message, int) {
-	return pack(events, false, nil, notes)
-}
-
-func pack(events []event.Event, alert bool, mentions [][]string, notes []string) (Message, int) {
+// order). how says whether it is a deploy approval alert, whom each event
+// pings, which rule's template shows it and, for a reply in a thread, why
+// it left the parent as it was. The message gets one mention line, the
+// union over the events it holds with each entry once, as its first line in
+// the fallback text (so that notifications show it) and as its first block;
+// replies ping nobody (the parent did), so they are packed without
+// mentions. Pack of no events returns an empty Message and 0.
+func (r *Renderer) Pack(events []event.Event, how Routing) (Message, int) {
 	if len(events) == 0 {
 		return Message{}, 0
 	}
-	note := func(i int) string {
-		if i < len(notes) {
-			return notes[i]
-		}
-		return ""
-	}
+	x := r.start()
+	alert, mentions := how.Alert, how.Mentions
 	// Reserve room for the mention line of every event, whatever n turns out to be.
 	reserve := mentionReserve(mentions)
 	if len(events) == 1 {
-		return withMentions(single(&events[0], alert, reserve, note(0)), mentions, 1), 1
+		return x.done(withMentions(x.single(&events[0], r.Layout(how.template(0)), alert, reserve, how.note(0)), mentions, 1)), 1
 	}
 
 	// Reserve room for the heading, whatever n turns out to be.
@@ -96,7 +85,8 @@ func pack(events []event.Event, alert bool, mentions [][]string, notes []string)
 	usedBlocks, usedText, usedFallback := 1+reserve.blocks, headingReserve+reserve.text, headingReserve+reserve.text
 	parts := make([]eventParts, 0, min(len(events), maxBlocks/2))
 	for i := range events {
-		p := notedParts(&events[i], note(i))
+		px := r.start() // counted once the event is in the digest
+		p := px.notedParts(&events[i], r.Layout(how.template(i)), how.note(i))
 		// No divider between events: each starts with a bold emoji heading,
 		// and two blocks per event let a digest carry ~24 ordinary events.
 		needBlocks := 1 + ceilDiv(len(p.ctx), maxContextElems) // section + context blocks
@@ -109,9 +99,12 @@ func pack(events []event.Event, alert bool, mentions [][]string, notes []string)
 		usedText += needText
 		usedFallback += needFallback
 		parts = append(parts, p)
+		x.n.AddAll(px.n)
+		x.failed.AddAll(px.failed)
 	}
 	if len(parts) <= 1 {
-		return withMentions(single(&events[0], alert, reserve, note(0)), mentions, 1), 1
+		x = r.start() // only what the single message shows counts
+		return x.done(withMentions(x.single(&events[0], r.Layout(how.template(0)), alert, reserve, how.note(0)), mentions, 1)), 1
 	}
 
 	n := len(parts)
@@ -130,18 +123,18 @@ func pack(events []event.Event, alert bool, mentions [][]string, notes []string)
 		text.WriteString("\n\n")
 		text.WriteString(parts[i].text)
 	}
-	return withMentions(Message{Text: clip(text.String(), maxText), Blocks: blocks}, mentions, n), n
+	return x.done(withMentions(Message{Text: clip(text.String(), maxText), Blocks: blocks}, mentions, n)), n
 }
 
 // single lays out one event (under note, when set), cutting what does not
 // fit in what reserve leaves.
-func single(ev *event.Event, alert bool, reserve room, note string) Message {
-	p := notedParts(ev, note)
+func (x *render) single(ev *event.Event, l *layout.Layout, alert bool, reserve room, note string) Message {
+	p := x.notedParts(ev, l, note)
 	var blocks []slackapi.Block
 	var text strings.Builder
 	budgetBlocks, budgetText := maxBlocks-reserve.blocks, maxBlocksText-reserve.text
 	if alert {
-		heading := alertHeading(ev)
+		heading := x.alertHeading(ev)
 		blocks = append(blocks, section("*"+heading+"*"))
 		text.WriteString(heading + "\n")
 		budgetBlocks--
@@ -155,8 +148,9 @@ func single(ev *event.Event, alert bool, reserve room, note string) Message {
 
 // alertHeading heads a deploy approval alert posted on its own (a
 // redelivered dead letter, or alerts without threads): what the event did
-// to its request, so that an approval never reads "requested".
-func alertHeading(ev *event.Event) string {
+// to its request, so that an approval never reads "requested". Its values
+// are rendered as the action and the Status line are.
+func (x *render) alertHeading(ev *event.Event) string {
 	verb, lifecycle := strings.CutPrefix(ev.Action, threads.LifecyclePrefix)
 	if !lifecycle {
 		return "🚀 Deploy approval alert"
@@ -174,9 +168,9 @@ func alertHeading(ev *event.Event) string {
 	case known && (st == "" || st == "success"):
 		return "🚀 Deploy approval request " + done
 	case st == "" || st == "success":
-		return "🚀 Deploy approval request: " + escClip(verb, capAction)
+		return "🚀 Deploy approval request: " + x.text(verb, capAction)
 	default:
-		return "🚀 Deploy approval request: " + escClip(verb, capAction) + " " + escClip(st, capStatus)
+		return "🚀 Deploy approval request: " + x.text(verb, capAction) + " " + x.field("status", st, capStatus)
 	}
 }
 
@@ -189,67 +183,125 @@ type eventParts struct {
 	size int      // units(main) + units of every ctx element
 }
 
-func buildParts(ev *event.Event) eventParts {
+// parts lays out one event: under rule template l when it is not nil.
+func (x *render) parts(ev *event.Event, l *layout.Layout) eventParts {
 	var main, text strings.Builder
-	action := escClip(ev.Action, capAction)
+	heading := x.title(ev, l)
+	if heading == "" {
+		heading = x.text(ev.Action, capAction)
+	}
 	emo := emoji(ev)
-	main.WriteString("*" + emo + " " + action + "*")
-	text.WriteString(emo + " " + action)
+	main.WriteString("*" + emo + " " + heading + "*")
+	text.WriteString(emo + " " + heading)
 
 	shown := map[string]bool{}
 	line := func(label, mrkdwnValue, textValue string) {
 		main.WriteString("\n*" + label + ":* " + mrkdwnValue)
 		text.WriteString("\n" + label + ": " + textValue)
 	}
+	timeLine := func() {
+		switch {
+		case !ev.Time.IsZero():
+			rfc := ev.Time.UTC().Format(time.RFC3339)
+			line("Time", slackDate(ev.Time, rfc), rfc)
+		case ev.TimeRaw != "":
+			v := x.text(ev.TimeRaw, capTime)
+			line("Time", v, v)
+		}
+	}
+	p := eventParts{}
+	if l != nil && l.Fields != nil {
+		x.listed(ev, l.Fields, &p, &main, line)
+		timeLine()
+		return p.finish(&main, &text)
+	}
 
-	if u := userLine(ev, shown); u != "" {
+	if u := x.userLine(ev, shown); u != "" {
 		line("User", u, u)
 	}
 	if st := ev.Get("status"); st != "" {
-		v := escClip(st, capStatus)
+		v := x.field("status", st, capStatus)
 		line("Status", v, v)
 		shown["status"] = true
 	}
-	switch {
-	case !ev.Time.IsZero():
-		rfc := ev.Time.UTC().Format(time.RFC3339)
-		line("Time", slackDate(ev.Time, rfc), rfc)
-	case ev.TimeRaw != "":
-		v := escClip(ev.TimeRaw, capTime)
-		line("Time", v, v)
-	}
-	if res := ev.Get("resource"); res != "" {
-		v := escClip(res, capResource)
-		shown["resource"] = true
-		if rt := ev.Get("resource_type"); rt != "" {
-			v += " (" + escClip(rt, capResType) + ")"
-			shown["resource_type"] = true
-		}
+	timeLine()
+	if v := x.resourceLine(ev, shown); v != "" {
 		line("Resource", v, v)
 	}
 
-	p := eventParts{}
 	for _, f := range ev.Fields {
 		if f.Value == "" || shown[f.Key] {
 			continue
 		}
-		kv := escClip(f.Key, capKey) + ": " + escClip(f.Value, capValue)
-		p.ctx = append(p.ctx, kv)
+		p.ctx = append(p.ctx, x.text(f.Key, capKey)+": "+x.field(f.Key, f.Value, capValue))
+	}
+	return p.finish(&main, &text)
+}
+
+// finish adds the context elements to the fallback text and sizes p.
+func (p *eventParts) finish(main, text *strings.Builder) eventParts {
+	for _, kv := range p.ctx {
 		p.size += units(kv)
 		text.WriteString("\n" + kv)
 	}
 	p.main = main.String()
 	p.size += units(p.main)
 	p.text = text.String()
-	return p
+	return *p
 }
 
-// notedParts is buildParts with a "not applied" note (auditfwd's words,
-// escaped like any value) as the first line of the event, when note is set.
-func notedParts(ev *event.Event, note string) eventParts {
-	p := buildParts(ev)
+// listed lays out a template's fields, in order, as lines of the main
+// section while they fit (leaving room for the time line), then as
+// context elements. A field the event lacks is left out.
+func (x *render) listed(ev *event.Event, fields []string, p *eventParts, main *strings.Builder, line func(label, mrkdwnValue, textValue string)) {
+	const budget = maxSectionText - 300
+	shown := map[string]bool{}
+	for _, name := range fields {
+		var label, v string
+		switch name {
+		case layout.FieldUser:
+			label, v = "User", x.userLine(ev, shown)
+		case layout.FieldStatus:
+			label, v = "Status", x.field("status", ev.Get("status"), capStatus)
+		case layout.FieldResource:
+			label, v = "Resource", x.resourceLine(ev, shown)
+		default:
+			raw, _ := layout.Value(ev, name)
+			label, v = escClip(name, capKey), x.field(name, raw, capValue)
+		}
+		switch {
+		case v == "":
+		case len(p.ctx) == 0 && units(main.String())+units(label)+units(v)+8 <= budget:
+			line(label, v, v)
+		default:
+			p.ctx = append(p.ctx, label+": "+v)
+		}
+	}
+}
+
+// resourceLine renders the Resource value, with its type, and marks the
+// fields it shows.
+func (x *render) resourceLine(ev *event.Event, shown map[string]bool) string {
+	res := ev.Get("resource")
+	if res == "" {
+		return ""
+	}
+	v := x.field("resource", res, capResource)
+	shown["resource"] = true
+	if rt := ev.Get("resource_type"); rt != "" {
+		v += " (" + x.field("resource_type", rt, capResType) + ")"
+		shown["resource_type"] = true
+	}
+	return v
+}
+
+// notedParts is parts with a "not applied" note (auditfwd's words, which
+// may quote a value: redacted and escaped like any value) as the first line
+// of the event, when note is set.
+func (x *render) notedParts(ev *event.Event, l *layout.Layout, note string) eventParts {
+	p := x.parts(ev, l)
 	if note != "" {
-		line := notApplied(note)
+		line := x.notApplied(note)
 		p.main = line.mrkdwn + "\n" + p.main
 		p.text = line.text + "\n" + p.text
 		p.size += units(line.mrkdwn) + 1
@@ -259,29 +311,29 @@ func notedParts(ev *event.Event, note string) eventParts {
 
 // notApplied is the line that says an event left its thread's parent as
 // it was, and why.
-func notApplied(why string) struct{ mrkdwn, text string } {
-	w := escClip(why, capValue/4)
+func (x *render) notApplied(why string) struct{ mrkdwn, text string } {
+	w := x.text(why, capValue/4)
 	return struct{ mrkdwn, text string }{"⚠️ *Not applied:* " + w, "⚠️ Not applied: " + w}
 }
 
 // userLine renders the User value and marks the fields it shows.
-func userLine(ev *event.Event, shown map[string]bool) string {
+func (x *render) userLine(ev *event.Event, shown map[string]bool) string {
 	if tok := ev.Get("api_token_name"); tok != "" {
 		// The token's owner (user_email, user_name) stays in the context.
 		shown["api_token_name"] = true
-		return "API token: " + escClip(tok, capUser)
+		return "API token: " + x.field("api_token_name", tok, capUser)
 	}
 	name, email := ev.Get("user_name"), ev.Get("user_email")
 	switch {
 	case name != "" && email != "":
 		shown["user_name"], shown["user_email"] = true, true
-		return escClip(name, capUser) + " (" + escClip(email, capUser) + ")"
+		return x.field("user_name", name, capUser) + " (" + x.field("user_email", email, capUser) + ")"
 	case email != "":
 		shown["user_email"] = true
-		return escClip(email, capUser)
+		return x.field("user_email", email, capUser)
 	case name != "":
 		shown["user_name"] = true
-		return escClip(name, capUser)
+		return x.field("user_name", name, capUser)
 	}
 	return ""
 }
@@ -352,7 +404,7 @@ func TextOnly(m Message) Message {
 	if t == "" {
 		t = "auditfwd: (empty message)"
 	}
-	return Message{Text: t}
+	return Message{Text: t, Redacted: m.Redacted, TemplateErrors: m.TemplateErrors}
 }
 
 // emoji returns the emoji that leads an event's heading. A login or MFA
@@ -385,40 +437,33 @@ func section(text string) *slackapi.SectionBlock {
 	return slackapi.NewSectionBlock(mrkdwn(text), nil, nil)
 }
 
+// mrkdwn is a text object whose values were rendered by Value. verbatim:
+// Slack does not turn bare URLs or names in them into links or mentions;
+// the <!date^…> and mention tokens auditfwd writes itself still work.
 func mrkdwn(text string) *slackapi.TextBlockObject {
-	return slackapi.NewTextBlockObject(slackapi.MarkdownType, text, false, false)
+	return slackapi.NewTextBlockObject(slackapi.MarkdownType, text, false, true)
 }
 
-var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-
-// escape escapes s for Slack mrkdwn: & then < and >, so that no event value
-// can form a mention (<!channel>, <@U1>), a channel link or a spoofed URL.
-func escape(s string) string { return escaper.Replace(s) }
-
-// escClip escapes s and cuts the result to max units. Line breaks and other
-// control characters become spaces, so a value cannot start a line of its
-// own and pass for another field ("Bob\nStatus: success").
+// escClip renders s with Value and cuts the result to max units, marking
+// the cut. A huge value is cut before it is rendered (rendering it whole
+// would cost time for text that is not shown).
 func escClip(s string, max int) string {
-	if strings.IndexFunc(s, isControl) >= 0 {
-		s = strings.Map(func(r rune) rune {
-			if isControl(r) {
-				return ' '
-			}
-			return r
-		}, s)
-	}
-	// Escaping never shortens, so max+1 runes of s are enough to decide.
-	if len(s) > max+1 {
+	cut := false
+	if limit := 4*max + 16; len(s) > limit {
 		n := 0
 		for i := range s {
-			if n == max+1 {
-				s = s[:i]
+			if n == limit {
+				s, cut = s[:i], true
 				break
 			}
 			n++
 		}
 	}
-	return clip(escape(s), max)
+	v := Value(s)
+	if cut && units(v) < max {
+		v += "…" // white space collapsed below the cap: still say it was cut
+	}
+	return clip(v, max)
 }
 
 // clip cuts an escaped text to at most max UTF-16 units, on a rune boundary
@@ -457,10 +502,6 @@ func units(s string) int {
 		}
 	}
 	return n
-}
-
-func isControl(r rune) bool {
-	return r < 0x20 || r == 0x7f || r == 0x2028 || r == 0x2029
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }

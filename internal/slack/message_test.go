@@ -389,7 +389,7 @@ func TestLongValuesAreCut(t *testing.T) {
 }
 
 func TestClipNeverSplitsEntities(t *testing.T) {
-	s := escape(strings.Repeat("<&>x😀é", 20))
+	s := Value(strings.Repeat("<&>x😀é", 20))
 	for max := 2; max < units(s)+2; max++ {
 		c := clip(s, max)
 		if units(c) > max {
@@ -515,7 +515,7 @@ func TestTestMessage(t *testing.T) {
 }
 
 func TestTextOnly(t *testing.T) {
-	m := TextOnly(Message{Text: escape(strings.Repeat("&", 50000)), Blocks: []slackapi.Block{section("x")}})
+	m := TextOnly(Message{Text: Value(strings.Repeat("&", 50000)), Blocks: []slackapi.Block{section("x")}})
 	if m.Blocks != nil || utf8.RuneCountInString(m.Text) > maxText || !strings.HasSuffix(m.Text, "&amp;…") {
 		t.Errorf("TextOnly: %d blocks, %d runes, ends %q", len(m.Blocks), utf8.RuneCountInString(m.Text), m.Text[len(m.Text)-10:])
 	}

@@ -33,6 +33,20 @@ type flight struct {
 	stale bool // Invalidate ran meanwhile: the result was dropped
 }
 
+// IsChannelID reports whether s has the form of a channel ID (C0123ABCD),
+// which is used as given, never looked up.
+func IsChannelID(s string) bool { return channelID.MatchString(s) }
+
+// ChannelKey is how a configured channel meets Slack's listing: an ID as
+// given, a name ("#security", "security") without "#" and in lower case.
+func ChannelKey(nameOrID string) string {
+	s := strings.TrimSpace(nameOrID)
+	if IsChannelID(s) {
+		return s
+	}
+	return strings.ToLower(strings.TrimPrefix(s, "#"))
+}
+
 // NewResolver returns a Resolver that lists channels with list (usually
 // Client.ListChannels) and lists again for an unknown name at most once per
 // minRefresh.
@@ -45,11 +59,10 @@ func NewResolver(list func(ctx context.Context) ([]Channel, error), minRefresh t
 // that Classify maps to Permanent, "channel_not_found". A failed listing
 // returns its error (usually Retry).
 func (r *Resolver) Resolve(ctx context.Context, nameOrID string) (string, error) {
-	s := strings.TrimSpace(nameOrID)
-	if channelID.MatchString(s) {
-		return s, nil
+	name := ChannelKey(nameOrID)
+	if IsChannelID(name) {
+		return name, nil
 	}
-	name := strings.ToLower(strings.TrimPrefix(s, "#"))
 	if name == "" {
 		return "", notFound(nameOrID)
 	}

@@ -15,14 +15,14 @@ import (
 // refuses more than 4,000 characters (msg_too_long); keep a margin.
 const maxUpdateText = 3900
 
-// Parent is the parent message of a thread as it must now read
+// parent is the parent message of a thread as it must now read
 // (docs/threads.md): for a deploy approval request its current state and
 // who set it, and what it asks for; for thread_by how many events the
 // thread holds and the latest one's action, status and time. Then the
 // thread's first event, as it was first shown, and a line counting the
 // thread. It is posted for a new thread and sent again with chat.update
-// as replies arrive.
-func Parent(t *threads.Thread) Message {
+// as replies arrive. Renderer.Parent redacts t's values before.
+func parent(t *threads.Thread, x *render) Message {
 	var head, text strings.Builder
 	if t.Request != nil {
 		approvalHead(t.Request, &head, &text)
@@ -52,7 +52,7 @@ func Parent(t *threads.Thread) Message {
 	blocks := []slackapi.Block{section(head.String())}
 	budgetBlocks, budgetText := maxBlocks-2, maxBlocksText-units(head.String())-200
 	if ev, err := event.Parse(t.First); err == nil {
-		p := notedParts(&ev, t.FirstNotApplied)
+		p := x.notedParts(&ev, nil, t.FirstNotApplied)
 		k := p.fit(budgetBlocks, budgetText)
 		blocks = append(blocks, p.blocks(k)...)
 		text.WriteString("\n\n" + p.text)

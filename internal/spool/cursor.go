@@ -85,7 +85,7 @@ func (q *Queue) saveCursor(c cursor) error {
 		} else if err != nil {
 			return fmt.Errorf("spool %s: cursor: %w", q.dir, err)
 		}
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		f, err := fsutil.OpenFile(path, os.O_RDWR, 0)
 		if err != nil {
 			return fmt.Errorf("spool %s: cursor: %w", q.dir, err)
 		}
@@ -121,7 +121,7 @@ func datasync(f *os.File) error {
 // record.
 func (q *Queue) loadCursor() {
 	path := filepath.Join(q.dir, cursorFile)
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return
 	}
@@ -178,7 +178,7 @@ func (q *Queue) reportCorrupt(at cursor, line []byte, cause error) {
 		return
 	}
 	copyPath := filepath.Join(q.dir, "corrupt-records")
-	if f, err := os.OpenFile(copyPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+	if f, err := fsutil.OpenFile(copyPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
 		fmt.Fprintf(f, "%s at %d: %q\n", q.segPath(at.Segment), at.Offset, line)
 		f.Close()
 	}

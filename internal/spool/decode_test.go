@@ -35,6 +35,8 @@ func TestDecodeRecordTakesWhatEncodeWrites(t *testing.T) {
 		{Pos: logpos.Position{Gen: 2, Offset: 9}, Target: "#d", Alert: true, Mention: []string{"U1"}, Event: json.RawMessage(`{"action":"x"}`)},
 		{Pos: logpos.Position{Gen: 2, Offset: 9}, Target: "#deploy", Alert: true, Thread: "approval", Event: json.RawMessage(`{"action":"x"}`)},
 		{Pos: logpos.Position{Gen: 2, Offset: 9}, Target: "#security", Thread: "by 24h0m0s ip_address", Event: json.RawMessage(`{"action":"x"}`)},
+		{Pos: logpos.Position{Gen: 2, Offset: 9}, Target: "#security", Mention: []string{"here"}, Thread: "by 24h0m0s ip_address", Template: "security-failures", Event: json.RawMessage(`{"action":"x"}`)},
+		{Pos: logpos.Position{Gen: 2, Offset: 9}, Target: "#security", Template: "a", Event: json.RawMessage(`{"action":"x"}`)},
 	} {
 		line := encodedJSON(t, r)
 		if _, ok := decodeRecord(line, ""); !ok {
@@ -49,6 +51,7 @@ func TestDecodeRecordTakesWhatEncodeWrites(t *testing.T) {
 		{Pos: logpos.Position{Gen: 1, Offset: 5}, Target: "#s", Mention: []string{"a]b"}, Event: json.RawMessage(`{"action":"x"}`)},
 		{Pos: logpos.Position{Gen: 1, Offset: 5}, Target: "#s", Mention: []string{`a"b`}, Event: json.RawMessage(`{"action":"x"}`)},
 		{Pos: logpos.Position{Gen: 1, Offset: 5}, Target: "#s", Thread: "by 1h0m0s odd\"field", Event: json.RawMessage(`{"action":"x"}`)},
+		{Pos: logpos.Position{Gen: 1, Offset: 5}, Target: "#s", Template: "odd\"name", Event: json.RawMessage(`{"action":"x"}`)},
 	} {
 		if _, ok := decodeRecord(encodedJSON(t, r), ""); ok {
 			t.Fatalf("decodeRecord took %+v", r)

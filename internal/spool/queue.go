@@ -15,6 +15,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/auditfwd/auditfwd/internal/fsutil"
 	"github.com/auditfwd/auditfwd/internal/logpos"
 )
 
@@ -68,7 +69,7 @@ func open(dir string, segmentBytes int64, log *slog.Logger) (*Queue, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := fsutil.MkdirPrivate(dir); err != nil {
 		return nil, fmt.Errorf("open spool %s: %w", dir, err)
 	}
 	q := &Queue{
@@ -85,7 +86,7 @@ func open(dir string, segmentBytes int64, log *slog.Logger) (*Queue, error) {
 		segs = []uint64{max(1, q.cur.Segment)}
 	}
 	q.wSeg = segs[len(segs)-1]
-	f, err := os.OpenFile(q.segPath(q.wSeg), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := fsutil.OpenFile(q.segPath(q.wSeg), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open spool %s: %w", dir, err)
 	}

@@ -21,6 +21,10 @@ type Record struct {
 
 	// Mention is who the event pings, as the rules said when it was routed.
 	Mention []string `json:"mention,omitempty"`
+	// Template names the rule whose template shows the event ("" for the
+	// default layout); the template itself is the one in force when it is
+	// posted.
+	Template string `json:"template,omitempty"`
 
 	corrupt bool // a line that could not be decoded: skipped, never delivered
 }
@@ -67,6 +71,9 @@ func decodeRecord(line []byte, prevTarget string) (r Record, ok bool) {
 		return r, false
 	}
 	if rest, ok = cutThread(rest, &r); !ok {
+		return r, false
+	}
+	if rest, ok = cutTemplate(rest, &r); !ok {
 		return r, false
 	}
 	if rest, ok = bytes.CutPrefix(rest, []byte(`,"event":`)); !ok || len(rest) < 2 || rest[len(rest)-1] != '}' {
@@ -203,6 +210,10 @@ func appendRecord(b []byte, r Record) []byte {
 		b = append(b, `,"thread":`...)
 		b = appendString(b, r.Thread)
 	}
+	if r.Template != "" {
+		b = append(b, `,"template":`...)
+		b = appendString(b, r.Template)
+	}
 	b = append(b, `,"event":`...)
 	ev := bytes.TrimSpace(r.Event)
 	if bytes.IndexByte(ev, recordStart) >= 0 {
@@ -241,6 +252,22 @@ func cutThread(rest []byte, r *Record) ([]byte, bool) {
 		return rest, false
 	}
 	r.Thread = string(rest[:q])
+	return rest[q+1:], true
+}
+
+// cutTemplate takes an optional `,"template":"…"` (a plain string: rule
+// names are) off the front of rest into r.Template; ok is false when it is
+// there in another form.
+func cutTemplate(rest []byte, r *Record) ([]byte, bool) {
+	rest, found := bytes.CutPrefix(rest, []byte(`,"template":"`))
+	if !found {
+		return rest, true
+	}
+	q := bytes.IndexByte(rest, '"')
+	if q < 0 || !plainJSONString(string(rest[:q])) {
+		return rest, false
+	}
+	r.Template = string(rest[:q])
 	return rest[q+1:], true
 }
 

@@ -28,7 +28,7 @@ func (q *Queue) rollLocked() error {
 		}
 	}
 	next := q.wSeg + 1
-	f, err := os.OpenFile(q.segPath(next), os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
+	f, err := fsutil.OpenFile(q.segPath(next), os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool %s: %w", q.dir, err)
 	}
@@ -86,7 +86,7 @@ func (q *Queue) segments() ([]uint64, error) {
 // readSegment reads records from c up to limit (-1: end of file). The
 // records' events alias one buffer read for this call.
 func (q *Queue) readSegment(c cursor, limit int64, max, maxBytes int) ([]Record, []int64, error) {
-	f, err := os.Open(q.segPath(c.Segment))
+	f, err := fsutil.Open(q.segPath(c.Segment))
 	if err != nil {
 		return nil, nil, fmt.Errorf("spool %s: %w", q.dir, err)
 	}
@@ -176,7 +176,7 @@ func (q *Queue) countFrom(c cursor) (int, error) {
 		if s < c.Segment {
 			continue
 		}
-		f, err := os.Open(q.segPath(s))
+		f, err := fsutil.Open(q.segPath(s))
 		if err != nil {
 			return 0, fmt.Errorf("spool %s: %w", q.dir, err)
 		}

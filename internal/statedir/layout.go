@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"syscall"
 
 	"github.com/auditfwd/auditfwd/internal/fsutil"
 )
@@ -121,7 +120,7 @@ func (d Dir) migrateLayout(version string, log *slog.Logger, steps []layoutStep)
 // readStamp reads the stamp without following a symlink. present is false
 // when there is none.
 func readStamp(path string) (s stamp, present bool, err error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := fsutil.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return s, false, nil
 	}

@@ -18,20 +18,23 @@ const (
 	CheckpointFile = "checkpoint.json"   // the tailer's position in the audit log
 	DeadLetterFile = "dead-letter.jsonl" // events Slack rejected for good
 	SpoolDir       = "spool"             // one delivery queue per channel: spool/<name>
+	DBSpoolDir     = "spool-postgres"    // the same for audit_log.source: postgres, a buffer of the leader's
 	TokenFile      = "slack-token.json"  // the bot token saved by the OAuth install
 	ThreadsFile    = "threads.jsonl"     // Slack threads: key → channel ID, parent ts, state (docs/threads.md)
 	LockFile       = statelock.FileName  // held by the one daemon that owns the directory
+	BrowserKeyFile = "admin-browser.key" // signs the admin page's known-browser cookie
 )
 
 // Dir is a state directory.
 type Dir string
 
-// Create makes the directory (mode 0700: it holds the bot token) if it is missing.
+// Create makes the directory (mode 0700: it holds the bot token) if it is
+// missing, then checks that it can be trusted (Check).
 func (d Dir) Create() error {
 	if err := os.MkdirAll(string(d), 0o700); err != nil {
 		return fmt.Errorf("state_dir: %w", err)
 	}
-	return nil
+	return d.Check()
 }
 
 // Lock makes this process the directory's one owner, before any of its
@@ -51,13 +54,32 @@ func (d Dir) Threads() string { return d.join(ThreadsFile) }
 // slack.bot_token_file names another file.
 func (d Dir) Token() string { return d.join(TokenFile) }
 
+// BrowserKey is the key that signs the admin page's known-browser cookie.
+func (d Dir) BrowserKey() string { return d.join(BrowserKeyFile) }
+
 // Spool is the queue directory of the channel name.
-func (d Dir) Spool(name string) string { return filepath.Join(string(d), SpoolDir, name) }
+func (d Dir) Spool(name string) string { return d.Queues().Spool(name) }
 
 // Spools lists the channels that have a queue on disk, configured or not
 // (a channel removed from the config keeps draining).
-func (d Dir) Spools() ([]string, error) {
-	entries, err := os.ReadDir(d.join(SpoolDir))
+func (d Dir) Spools() ([]string, error) { return d.Queues().List() }
+
+// Queues is the file source's spool directory.
+func (d Dir) Queues() Queues { return Queues(d.join(SpoolDir)) }
+
+// DBQueues is the Postgres source's spool directory: its positions are the
+// table's, never mixed with a log file's.
+func (d Dir) DBQueues() Queues { return Queues(d.join(DBSpoolDir)) }
+
+// Queues is a directory holding one spool per channel.
+type Queues string
+
+// Spool is the queue directory of the channel name.
+func (q Queues) Spool(name string) string { return filepath.Join(string(q), name) }
+
+// List lists the channels that have a queue in q.
+func (q Queues) List() ([]string, error) {
+	entries, err := os.ReadDir(string(q))
 	if os.IsNotExist(err) {
 		return nil, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -45,5 +46,46 @@ func TestCreateAndSpools(t *testing.T) {
 	names, err := d.Spools()
 	if err != nil || !slices.Equal(names, []string{"infrastructure", "security"}) {
 		t.Fatalf("Spools = %v, %v", names, err)
+	}
+}
+
+func TestCheckRefusesWhatOthersCouldTamperWith(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(dir string) error
+		want  string // in the error; "" for none
+	}{
+		{"fresh", func(string) error { return nil }, ""},
+		{"0755 is fine", func(dir string) error { return os.Chmod(dir, 0o755) }, ""},
+		{"0777", func(dir string) error { return os.Chmod(dir, 0o777) }, "chmod 0700 "},
+		{"group-writable spool", func(dir string) error {
+			p := filepath.Join(dir, SpoolDir)
+			os.Mkdir(p, 0o700)
+			return os.Chmod(p, 0o770)
+		}, "chmod 0700 "},
+		{"symlink", func(dir string) error {
+			return os.Symlink("/etc/passwd", filepath.Join(dir, LockFile))
+		}, "symbolic link"},
+		{"symlinked spool", func(dir string) error {
+			return os.Symlink(os.TempDir(), filepath.Join(dir, SpoolDir))
+		}, "symbolic link"},
+		{"another owner", func(dir string) error { return os.Chown(dir, 65534, 65534) }, "chown "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Dir(filepath.Join(t.TempDir(), "state"))
+			if err := os.Mkdir(string(d), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.setup(string(d)); err != nil {
+				t.Skipf("setup: %v", err)
+			}
+			err := d.Create()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("error %v, want one saying %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"github.com/auditfwd/auditfwd/internal/fsutil"
 )
 
 // FileName is the lock file inside the state directory.
@@ -37,7 +39,7 @@ func (e *HeldError) Error() string {
 // another process holds it.
 func Acquire(dir string) (*Lock, error) {
 	path := filepath.Join(dir, FileName)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := fsutil.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock state_dir: %w", err)
 	}
@@ -66,7 +68,7 @@ func (l *Lock) Release() {
 }
 
 func readPid(path string) int {
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFile(path)
 	if err != nil {
 		return 0
 	}

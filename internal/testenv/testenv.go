@@ -141,6 +141,7 @@ type Options struct {
 	StartAt  string // default beginning
 	Format   string
 	Env      []string
+	AuditLog string // more audit_log keys, each line indented by two spaces (source: postgres …)
 }
 
 // New writes the config into a temp dir; Start runs the process.
@@ -170,7 +171,7 @@ func New(t testing.TB, o Options) *Daemon {
   path: %s
   format: %s
   start_at: %s
-state_dir: %s
+%sstate_dir: %s
 log_level: debug
 slack:
   api_url: %s
@@ -179,7 +180,7 @@ metrics:
 admin:
   listen: %s
   public_url: http://%s
-`, d.LogPath, o.Format, o.StartAt, d.StateDir, o.APIURL, d.Metrics, d.Admin, d.Admin)
+`, d.LogPath, o.Format, o.StartAt, o.AuditLog, d.StateDir, o.APIURL, d.Metrics, d.Admin, d.Admin)
 	if o.Channels != "" {
 		cfg += "channels:\n" + o.Channels
 	}
@@ -423,14 +424,34 @@ type familyValues struct{ samples []sample }
 // Metric returns the value of name with exactly matching labels given as
 // "k=v" pairs (histograms: their sample count); ok false when absent.
 func (d *Daemon) Metric(name string, labels ...string) (float64, bool) {
+	vs := d.values(name, labels)
+	if len(vs) == 0 {
+		return 0, false
+	}
+	return vs[0], true
+}
+
+// MetricSum adds up every sample of name whose labels include the given
+// "k=v" pairs (histograms: their sample counts).
+func (d *Daemon) MetricSum(name string, labels ...string) float64 {
+	var sum float64
+	for _, v := range d.values(name, labels) {
+		sum += v
+	}
+	return sum
+}
+
+// values are the samples of name whose labels include labels.
+func (d *Daemon) values(name string, labels []string) []float64 {
 	fams, err := d.Scrape()
 	if err != nil {
-		return 0, false
+		return nil
 	}
 	f, ok := fams[name]
 	if !ok {
-		return 0, false
+		return nil
 	}
+	var out []float64
 next:
 	for _, s := range f.samples {
 		for _, kv := range labels {
@@ -439,9 +460,9 @@ next:
 				continue next
 			}
 		}
-		return s.value, true
+		out = append(out, s.value)
 	}
-	return 0, false
+	return out
 }
 
 // MustMetric is Metric that fails the test when the series is absent.

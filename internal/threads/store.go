@@ -101,7 +101,7 @@ func (j *Journal) Load(context.Context) ([]Thread, error) {
 // whether there was a torn last line.
 func (j *Journal) read() (byKey map[string][]byte, order []string, lines, bad int, torn bool, err error) {
 	byKey = map[string][]byte{}
-	data, err := os.ReadFile(j.path)
+	data, err := fsutil.ReadFile(j.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return byKey, nil, 0, 0, false, nil
 	}
@@ -195,7 +195,7 @@ func (j *Journal) writeLocked(k string, line []byte, sync bool) error {
 
 func (j *Journal) appendLocked(line []byte, sync bool) error {
 	if j.f == nil {
-		f, err := os.OpenFile(j.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		f, err := fsutil.OpenFile(j.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 		if err != nil {
 			j.rewrite = true
 			return fmt.Errorf("thread state: %w", err)

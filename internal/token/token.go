@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -35,10 +36,18 @@ func (t Token) String() string {
 // GoString redacts for %#v too.
 func (t Token) GoString() string { return t.String() }
 
-// Load reads the token file. A missing file gives an error matching os.ErrNotExist.
+// ErrUnprotected is wrapped by Load's error for a token file that another
+// user could read or replace.
+var ErrUnprotected = errors.New("token file not protected")
+
+// Load reads the token file. A missing file gives an error matching
+// os.ErrNotExist. Like ssh with an unprotected key, it refuses a file that
+// is a symbolic link, belongs to another user or is readable by group or
+// others (an error wrapping ErrUnprotected that names the chmod or chown
+// that fixes it): such a token may have been planted, or already read.
 func Load(path string) (Token, error) {
 	var t Token
-	data, err := os.ReadFile(path)
+	data, err := readProtected(path)
 	if err != nil {
 		return t, fmt.Errorf("read token %s: %w", path, err)
 	}
@@ -50,6 +59,25 @@ func Load(path string) (Token, error) {
 		return Token{}, fmt.Errorf("read token %s: no access_token", path)
 	}
 	return t, nil
+}
+
+func readProtected(path string) ([]byte, error) {
+	f, err := fsutil.Open(path)
+	if errors.Is(err, fsutil.ErrSymlink) {
+		return nil, fmt.Errorf("%w: %w", ErrUnprotected, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := fsutil.CheckOwner(path, fi, 0o077, "chmod 600 "+path); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnprotected, err)
+	}
+	return io.ReadAll(f)
 }
 
 // EnvOverride returns EnvVar when it is set, so that a token saved to the

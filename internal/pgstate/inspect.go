@@ -1,0 +1,180 @@
+package pgstate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/auditfwd/auditfwd/internal/pgsource"
+)
+
+// Finding is one line of `auditfwd check --connect`.
+type Finding struct {
+	OK   bool
+	Text string
+}
+
+// Inspect says what the connected role can and cannot do that auditfwd
+// needs: read the gateway's table, use (or create) state_schema and its
+// tables, and who holds the leader lock. It changes nothing.
+func Inspect(ctx context.Context, conn *pgx.Conn, schema string) []Finding {
+	var out []Finding
+	add := func(ok bool, format string, args ...any) {
+		out = append(out, Finding{ok, fmt.Sprintf(format, args...)})
+	}
+	q := func(dst any, sql string, args ...any) error { return conn.QueryRow(ctx, sql, args...).Scan(dst) }
+
+	var user, dbname, version string
+	if err := conn.QueryRow(ctx, "SELECT current_user, current_database(), current_setting('server_version')").Scan(&user, &dbname, &version); err != nil {
+		add(false, "cannot query the server: %v", err)
+		return out
+	}
+	add(true, "connected to database %s as role %s (PostgreSQL %s)", dbname, user, version)
+
+	// The gateway's table: SELECT is all auditfwd needs of it.
+	var present bool
+	switch err := q(&present, "SELECT to_regclass($1) IS NOT NULL", pgsource.Table); {
+	case err != nil:
+		add(false, "cannot read %s: %v (GRANT audit_reader TO %s)", pgsource.Table, err, ident(user))
+	case !present:
+		add(false, "%s does not exist in database %s: point the DSN at the gateway's database", pgsource.Table, dbname)
+	default:
+		var last int64
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			// Read-only and rolled back: a check changes nothing.
+			if _, err := tx.Exec(ctx, "SET TRANSACTION READ ONLY"); err != nil {
+				return err
+			}
+			var n *int64
+			if err := tx.QueryRow(ctx, "SELECT max(chain_index) FROM "+pgsource.Table).Scan(&n); err != nil {
+				return err
+			}
+			last = -1
+			if n != nil {
+				last = *n
+			}
+			return errRollback
+		})
+		switch {
+		case err != nil && !errors.Is(err, errRollback):
+			add(false, "cannot read %s: %v (GRANT audit_reader TO %s)", pgsource.Table, err, ident(user))
+		case last < 0:
+			var hidden bool
+			q(&hidden, `SELECT c.relrowsecurity AND NOT (EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'audit_reader') AND pg_has_role('audit_reader', 'MEMBER'))
+				FROM pg_class c WHERE c.oid = $1::regclass`, pgsource.Table)
+			if hidden {
+				add(false, "can read %s, but row-level security hides every row from %s: GRANT audit_reader TO %s (its policy reads every row)", pgsource.Table, user, ident(user))
+			} else {
+				add(true, "can read %s; it holds no row yet", pgsource.Table)
+			}
+		default:
+			add(true, "can read %s: rows up to chain_index %d", pgsource.Table, last)
+		}
+	}
+
+	// state_schema: used when it exists (USAGE, CREATE), else created (CREATE on the database).
+	id := ident(schema)
+	var exists bool
+	if err := q(&exists, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema); err != nil {
+		add(false, "cannot look up state_schema %s: %v", schema, err)
+		return out
+	}
+	if !exists {
+		var create bool
+		q(&create, "SELECT has_database_privilege(current_database(), 'CREATE')")
+		if create {
+			add(true, "state_schema %s does not exist; it will be created by the first leader (%s may create schemas in %s)", schema, user, dbname)
+		} else {
+			add(false, "state_schema %s does not exist and %s may not create it: CREATE SCHEMA %s AUTHORIZATION %s (or GRANT CREATE ON DATABASE %s TO %s)",
+				schema, user, id, ident(user), ident(dbname), ident(user))
+		}
+	} else {
+		var usage, create bool
+		q(&usage, "SELECT has_schema_privilege($1, 'USAGE')", schema)
+		q(&create, "SELECT has_schema_privilege($1, 'CREATE')", schema)
+		var missing []string
+		if !usage {
+			missing = append(missing, "USAGE")
+		}
+		if !create {
+			missing = append(missing, "CREATE")
+		}
+		if len(missing) == 0 {
+			add(true, "state_schema %s exists; %s may use it and create tables in it", schema, user)
+		} else {
+			add(false, "state_schema %s exists but %s lacks %s on it: GRANT USAGE, CREATE ON SCHEMA %s TO %s",
+				schema, user, strings.Join(missing, " and "), id, ident(user))
+		}
+		for _, t := range tables {
+			name := id + "." + t.name
+			var there bool
+			if err := q(&there, "SELECT to_regclass($1) IS NOT NULL", name); err != nil || !there {
+				if usage && create {
+					add(true, "table %s.%s will be created by the first leader", schema, t.name)
+				}
+				continue
+			}
+			var rw bool
+			q(&rw, "SELECT has_table_privilege($1, 'SELECT, INSERT, UPDATE, DELETE')", name)
+			if rw {
+				add(true, "table %s.%s: %s can read and write it", schema, t.name, user)
+				if t.name == CursorTable {
+					if cur, err := Indexes(ctx, conn, schema); err == nil && len(cur) > 0 {
+						add(true, "delivery cursors (last chain_index delivered): %s", showCursors(cur))
+					}
+				}
+			} else {
+				add(false, "table %s.%s: %s cannot read and write it: GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO %s",
+					schema, t.name, user, name, ident(user))
+			}
+		}
+	}
+
+	// The leader lock.
+	k1, k2 := LockKeys(schema)
+	holder, err := lockHolder(ctx, conn, k1, k2)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		add(true, "leader lock (pg_locks classid %d, objid %d): free; the first instance to start leads", uint32(k1), uint32(k2))
+	case err != nil:
+		add(false, "cannot look at the leader lock: %v", err)
+	default:
+		add(true, "leader lock (pg_locks classid %d, objid %d): held by %s", uint32(k1), uint32(k2), holder)
+	}
+	return out
+}
+
+var errRollback = errors.New("rollback")
+
+var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// ident is name as an operator would type it in SQL: quoted only when it
+// must be.
+func ident(name string) string {
+	if plainIdent.MatchString(name) {
+		return name
+	}
+	return pgx.Identifier{name}.Sanitize()
+}
+
+// showCursors lists cursors as "security 1233, infrastructure 1230, read
+// up to 1233".
+func showCursors(cur map[string]int64) string {
+	names := slices.Sorted(maps.Keys(cur))
+	var parts []string
+	for _, n := range names {
+		if n != ReadCursor {
+			parts = append(parts, fmt.Sprintf("%s %d", n, cur[n]))
+		}
+	}
+	if r, ok := cur[ReadCursor]; ok {
+		parts = append(parts, fmt.Sprintf("read up to %d", r))
+	}
+	return strings.Join(parts, ", ")
+}
