@@ -655,7 +655,7 @@ func TestPostgresReload(t *testing.T) {
 		d.Signal(syscall.SIGHUP)
 	}
 	testenv.Eventually(t, 20*time.Second, "both reloaded", func() bool {
-		return strings.Contains(a.Output(), "new routing rules in force") && strings.Contains(b.Output(), "new routing rules in force")
+		return strings.Contains(a.Output(), "its rules are in force") && strings.Contains(b.Output(), "its rules are in force")
 	})
 	appendRows(t, gw, 10, 20, 0) // rows 12 and 17 are app.read
 	testenv.Eventually(t, 30*time.Second, "app.read in #ops", func() bool {
