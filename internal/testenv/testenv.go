@@ -80,9 +80,10 @@ func Main(m *testing.M) int {
 // FreeAddr returns a loopback address nobody listens on right now, for a
 // process the test starts later. Its port is below the kernel's ephemeral
 // range (net.ipv4.ip_local_port_range), where sockets bound to port 0 (the
-// tests' HTTP servers, outgoing connections) never land: between this call
-// and the process binding it, only another FreeAddr could pick the same
-// port, and Start picks new ports should that happen.
+// tests' HTTP servers, outgoing connections) never land, and no other
+// FreeAddr of this test process has handed it out: between this call and the
+// process binding it, only a test process of another package could pick
+// the same port, and Start picks new ports should that happen.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
 	low := 32768
@@ -94,7 +95,11 @@ func FreeAddr(t testing.TB) string {
 		}
 	}
 	for range 1000 {
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", freePortMin+rand.IntN(low-freePortMin)))
+		port := freePortMin + rand.IntN(low-freePortMin)
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue // taken
 		}
@@ -104,6 +109,10 @@ func FreeAddr(t testing.TB) string {
 	t.Fatalf("no free loopback port between %d and %d", freePortMin, low)
 	return ""
 }
+
+// handedOut holds the ports FreeAddr returned in this test process: two
+// daemons (or a daemon's two listeners) never get the same one.
+var handedOut sync.Map
 
 // freePortMin is where FreeAddr's ports start: above the usual fixed ports
 // of services (PostgreSQL 5432, Prometheus 9090, …).
