@@ -23,11 +23,11 @@ import (
 	"github.com/auditfwd/auditfwd/internal/event"
 	"github.com/auditfwd/auditfwd/internal/httpserver"
 	"github.com/auditfwd/auditfwd/internal/metrics"
-	"github.com/auditfwd/auditfwd/internal/notify"
 	"github.com/auditfwd/auditfwd/internal/oauthsrv"
 	"github.com/auditfwd/auditfwd/internal/pgstate"
 	"github.com/auditfwd/auditfwd/internal/pipeline"
 	"github.com/auditfwd/auditfwd/internal/rules"
+	"github.com/auditfwd/auditfwd/internal/sdnotify"
 	"github.com/auditfwd/auditfwd/internal/slack"
 	"github.com/auditfwd/auditfwd/internal/status"
 	"github.com/auditfwd/auditfwd/internal/tailer"
@@ -101,7 +101,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 // setReady marks the daemon ready: /readyz answers 200, systemd gets READY=1.
 func (d *Daemon) setReady() {
 	d.ready.Store(true)
-	d.readyOK.Do(func() { notify.Ready() })
+	d.readyOK.Do(func() { sdnotify.Ready() })
 }
 
 // Run forwards until ctx is done (SIGTERM), then stops reading, lets
@@ -190,11 +190,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	go d.conn.Run(ctx)
 	go reloader.watch(ctx)
-	go notify.Watchdog(ctx, func() bool { return d.ready.Load() && d.hb.healthy() })
+	go sdnotify.Watchdog(ctx, func() bool { return d.ready.Load() && d.hb.healthy() })
 
 	srcErr := source(ctx)
 	stop()
-	notify.Stopping()
+	sdnotify.Stopping()
 	if srcErr != nil {
 		log.Error("the audit source stopped", "err", srcErr)
 	}

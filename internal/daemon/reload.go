@@ -15,10 +15,10 @@ import (
 	"syscall"
 
 	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/configwatch"
 	"github.com/auditfwd/auditfwd/internal/metrics"
-	"github.com/auditfwd/auditfwd/internal/notify"
-	"github.com/auditfwd/auditfwd/internal/reload"
 	"github.com/auditfwd/auditfwd/internal/rules"
+	"github.com/auditfwd/auditfwd/internal/sdnotify"
 )
 
 // reloader applies config changes all or nothing (Prometheus-style): load and
@@ -144,7 +144,7 @@ func blank(data []byte) bool {
 func (r *reloader) watch(ctx context.Context) {
 	defer signal.Stop(r.hup)
 	changed := make(chan struct{}, 1)
-	reload.Watch(ctx, r.path, reload.Options{Logger: r.log}, func() {
+	configwatch.Watch(ctx, r.path, configwatch.Options{Logger: r.log}, func() {
 		select {
 		case changed <- struct{}{}:
 		default:
@@ -157,9 +157,9 @@ func (r *reloader) watch(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-r.hup:
-			notify.Reloading()
+			sdnotify.Reloading()
 			r.reload(triggerSIGHUP)
-			notify.Ready()
+			sdnotify.Ready()
 		case <-changed:
 			r.reload("file changed")
 		}
