@@ -29,7 +29,6 @@ import (
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/sdnotify"
 	"github.com/auditfwd/auditfwd/internal/slack"
-	"github.com/auditfwd/auditfwd/internal/status"
 	"github.com/auditfwd/auditfwd/internal/tailer"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
@@ -349,16 +348,16 @@ func (d *Daemon) adminHandler() (http.Handler, error) {
 // adminView shows the daemon to the admin page.
 type adminView struct{ d *Daemon }
 
-func (a adminView) Channels() []status.Channel {
+func (a adminView) Channels() []delivery.ChannelStatus {
 	if cur := a.d.current(); cur != nil {
 		return cur.svc.Statuses()
 	}
 	// A standby: the configured channels, nothing delivered from here.
 	a.d.mu.Lock()
 	defer a.d.mu.Unlock()
-	out := make([]status.Channel, len(a.d.targets))
+	out := make([]delivery.ChannelStatus, len(a.d.targets))
 	for i, t := range a.d.targets {
-		out[i] = status.Channel{Target: t}
+		out[i] = delivery.ChannelStatus{Target: t}
 	}
 	return out
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/auditfwd/auditfwd/internal/slack"
 	"github.com/auditfwd/auditfwd/internal/spool"
 	"github.com/auditfwd/auditfwd/internal/statedir"
-	"github.com/auditfwd/auditfwd/internal/status"
 	"github.com/auditfwd/auditfwd/internal/threads"
 )
 
@@ -83,7 +82,7 @@ type channel struct {
 	lastEdit string
 
 	mu     sync.Mutex
-	status status.Channel
+	status ChannelStatus
 }
 
 // New opens the dead-letter file; Start opens the spools and starts senders.
@@ -185,7 +184,7 @@ func (s *Service) open(name string) (*channel, error) {
 	if err != nil {
 		return nil, err
 	}
-	ch := &channel{name: name, q: q, status: status.Channel{Target: config.Target{Name: name}}}
+	ch := &channel{name: name, q: q, status: ChannelStatus{Target: config.Target{Name: name}}}
 	s.channels[name] = ch
 	s.m.InitChannel(name)
 	s.m.QueueEvents.WithLabelValues(name).Set(float64(q.Len()))
@@ -300,13 +299,13 @@ func (s *Service) Wait(timeout time.Duration) bool {
 }
 
 // Statuses describes every configured channel, in config order.
-func (s *Service) Statuses() []status.Channel {
+func (s *Service) Statuses() []ChannelStatus {
 	s.mu.Lock()
 	targets := append([]config.Target(nil), s.targets...)
 	s.mu.Unlock()
-	out := make([]status.Channel, 0, len(targets))
+	out := make([]ChannelStatus, 0, len(targets))
 	for _, t := range targets {
-		st := status.Channel{Target: t}
+		st := ChannelStatus{Target: t}
 		if ch, ok := s.channel(t.Name); ok {
 			ch.mu.Lock()
 			st = ch.status

@@ -17,7 +17,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/auditfwd/auditfwd/internal/status"
+	"github.com/auditfwd/auditfwd/internal/delivery"
 )
 
 //go:embed assets/page.html assets/message.html assets/admin.css
@@ -51,7 +51,7 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04:05 UTC") + " (" + ago(now.Sub(t)) + ")"
 	},
 	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"card":    func(c status.Channel, p pageData) cardData { return cardData{C: c, P: p} },
+	"card":    func(c delivery.ChannelStatus, p pageData) cardData { return cardData{C: c, P: p} },
 	"mention": describeMention,
 }).ParseFS(assets, "assets/page.html", "assets/message.html"))
 
@@ -84,15 +84,15 @@ func describeMention(m string) string {
 
 // cardData is one channel card with the page around it (for the CSRF token and the time).
 type cardData struct {
-	C status.Channel
+	C delivery.ChannelStatus
 	P pageData
 }
 
 type pageData struct {
 	Conn        Connection
 	EnvToken    string // the environment variable whose token is in force, or ""
-	Channels    []status.Channel
-	Alert       *status.Channel // nil: deploy approval alerts are off
+	Channels    []delivery.ChannelStatus
+	Alert       *delivery.ChannelStatus // nil: deploy approval alerts are off
 	Flash       *flash
 	CSRF        string
 	RedirectURL string

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auditfwd/auditfwd/internal/status"
+	"github.com/auditfwd/auditfwd/internal/delivery"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
 
@@ -33,7 +33,7 @@ type Connection struct {
 type Daemon interface {
 	// Channels lists the configured channels, and the deploy approval alert
 	// (Alert true) when it is enabled, in config order.
-	Channels() []status.Channel
+	Channels() []delivery.ChannelStatus
 	Connection() Connection
 	// SendTest posts the test message to the config channel name (or
 	// deploy_approval_alerts). An unknown name gives an error wrapping
