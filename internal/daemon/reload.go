@@ -114,7 +114,7 @@ func (r *reloader) load(trigger string, data []byte, sum string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.path, err)
 	}
-	if keys := cfg.RestartKeysChanged(r.boot); len(keys) > 0 {
+	if keys := restartKeysChanged(r.boot, cfg); len(keys) > 0 {
 		r.log.Warn("config keys changed that need a restart to take effect; running with their old values until then",
 			"keys", strings.Join(keys, ","))
 	}
@@ -126,6 +126,36 @@ func (r *reloader) load(trigger string, data []byte, sum string) error {
 		r.log.Warn("rules in force have a warning", "warning", w.String())
 	}
 	return nil
+}
+
+// liveSections are the top-level keys apply puts in force on every reload:
+// every key inside them is live, every other key keeps the value the
+// process started with until a restart. A key is classified by its place,
+// never by a list of keys kept by hand.
+var liveSections = [...]string{"channels", "deploy_approval_alerts", "redact"}
+
+// isLive reports whether the top-level key applies on reload.
+func isLive(key string) bool {
+	for _, k := range liveSections {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// restartKeysChanged returns the dotted names of the keys outside the live
+// sections whose values differ between boot and cfg, e.g.
+// ["audit_log.path", "metrics.listen"]: those need a restart to apply. It
+// is nil when none differ.
+func restartKeysChanged(boot, cfg *config.Config) []string {
+	var out []string
+	for _, key := range cfg.ChangedKeys(boot) {
+		if top, _, _ := strings.Cut(key, "."); !isLive(top) {
+			out = append(out, key)
+		}
+	}
+	return out
 }
 
 // blank reports whether data holds no YAML content: only white space,
