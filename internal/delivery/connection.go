@@ -131,11 +131,7 @@ func (c *Connection) Invalid(gen uint64, reason string) {
 	}
 	c.invalid = reason
 	c.lastTest = time.Now()
-	fix := slack.Hint(reason, "")
-	if token.FromEnv() {
-		// A reconnect on the admin page cannot help: the variable wins.
-		fix = "the token comes from " + token.EnvVar + ", which wins over the admin page: set a valid bot token there (or unset it and connect on the admin page), then restart"
-	}
+	fix := slack.Hint(reason, "", token.EnvOverride())
 	c.log.Error("Slack rejected the bot token; delivery is paused, nothing is dropped",
 		"reason", reason, "fix", fix)
 	c.broadcastLocked()

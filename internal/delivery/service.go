@@ -17,6 +17,7 @@ import (
 	"github.com/auditfwd/auditfwd/internal/spool"
 	"github.com/auditfwd/auditfwd/internal/statedir"
 	"github.com/auditfwd/auditfwd/internal/threads"
+	"github.com/auditfwd/auditfwd/internal/token"
 )
 
 // ErrUnknownChannel is returned by SendTest for a name no rule has.
@@ -359,7 +360,5 @@ func (ch *channel) record(err error) {
 		ch.status.LastResult, ch.status.LastHint = "ok", ""
 		return
 	}
-	_, reason, _ := slack.Classify(err)
-	ch.status.LastResult = reason
-	ch.status.LastHint = slack.Hint(reason, ch.status.SlackChannel)
+	ch.status.LastResult, ch.status.LastHint = slack.Explain(err, ch.status.SlackChannel, token.EnvOverride())
 }

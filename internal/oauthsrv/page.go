@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/auditfwd/auditfwd/internal/delivery"
+	"github.com/auditfwd/auditfwd/internal/slack"
 )
 
 //go:embed assets/page.html assets/message.html assets/admin.css
@@ -189,7 +190,7 @@ func (s *Server) test(w http.ResponseWriter, r *http.Request) {
 		res.Message = fmt.Sprintf("There is no channel named %q in the config.", name)
 	default:
 		status = http.StatusBadGateway
-		reason, hint := s.o.Explain(err, res.SlackChannel)
+		reason, hint := slack.Explain(err, res.SlackChannel, s.tokenOverride())
 		res.Error = s.redact(reason, "")
 		res.Hint = s.redact(hint, "")
 		res.Message = fmt.Sprintf("The test message to %s failed: %s.", where, res.Error)

@@ -65,9 +65,6 @@ type Options struct {
 	// Exchange trades an OAuth code for a token (oauth.v2.access).
 	Exchange func(ctx context.Context, code, redirectURI string) (token.Token, error)
 	Daemon   Daemon
-	// Explain turns a SendTest error into Slack's reason code and advice in
-	// plain words for slackChannel. nil: slack.Classify and slack.Hint.
-	Explain func(err error, slackChannel string) (reason, hint string)
 	// TokenOverride names the environment variable whose token wins over
 	// the saved one ("" when none is set): the page then says that a
 	// reconnect saves a token that is not used. nil: never.
@@ -138,9 +135,6 @@ func New(o Options) *Server {
 	}
 	if s.now == nil {
 		s.now = time.Now
-	}
-	if s.o.Explain == nil {
-		s.o.Explain = slackExplain
 	}
 	if _, err := rand.Read(s.key); err != nil {
 		panic("oauthsrv: no randomness: " + err.Error()) // crypto/rand never fails on Linux
