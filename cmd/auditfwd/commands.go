@@ -41,12 +41,13 @@ func cmdRun(env *cliEnv, args []string) error {
 	if *logLevel != "" {
 		level = *logLevel
 	}
-	d, err := daemon.New(cfg, daemon.Options{Version: buildinfo.Get().Version, Logger: newLogger(env.stderr, level)})
+	log := newLogger(env.stderr, level)
+	if *dryRun {
+		return dryrun.Run(context.Background(), cfg, dryrun.Options{Output: *output, Stdout: env.stdout, Stderr: env.stderr, Logger: log})
+	}
+	d, err := daemon.New(cfg, daemon.Options{Version: buildinfo.Get().Version, Logger: log})
 	if err != nil {
 		return err
-	}
-	if *dryRun {
-		return d.DryRun(context.Background(), *output, env.stdout, env.stderr)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

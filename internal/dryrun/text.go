@@ -5,20 +5,15 @@ import (
 	"io"
 	"strings"
 
-	"github.com/auditfwd/auditfwd/internal/delivery"
 	"github.com/auditfwd/auditfwd/internal/slack"
 	"github.com/auditfwd/auditfwd/internal/termtext"
 )
 
-// newTextPrinter prints one readable line per message, what would go where:
+// writeText prints one readable line per message, what would go where:
 //
 //	security → #security: 🚨 login.oauth_failed · User: mallory@example.net · Status: failed
 //	deploy_approval_alerts → #deploy-approvals (edit of thread deploy_approval_request=42): …
-func newTextPrinter(w io.Writer, r *slack.Renderer) *delivery.Printer {
-	return delivery.NewPrinterFunc(w, r, writeText)
-}
-
-func writeText(w io.Writer, m delivery.DryRunMessage) error {
+func writeText(w io.Writer, m Message) error {
 	where := m.SlackChannel
 	key := termtext.Quote(m.ThreadKey, ")") // it holds a value from the log
 	switch m.Thread {

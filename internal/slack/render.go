@@ -287,3 +287,21 @@ func (r *Renderer) Parent(t *threads.Thread) Message {
 	shown := x.thread(t)
 	return x.done(parent(&shown, x))
 }
+
+// ThreadStart is the parent a threads.Start decision posts: the new
+// thread's parent with the mention line of whom d pings.
+func (r *Renderer) ThreadStart(d threads.Decision) Message {
+	return WithMentions(r.Parent(&d.Thread), d.Ping)
+}
+
+// ThreadReply is the reply that the reply decisions ds of events post
+// (templates[i] names the rule whose template shows events[i]), and how
+// many of the events it holds (Slack's limits may cut it). It pings
+// nobody, and says of each event that did not apply why.
+func (r *Renderer) ThreadReply(events []event.Event, templates []string, ds []threads.Decision) (Message, int) {
+	notes := make([]string, len(ds))
+	for i, d := range ds {
+		notes[i] = d.NotApplied
+	}
+	return r.Pack(events, Routing{Templates: templates, Notes: notes})
+}
