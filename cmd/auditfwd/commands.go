@@ -63,6 +63,9 @@ func cmdCheck(env *cliEnv, args []string) error {
 		return err
 	}
 	cfg, err := config.Load(*path)
+	if err == nil {
+		_, err = rules.Compile(cfg) // how the rules match: patterns, where, mentions
+	}
 	var problems config.Errors
 	if errors.As(err, &problems) {
 		// Already one "file:line: message" per line.
@@ -70,9 +73,6 @@ func cmdCheck(env *cliEnv, args []string) error {
 		return &exitError{code: 1}
 	}
 	if err != nil {
-		return err
-	}
-	if _, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts); err != nil {
 		return err
 	}
 	render, err := delivery.NewRenderer(cfg, nil, nil)

@@ -77,7 +77,7 @@ type delivering struct {
 // New checks what can be checked before anything starts: the routing rules
 // and the log format.
 func New(cfg *config.Config, o Options) (*Daemon, error) {
-	r, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts)
+	r, err := rules.Compile(cfg)
 	if err != nil {
 		return nil, err
 	}

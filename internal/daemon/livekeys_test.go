@@ -199,7 +199,7 @@ func checkLiveEdit(t *testing.T, edit liveEdit) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts)
+	before, err := rules.Compile(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

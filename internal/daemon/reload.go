@@ -110,9 +110,9 @@ func (r *reloader) load(trigger string, data []byte, sum string) error {
 	if err != nil {
 		return err
 	}
-	rs, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts)
+	rs, err := rules.Compile(cfg) // its errors name the file and line
 	if err != nil {
-		return fmt.Errorf("%s: %w", r.path, err)
+		return err
 	}
 	if keys := restartKeysChanged(r.boot, cfg); len(keys) > 0 {
 		r.log.Warn("config keys changed that need a restart to take effect; running with their old values until then",

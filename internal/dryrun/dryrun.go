@@ -57,7 +57,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	default:
 		return fmt.Errorf("--format %q: use %s or %s", o.Output, FormatJSON, FormatText)
 	}
-	r, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts)
+	r, err := rules.Compile(cfg)
 	if err != nil {
 		return err
 	}
