@@ -33,7 +33,7 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 			}
 			continue
 		}
-		sess := s.conn.Session()
+		sess := s.conn.session()
 		if !sess.Usable {
 			select {
 			case <-ctx.Done():

@@ -117,14 +117,14 @@ func New(opts Options) (*Service, error) {
 	}
 	s.render.Store(opts.Renderer)
 	s.resolver = slack.NewResolver(func(ctx context.Context) ([]slack.Channel, error) {
-		client, ok := s.conn.Client()
+		client, ok := s.conn.current()
 		if !ok {
 			return nil, errors.New("not connected to Slack")
 		}
 		return client.ListChannels(ctx)
 	}, opts.ResolveRefresh)
 	// Channel IDs cached for an old token may belong to another workspace.
-	opts.Conn.OnTokenChange(s.resolver.Invalidate)
+	opts.Conn.onTokenChange(s.resolver.Invalidate)
 	return s, nil
 }
 
@@ -337,7 +337,7 @@ func (s *Service) SendTest(ctx context.Context, name string) error {
 	if target == nil {
 		return fmt.Errorf("test %q: %w", name, ErrUnknownChannel)
 	}
-	client, ok := s.conn.Client()
+	client, ok := s.conn.current()
 	if !ok {
 		return errors.New("not connected to Slack: connect on the admin page first")
 	}

@@ -24,7 +24,7 @@ func writeText(w io.Writer, m Message) error {
 	case "edit":
 		where += " (edit of thread " + key + ")"
 	}
-	line := Headline(m.Message)
+	line := headline(m.Message)
 	if len(m.Redacted) > 0 {
 		line += " · redacted: " + countList(m.Redacted)
 	}
@@ -34,11 +34,11 @@ func writeText(w io.Writer, m Message) error {
 
 var unescape = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
 
-// Headline is a message in one line, as a person scans it: its heading (the
+// headline is a message in one line, as a person scans it: its heading (the
 // alert's, then the event's), the user and the status, from the plain text
 // that notifications show. Values are as Slack would display them
 // (slack.Value: line breaks made spaces, control characters escaped).
-func Headline(m slack.Message) string {
+func headline(m slack.Message) string {
 	lines := strings.Split(m.Text, "\n")
 	parts := []string{lines[0]}
 	for i, l := range lines[1:] {

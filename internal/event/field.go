@@ -11,7 +11,7 @@ import (
 	"unsafe"
 )
 
-// Value locates one top-level field's value in a line, as LookupFields found
+// Value locates one top-level field's value in a line, as lookupFields found
 // it. The zero Value is a missing field.
 type Value struct {
 	start, end int32 // the value's bytes; a string's contents without its quotes
@@ -85,12 +85,12 @@ func (f *Fields) add(ks, ke int, kesc bool, vs, ve int, kind spanKind) {
 // Line returns the line the index describes.
 func (f *Fields) Line() []byte { return f.line }
 
-// Lookup is LookupFields for the indexed line, without scanning it: vals[i]
+// Lookup is lookupFields for the indexed line, without scanning it: vals[i]
 // is where keys[i]'s first occurrence sits, the zero Value when it has none.
 // vals must be at least as long as keys.
 func (f *Fields) Lookup(keys []string, vals []Value) {
 	if f.overflow {
-		LookupFields(f.line, keys, vals)
+		lookupFields(f.line, keys, vals)
 		return
 	}
 	vals = vals[:len(keys)]
@@ -155,7 +155,7 @@ func valueOf(b []byte, vs, ve int, kind spanKind) Value {
 	return v
 }
 
-// LookupFields finds the values of keys among line's top-level keys in one
+// lookupFields finds the values of keys among line's top-level keys in one
 // pass: vals[i] is where keys[i]'s first occurrence sits, the zero Value when
 // it has none. vals must be at least as long as keys.
 //
@@ -167,7 +167,7 @@ func valueOf(b []byte, vs, ve int, kind spanKind) Value {
 //
 // This is what a routing rule's `where` reads: only the fields it names,
 // only for events whose action a rule with a `where` matched (docs/rules.md).
-func LookupFields(line []byte, keys []string, vals []Value) (ok bool) {
+func lookupFields(line []byte, keys []string, vals []Value) (ok bool) {
 	vals = vals[:len(keys)]
 	clear(vals)
 	b := line

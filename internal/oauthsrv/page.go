@@ -105,7 +105,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	d := pageData{
 		Flash:       s.takeFlash(w, r),
 		CSRF:        s.csrfToken(s.csrfSession(w, r)),
-		RedirectURL: RedirectURL(s.o.PublicURL),
+		RedirectURL: redirectURL(s.o.PublicURL),
 		Manifest:    Manifest(s.o.PublicURL),
 		Now:         s.now(),
 		EnvToken:    s.tokenOverride(),

@@ -51,7 +51,7 @@ var ErrUnknownChannel = errors.New("unknown channel")
 // reads no environment and no config file.
 type Options struct {
 	// PublicURL is admin.public_url, e.g. https://gw.example.com. The OAuth
-	// redirect_uri is RedirectURL(PublicURL); cookies are Secure when it is https.
+	// redirect_uri is redirectURL(PublicURL); cookies are Secure when it is https.
 	PublicURL    string
 	AuthorizeURL string // slack.authorize_url
 	ClientID     string
@@ -112,8 +112,8 @@ const (
 	exchangeTimeout = 30 * time.Second
 )
 
-// RedirectURL is the exact redirect URL to register with Slack.
-func RedirectURL(publicURL string) string {
+// redirectURL is the exact redirect URL to register with Slack.
+func redirectURL(publicURL string) string {
 	return strings.TrimRight(publicURL, "/") + callbackPath
 }
 

@@ -202,9 +202,9 @@ func Compile(cfg *config.Config) (*Rules, error) {
 	return r, nil
 }
 
-// Names returns the configured channel names in config order, then
+// names returns the configured channel names in config order, then
 // deploy_approval_alerts when enabled: every rule a Match can name.
-func (r *Rules) Names() []string {
+func (r *Rules) names() []string {
 	out := make([]string, len(r.rules))
 	for i := range r.rules {
 		out[i] = r.rules[i].name

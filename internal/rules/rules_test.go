@@ -159,15 +159,15 @@ func TestRouteResultIsNotShared(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	if got, want := defaultRules(t, false).Names(), []string{"security", "infrastructure"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("Names() = %v, want %v", got, want)
+	if got, want := defaultRules(t, false).names(), []string{"security", "infrastructure"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("names() = %v, want %v", got, want)
 	}
-	if got, want := defaultRules(t, true).Names(), []string{"security", "infrastructure", "deploy_approval_alerts"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("Names() = %v, want %v", got, want)
+	if got, want := defaultRules(t, true).names(), []string{"security", "infrastructure", "deploy_approval_alerts"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("names() = %v, want %v", got, want)
 	}
 	r := mustCompile(t, []config.Channel{}, config.DeployApprovalAlerts{})
-	if got := r.Names(); len(got) != 0 {
-		t.Errorf("Names() for no channels = %v", got)
+	if got := r.names(); len(got) != 0 {
+		t.Errorf("names() for no channels = %v", got)
 	}
 	if got := r.Route("logout"); got != nil {
 		t.Errorf("channels: [] routed logout to %v", got)

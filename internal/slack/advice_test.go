@@ -71,3 +71,8 @@ func TestExplain(t *testing.T) {
 		})
 	}
 }
+
+// String names the class in test failures.
+func (c Class) String() string {
+	return [...]string{"retry", "permanent", "payload", "auth"}[c]
+}

@@ -29,20 +29,6 @@ const (
 	Auth
 )
 
-func (c Class) String() string {
-	switch c {
-	case Retry:
-		return "retry"
-	case Permanent:
-		return "permanent"
-	case Payload:
-		return "payload"
-	case Auth:
-		return "auth"
-	}
-	return "unknown"
-}
-
 // codeClass maps Slack error codes to classes; codes not listed are Permanent.
 var codeClass = map[string]Class{
 	// payload: our message is bad

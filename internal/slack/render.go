@@ -46,7 +46,7 @@ func NewRenderer(r *redact.Redactor, layouts []*layout.Layout, failed func(rule 
 // which rule's template shows each.
 type Routing struct {
 	Alert bool
-	// Mentions[i] lists the mention entries of events[i] (see MentionLine;
+	// Mentions[i] lists the mention entries of events[i] (see mentionLine;
 	// missing entries mean none). A message carries one mention line: the
 	// union over the events it holds, each entry once.
 	Mentions [][]string
@@ -291,7 +291,7 @@ func (r *Renderer) Parent(t *threads.Thread) Message {
 // ThreadStart is the parent a threads.Start decision posts: the new
 // thread's parent with the mention line of whom d pings.
 func (r *Renderer) ThreadStart(d threads.Decision) Message {
-	return WithMentions(r.Parent(&d.Thread), d.Ping)
+	return withMentions(r.Parent(&d.Thread), [][]string{d.Ping}, 1)
 }
 
 // ThreadReply is the reply that the reply decisions ds of events post
