@@ -88,6 +88,7 @@ func assertExactlyOnce(t *testing.T, s *fakeslack.Server, channel string, from, 
 func head(n []int) []int { return n[:min(len(n), 20)] }
 
 func TestRoutingDefaultsDedupeAndAlerts(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{Extra: `
 deploy_approval_alerts:
@@ -143,6 +144,7 @@ deploy_approval_alerts:
 }
 
 func TestOneDeliveryPerSlackChannel(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{
 		Channels: `
@@ -171,6 +173,7 @@ deploy_approval_alerts:
 }
 
 func TestMentionsNeverReachSlackUnescaped(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	d.Start()
@@ -197,6 +200,7 @@ func TestMentionsNeverReachSlackUnescaped(t *testing.T) {
 }
 
 func TestSIGTERMAndRestartLoseAndRepeatNothing(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	d.Start()
@@ -221,6 +225,7 @@ func TestSIGTERMAndRestartLoseAndRepeatNothing(t *testing.T) {
 }
 
 func TestKill9ThreeTimesRepeatsOnlyInFlight(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	s.SetRateLimit(50 * time.Millisecond) // keep messages flowing slowly enough to be interrupted
 	d := newDaemon(t, s, testenv.Options{Channels: `
@@ -291,6 +296,7 @@ func TestKill9ThreeTimesRepeatsOnlyInFlight(t *testing.T) {
 }
 
 func TestFiveRenameRotationsUnderLoad(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	d.Start()
@@ -327,6 +333,7 @@ func TestFiveRenameRotationsUnderLoad(t *testing.T) {
 }
 
 func TestCopyTruncateLosesOnlyTheWindow(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	d.Start()
@@ -370,6 +377,7 @@ func TestCopyTruncateLosesOnlyTheWindow(t *testing.T) {
 }
 
 func TestSlackOutageDelaysNothingIsLost(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	d.Start()
@@ -398,6 +406,7 @@ func TestSlackOutageDelaysNothingIsLost(t *testing.T) {
 }
 
 func TestRateLimitHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	s.SetRateLimit(2 * time.Second)
 	d := newDaemon(t, s, testenv.Options{})
@@ -430,6 +439,7 @@ func TestRateLimitHonoursRetryAfter(t *testing.T) {
 }
 
 func TestChannelNotFoundDeadLetterThenRedeliver(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{Channels: `
   - name: audit
@@ -448,9 +458,7 @@ func TestChannelNotFoundDeadLetterThenRedeliver(t *testing.T) {
 		v, _ := d.Metric("auditfwd_events_dead_lettered_total", "channel=audit", "reason=channel_not_found")
 		return v == 2
 	})
-	if !strings.Contains(d.Output(), "dead-letter.jsonl") {
-		t.Fatalf("no log line telling what to do:\n%s", d.Output())
-	}
+	d.WaitOutput("dead-letter.jsonl") // a log line telling what to do
 	// Still missing: redeliver keeps them and fails.
 	if _, _, code := d.Run("redeliver"); code != 1 {
 		t.Fatalf("redeliver exit %d with the channel still missing", code)
@@ -471,6 +479,7 @@ func TestChannelNotFoundDeadLetterThenRedeliver(t *testing.T) {
 }
 
 func TestGarbageAndAHugeLineAreSkippedInBoundedMemory(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	d.Start()
@@ -502,6 +511,7 @@ func TestGarbageAndAHugeLineAreSkippedInBoundedMemory(t *testing.T) {
 }
 
 func TestBurstIsDigestedAndOtherChannelsAreNotHeldUp(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	s.SetRateLimit(time.Second)
 	d := newDaemon(t, s, testenv.Options{})
@@ -524,6 +534,7 @@ func TestBurstIsDigestedAndOtherChannelsAreNotHeldUp(t *testing.T) {
 // start (the "address already in use" flake): Start moves the daemon to new
 // ports and it runs.
 func TestStartMovesToNewPortsWhenOneIsTaken(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	taken := d.Metrics

@@ -188,6 +188,7 @@ func shortSum(data string) string {
 }
 
 func TestReloadFileEditsApplyLive(t *testing.T) {
+	t.Parallel()
 	e := newReloadEnv(t, "sec")
 	d := e.d
 	d.Start()
@@ -245,6 +246,7 @@ func TestReloadFileEditsApplyLive(t *testing.T) {
 }
 
 func TestReloadInvalidEditKeepsOldRules(t *testing.T) {
+	t.Parallel()
 	e := newReloadEnv(t, "sec")
 	d := e.d
 	d.Start()
@@ -367,6 +369,7 @@ func (c *configMap) update(data string) {
 }
 
 func TestReloadConfigMapSymlinkSwap(t *testing.T) {
+	t.Parallel()
 	e := newReloadEnv(t, "sec")
 	d := e.d
 	cm := newConfigMap(t, d.ConfigPath, e.config("sec"))
@@ -386,6 +389,7 @@ func TestReloadConfigMapSymlinkSwap(t *testing.T) {
 }
 
 func TestReloadNoEventLostOrRepeatedUnderAppends(t *testing.T) {
+	t.Parallel()
 	e := newReloadEnv(t, "sec")
 	d := e.d
 	d.Start()
@@ -487,6 +491,7 @@ func TestReloadNoEventLostOrRepeatedUnderAppends(t *testing.T) {
 // renamed over the config), threads the events that follow without a
 // restart; the events before it stay messages of their own.
 func TestReloadAddsThreadByLive(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	rule := `  - name: security
     slack_channel: "#security"

@@ -164,6 +164,7 @@ type whereCase struct {
 // TestWhereAndMentionsRouteExactly appends the events one at a time, so
 // that each message holds one event: its mentions are that event's.
 func TestWhereAndMentionsRouteExactly(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	s.AddChannel(idRBAC, "rbac", true)
 	d := newDaemon(t, s, testenv.Options{Channels: whereRules})
@@ -236,6 +237,7 @@ func checkMentions(t *testing.T, p fakeslack.Post, markers testenv.Count, want m
 // A backlog is posted as digests, each with the union of its events'
 // mentions once.
 func TestWhereDigestCarriesMentionsOnce(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	s.AddChannel(idRBAC, "rbac", true)
 	s.SetRateLimit(time.Second)
@@ -292,6 +294,7 @@ func sortedKeys[V any](m map[int]V) []int {
 }
 
 func TestWhereReloadAppliesLive(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	cfg := func(extra string) string {
 		return "  - name: ops\n    slack_channel: \"#ops\"\n    actions: [\"login.*\"]\n" + extra

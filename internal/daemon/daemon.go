@@ -41,6 +41,9 @@ const shutdownGrace = 7 * time.Second
 type Options struct {
 	Version string       // for auditfwd_build_info and the start-up log line
 	Logger  *slog.Logger // nil: discard
+	// IdleTimeout closes keep-alive connections of both listeners left
+	// idle this long; 0: httpserver.IdleTimeout (tests shorten it).
+	IdleTimeout time.Duration
 }
 
 // Daemon is one `auditfwd run`. Build it with New; Run runs it once.
@@ -48,6 +51,7 @@ type Daemon struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	version string
+	idle    time.Duration // Options.IdleTimeout
 	m       *metrics.Metrics
 	format  event.Format
 	rules   *rules.Rules
@@ -94,7 +98,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Daemon{cfg: cfg, log: log, version: o.Version, m: m, format: format, rules: r, targets: cfg.Targets(), render: render}, nil
+	return &Daemon{cfg: cfg, log: log, version: o.Version, idle: o.IdleTimeout, m: m, format: format, rules: r, targets: cfg.Targets(), render: render}, nil
 }
 
 // setReady marks the daemon ready: /readyz answers 200, systemd gets READY=1.
@@ -168,6 +172,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	metricsSrv := httpserver.New(d.metricsHandler())
 	adminSrv := httpserver.New(adminHandler)
+	if d.idle > 0 {
+		metricsSrv.IdleTimeout, adminSrv.IdleTimeout = d.idle, d.idle
+	}
 	go metricsSrv.Serve(metricsLn)
 	go adminSrv.Serve(adminLn)
 	from := []any{"audit_log", cfg.AuditLog.Path}
