@@ -501,6 +501,29 @@ func (d *Daemon) MustMetric(name string, labels ...string) float64 {
 	return v
 }
 
+// WaitMetric waits until the metric has the value want, and fails the test
+// with the last value it saw when that takes over 20 s. What the daemon
+// counts after it handed a message over (delivered, a queue's length, lines
+// routed, counted after the spools were published) can lag what the test
+// already saw at the fake Slack: checking at once is a race.
+func (d *Daemon) WaitMetric(want float64, name string, labels ...string) {
+	d.t.Helper()
+	var got float64
+	var ok bool
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		if got, ok = d.Metric(name, labels...); ok && got == want {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			d.t.Fatalf("%s%v = %v (found: %v), want %v", name, labels, got, ok, want)
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
 // RSSBytes is the process's resident set (VmRSS) and peak (VmHWM).
 func (d *Daemon) RSSBytes() (rss, peak int64) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.Pid()))
