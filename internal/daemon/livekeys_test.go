@@ -179,8 +179,10 @@ func TestEveryConfigKeyIsLiveOrNeedsRestart(t *testing.T) {
 		}
 		t.Run(key, func(t *testing.T) { checkLiveEdit(t, edit) })
 	}
-	// Restart keys are found by the same walk in config.ChangedKeys;
-	// TestRestartKeysChanged changes each and checks it is named.
+	// Restart keys are found by the same walk in config.ChangedKeys: config's
+	// TestChangedKeys changes each key and checks it is named, and
+	// TestRestartKeysChanged that a reload names only those outside the
+	// live sections.
 	t.Logf("%d live keys, each applied on reload; %d keys that need a restart: %s", len(liveKeys), len(restartKeys), strings.Join(restartKeys, " "))
 }
 
