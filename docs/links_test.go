@@ -1,7 +1,8 @@
-// Package docs holds no code: its test checks that the relative links of
+// Package docs holds no code: its tests check that the relative links of
 // the repository's Markdown (README.md, BENCHMARKS.md, docs/) lead
-// somewhere: the file exists and the #anchor is one of its headings, as
-// GitHub renders them.
+// somewhere (the file exists and the #anchor is one of its headings, as
+// GitHub renders them), and that every identifier, file and directory
+// architecture.md cites exists in the code (identifiers_test.go).
 package docs
 
 import (

@@ -148,14 +148,12 @@ func (g *Generator) Next() ([]byte, Kind) {
 	default:
 		kind = Unrouted
 	}
-	return g.line(kind), kind
+	return g.Line(kind), kind
 }
 
 // Line returns one line of the given kind (markers of routed events are
 // taken from the routed sequence).
-func (g *Generator) Line(kind Kind) []byte { return g.line(kind) }
-
-func (g *Generator) line(kind Kind) []byte {
+func (g *Generator) Line(kind Kind) []byte {
 	b := g.b[:0]
 	u := users[g.rng.IntN(len(users))]
 	ip := ips[g.rng.IntN(len(ips))]

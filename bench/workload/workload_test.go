@@ -40,7 +40,7 @@ func TestKindsRouteAsLabelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts)
+	r, err := rules.Compile(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

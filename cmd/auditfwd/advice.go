@@ -11,17 +11,11 @@ import (
 	"github.com/auditfwd/auditfwd/internal/token"
 )
 
-// explain is Slack's reason for err and what to do about it. A rejected
-// token set by SLACK_BOT_TOKEN cannot be fixed on the admin page: the
-// variable wins over whatever the page saves, so the advice says that.
+// explain is slack.Explain for a terminal: the reason may be an error's
+// text, printed as data.
 func explain(err error, slackChannel string) (reason, hint string) {
-	class, reason, _ := slack.Classify(err)
-	reason = termtext.Quote(reason, "") // Slack's words, or a hostile API's
-	if env := token.EnvOverride(); class == slack.Auth && env != "" {
-		return reason, "the token comes from " + env + ", which wins over the token file: fix or unset " + env +
-			" (reconnecting on the admin page cannot help while it is set)"
-	}
-	return reason, slack.Hint(reason, slackChannel)
+	reason, hint = slack.Explain(err, slackChannel, token.EnvOverride())
+	return termtext.Quote(reason, ""), hint
 }
 
 // unknownChannel is the error for a channel name the config does not have:

@@ -39,6 +39,7 @@ func lines(s string) []string {
 }
 
 func TestCheckTypoWarnsWithSuggestion(t *testing.T) {
+	t.Parallel()
 	path := configFile(t, `channels:
   - name: security
     slack_channel: "#security"
@@ -65,6 +66,7 @@ func TestCheckTypoWarnsWithSuggestion(t *testing.T) {
 }
 
 func TestCheckOtherWarnings(t *testing.T) {
+	t.Parallel()
 	path := configFile(t, `channels:
   - name: security
     slack_channel: "#security"
@@ -95,6 +97,7 @@ deploy_approval_alerts:
 }
 
 func TestCheckErrorsNameTheLine(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name, config string
 		want         []string // stderr lines, after "path:"
@@ -160,6 +163,7 @@ channels:
 }
 
 func TestCheckExampleConfigIsClean(t *testing.T) {
+	t.Parallel()
 	out, errOut, code := cli(t, "", "check", "--strict", "--rules-only", "--config", "../../configs/example.yaml")
 	if code != 0 || errOut != "" || !strings.Contains(out, "0 warnings") {
 		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, out, errOut)
@@ -178,6 +182,7 @@ func TestCheckExampleConfigIsClean(t *testing.T) {
 // The built-in default channels (a config without a channels key) pass the
 // product's own strictest check, and route role changes (user.update).
 func TestCheckStrictAcceptsTheDefaults(t *testing.T) {
+	t.Parallel()
 	path := configFile(t, "# no channels key: the default channels\nlog_level: info\n")
 	out, errOut, code := cli(t, "", "check", "--strict", "--rules-only", "--config", path)
 	if code != 0 || errOut != "" || !strings.Contains(out, "0 warnings") {
@@ -206,6 +211,7 @@ deploy_approval_alerts:
 `
 
 func TestRouteActions(t *testing.T) {
+	t.Parallel()
 	path := configFile(t, routeConfig)
 	out, errOut, code := cli(t, "", "route", "--config", path,
 		"login.complete", "app.read", "deploy_approval_request.create", "custom.thing", "login.oauth_failed")
@@ -223,6 +229,7 @@ login.oauth_failed security
 }
 
 func TestRouteStdinMixedFormats(t *testing.T) {
+	t.Parallel()
 	path := configFile(t, routeConfig)
 	docker := func(line string) string {
 		return fmt.Sprintf(`{"log":%q,"stream":"stdout","time":"2026-03-20T01:12:44.123Z"}`, line+"\n")
@@ -257,6 +264,7 @@ login.oauth_failed security
 }
 
 func TestRouteDiff(t *testing.T) {
+	t.Parallel()
 	old := configFile(t, routeConfig)
 	cur := configFile(t, `channels:
   - name: security
@@ -327,6 +335,7 @@ deploy_approval_alerts:
 
 // The git hook, in a real repository with the real binary.
 func TestCheckPreCommitHook(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("no git")
 	}
@@ -413,6 +422,7 @@ func TestCheckPreCommitHook(t *testing.T) {
 // manifest repeats the redirect URL from public_url: left at the example's
 // placeholder, it says so on stderr (the manifest itself stays on stdout).
 func TestManifestWarnsAboutPlaceholderPublicURL(t *testing.T) {
+	t.Parallel()
 	out, errOut, code := cli(t, "", "manifest", "--config", "../../configs/example.yaml")
 	if code != 0 || !strings.Contains(out, "your-gateway-domain.com/api/v1/integrations/slack/oauth/callback") {
 		t.Fatalf("exit %d, manifest:\n%s", code, out)

@@ -41,12 +41,13 @@ func cmdRun(env *cliEnv, args []string) error {
 	if *logLevel != "" {
 		level = *logLevel
 	}
-	d, err := daemon.New(cfg, daemon.Options{Version: buildinfo.Get().Version, Logger: newLogger(env.stderr, level)})
+	log := newLogger(env.stderr, level)
+	if *dryRun {
+		return dryrun.Run(context.Background(), cfg, dryrun.Options{Output: *output, Stdout: env.stdout, Stderr: env.stderr, Logger: log})
+	}
+	d, err := daemon.New(cfg, daemon.Options{Version: buildinfo.Get().Version, Logger: log})
 	if err != nil {
 		return err
-	}
-	if *dryRun {
-		return d.DryRun(context.Background(), *output, env.stdout, env.stderr)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -62,6 +63,9 @@ func cmdCheck(env *cliEnv, args []string) error {
 		return err
 	}
 	cfg, err := config.Load(*path)
+	if err == nil {
+		_, err = rules.Compile(cfg) // how the rules match: patterns, where, mentions
+	}
 	var problems config.Errors
 	if errors.As(err, &problems) {
 		// Already one "file:line: message" per line.
@@ -69,9 +73,6 @@ func cmdCheck(env *cliEnv, args []string) error {
 		return &exitError{code: 1}
 	}
 	if err != nil {
-		return err
-	}
-	if _, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts); err != nil {
 		return err
 	}
 	render, err := delivery.NewRenderer(cfg, nil, nil)

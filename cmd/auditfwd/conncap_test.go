@@ -53,6 +53,7 @@ func openIdle(t *testing.T, addr string, n int) {
 // bounded, and delivery (which opens spool files) goes on without "too many
 // open files".
 func TestThousandsOfIdleConnectionsNeitherGrowMemoryNorStarveTheSpool(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	withFileLimit(t, d, "1024")
@@ -81,6 +82,7 @@ func TestThousandsOfIdleConnectionsNeitherGrowMemoryNorStarveTheSpool(t *testing
 // While the admin listener is full, /healthz on the metrics listener
 // answers: each listener has its own cap.
 func TestAFullAdminListenerLeavesMetricsAnswering(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	d.Start()

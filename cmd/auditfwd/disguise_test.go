@@ -30,6 +30,7 @@ func hostileEvent(n int) string {
 // format, no value starts a line or makes a link, and Slack is told not to
 // link bare URLs (verbatim).
 func TestNoValueCanDisguiseItselfInSlack(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	d.Append(hostileEvent(1))
@@ -68,6 +69,7 @@ func TestNoValueCanDisguiseItselfInSlack(t *testing.T) {
 // characters escaped: `route` (the action of an audit line), the dry run's
 // text, and `channels` (a channel name from a hostile Slack API).
 func TestCLIPrintsForeignTextAsData(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	s.AddChannel("C0HOSTILE1", "ops\x1b]8;;https://evil.example\x07click\x1b]8;;\x07\u202e", true)
 	d := newDaemon(t, s, testenv.Options{})

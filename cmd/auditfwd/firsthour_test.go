@@ -1,12 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +11,6 @@ import (
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/config"
-	"github.com/auditfwd/auditfwd/internal/httpserver"
 	"github.com/auditfwd/auditfwd/internal/testenv"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
@@ -93,6 +87,7 @@ func TestCheckWithoutConfigSaysHowToNameOne(t *testing.T) {
 }
 
 func TestTestCommandNamesTheChannelsItKnows(t *testing.T) {
+	t.Parallel()
 	path := configFile(t, "state_dir: "+t.TempDir()+"\n")
 	_, errOut, code := cli(t, "", "test", "--config", path, "#security")
 	want := `auditfwd test: no channel named "#security" in ` + path + `; #security is the Slack channel of "security", so run ` +
@@ -133,6 +128,7 @@ func TestWrongEnvironmentTokenAdviceNamesTheVariable(t *testing.T) {
 // The daemon logs at start what `check` warns about, and a reload logs the
 // rule warnings of the new file.
 func TestDaemonLogsCheckWarningsAtStartAndReload(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{Env: []string{"AUDITFWD_ADMIN_PASSWORD=", "CREDENTIALS_DIRECTORY="}})
 	base, err := os.ReadFile(d.ConfigPath) // no channels key yet: the defaults
@@ -152,63 +148,6 @@ func TestDaemonLogsCheckWarningsAtStartAndReload(t *testing.T) {
 	testenv.Eventually(t, 15*time.Second, "the reload's warning in the log", func() bool {
 		return strings.Contains(d.Output(), `msg="rules in force have a warning" warning="`+d.ConfigPath+":") && strings.Contains(d.Output(), want)
 	})
-}
-
-// The metrics listener closes a keep-alive connection nobody uses, like
-// the admin listener: the real binary with its real timeout. The bound is
-// generous (a busy machine is slow); the test logs what it measured.
-func TestMetricsListenerClosesIdleConnections(t *testing.T) {
-	t.Parallel()
-	s := newSlack(t)
-	d := newDaemon(t, s, testenv.Options{})
-	d.Start()
-	type result struct {
-		addr string
-		took time.Duration
-		err  error
-	}
-	results := make(chan result, 2)
-	for _, addr := range []string{d.Metrics, d.Admin} {
-		go func() {
-			took, err := idleClose(addr, 3*httpserver.IdleTimeout)
-			results <- result{addr, took, err}
-		}()
-	}
-	for range 2 {
-		r := <-results
-		if r.err != nil {
-			t.Errorf("%s: %v", r.addr, r.err)
-			continue
-		}
-		t.Logf("%s: idle keep-alive connection closed by the server after %v (IdleTimeout %v)", r.addr, r.took.Round(100*time.Millisecond), httpserver.IdleTimeout)
-	}
-}
-
-// idleClose makes one keep-alive request to addr, then waits until the
-// server closes the idle connection, and says how long that took.
-func idleClose(addr string, bound time.Duration) (time.Duration, error) {
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		return 0, err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.Close {
-		return 0, errors.New("the server closed the connection after the response; no keep-alive to test")
-	}
-	start := time.Now()
-	conn.SetReadDeadline(start.Add(bound))
-	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) && (err == nil || !strings.Contains(err.Error(), "reset")) {
-		return 0, fmt.Errorf("idle connection still open after %v: %v", bound, err)
-	}
-	return time.Since(start), nil
 }
 
 // The README's first command, and its readable form.
@@ -251,6 +190,7 @@ func TestDryRunOfTheSampleLog(t *testing.T) {
 // is ready: the log may yet appear); once the log is there it is read from
 // its first line and the gauge is 1.
 func TestMissingAuditLogIsReported(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	cfg, err := os.ReadFile(d.ConfigPath)

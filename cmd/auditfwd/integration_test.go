@@ -88,6 +88,7 @@ func assertExactlyOnce(t *testing.T, s *fakeslack.Server, channel string, from, 
 func head(n []int) []int { return n[:min(len(n), 20)] }
 
 func TestRoutingDefaultsDedupeAndAlerts(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{Extra: `
 deploy_approval_alerts:
@@ -130,9 +131,7 @@ deploy_approval_alerts:
 		{"auditfwd_queue_events", []string{"channel=security"}, 0},
 		{"auditfwd_slack_connected", nil, 1},
 	} {
-		if got := d.MustMetric(c.name, c.labels...); got != c.want {
-			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
-		}
+		d.WaitMetric(c.want, c.name, c.labels...)
 	}
 	if n := len(texts(s, idSecurity)) + len(texts(s, idInfra)) + len(texts(s, idDeploy)); n > 5 {
 		t.Errorf("%d messages for 5 deliveries", n)
@@ -143,6 +142,7 @@ deploy_approval_alerts:
 }
 
 func TestOneDeliveryPerSlackChannel(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{
 		Channels: `
@@ -171,6 +171,7 @@ deploy_approval_alerts:
 }
 
 func TestMentionsNeverReachSlackUnescaped(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	d.Start()
@@ -197,6 +198,7 @@ func TestMentionsNeverReachSlackUnescaped(t *testing.T) {
 }
 
 func TestSIGTERMAndRestartLoseAndRepeatNothing(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	d.Start()
@@ -221,6 +223,7 @@ func TestSIGTERMAndRestartLoseAndRepeatNothing(t *testing.T) {
 }
 
 func TestKill9ThreeTimesRepeatsOnlyInFlight(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	s.SetRateLimit(50 * time.Millisecond) // keep messages flowing slowly enough to be interrupted
 	d := newDaemon(t, s, testenv.Options{Channels: `
@@ -291,6 +294,7 @@ func TestKill9ThreeTimesRepeatsOnlyInFlight(t *testing.T) {
 }
 
 func TestFiveRenameRotationsUnderLoad(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	d.Start()
@@ -327,6 +331,7 @@ func TestFiveRenameRotationsUnderLoad(t *testing.T) {
 }
 
 func TestCopyTruncateLosesOnlyTheWindow(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	d.Start()
@@ -370,6 +375,7 @@ func TestCopyTruncateLosesOnlyTheWindow(t *testing.T) {
 }
 
 func TestSlackOutageDelaysNothingIsLost(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	d.Start()
@@ -398,6 +404,7 @@ func TestSlackOutageDelaysNothingIsLost(t *testing.T) {
 }
 
 func TestRateLimitHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	s.SetRateLimit(2 * time.Second)
 	d := newDaemon(t, s, testenv.Options{})
@@ -430,6 +437,7 @@ func TestRateLimitHonoursRetryAfter(t *testing.T) {
 }
 
 func TestChannelNotFoundDeadLetterThenRedeliver(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{Channels: `
   - name: audit
@@ -448,9 +456,7 @@ func TestChannelNotFoundDeadLetterThenRedeliver(t *testing.T) {
 		v, _ := d.Metric("auditfwd_events_dead_lettered_total", "channel=audit", "reason=channel_not_found")
 		return v == 2
 	})
-	if !strings.Contains(d.Output(), "dead-letter.jsonl") {
-		t.Fatalf("no log line telling what to do:\n%s", d.Output())
-	}
+	d.WaitOutput("dead-letter.jsonl") // a log line telling what to do
 	// Still missing: redeliver keeps them and fails.
 	if _, _, code := d.Run("redeliver"); code != 1 {
 		t.Fatalf("redeliver exit %d with the channel still missing", code)
@@ -471,6 +477,7 @@ func TestChannelNotFoundDeadLetterThenRedeliver(t *testing.T) {
 }
 
 func TestGarbageAndAHugeLineAreSkippedInBoundedMemory(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	d.Start()
@@ -502,6 +509,7 @@ func TestGarbageAndAHugeLineAreSkippedInBoundedMemory(t *testing.T) {
 }
 
 func TestBurstIsDigestedAndOtherChannelsAreNotHeldUp(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	s.SetRateLimit(time.Second)
 	d := newDaemon(t, s, testenv.Options{})
@@ -524,6 +532,7 @@ func TestBurstIsDigestedAndOtherChannelsAreNotHeldUp(t *testing.T) {
 // start (the "address already in use" flake): Start moves the daemon to new
 // ports and it runs.
 func TestStartMovesToNewPortsWhenOneIsTaken(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	taken := d.Metrics
@@ -538,7 +547,5 @@ func TestStartMovesToNewPortsWhenOneIsTaken(t *testing.T) {
 	}
 	d.Append(testenv.Event("login.complete", 1))
 	waitEvents(t, s, idSecurity, 1, 2, 20*time.Second)
-	if v := d.MustMetric("auditfwd_events_delivered_total", "channel=security"); v != 1 {
-		t.Errorf("delivered %v", v)
-	}
+	d.WaitMetric(1, "auditfwd_events_delivered_total", "channel=security")
 }

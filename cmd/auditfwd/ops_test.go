@@ -13,6 +13,7 @@ import (
 // their unit tests, the Grafana dashboard's queries, install.sh into a
 // DESTDIR, systemd-analyze verify, and the unit's security exposure ≤ 2.0.
 func TestOpsFiles(t *testing.T) {
+	t.Parallel()
 	testenv.Binary(t) // the script builds too; fail early on a broken build
 	for _, tool := range []string{"promtool", "systemd-analyze"} {
 		lookTool(t, tool)

@@ -97,6 +97,7 @@ func promQuery(base, q string) (float64, bool) {
 }
 
 func TestPrometheusScrapesDeliveriesAndFailures(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	d.Start()
@@ -125,6 +126,7 @@ func TestPrometheusScrapesDeliveriesAndFailures(t *testing.T) {
 }
 
 func TestPromtoolAcceptsTheMetrics(t *testing.T) {
+	t.Parallel()
 	promtool := lookTool(t, "promtool")
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})

@@ -79,6 +79,7 @@ const secretsAlerts = `deploy_approval_alerts:
 // none of the secret text in any request, still carrying their event, and
 // auditfwd_redactions_total counts each replacement by detector.
 func TestSecretsNeverLeaveTheHost(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{Channels: secretsConfig, Extra: secretsAlerts})
 	cases := redacttest.Cases()
@@ -166,6 +167,7 @@ func TestSecretsNeverLeaveTheHost(t *testing.T) {
 // redact.patterns hide values in every message, while a where on a hidden
 // field still routes by its real value.
 func TestRedactFieldsAndPatternsNeverBlindRouting(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{Channels: `  - name: all
     slack_channel: "#security"
@@ -223,6 +225,7 @@ func TestRedactFieldsAndPatternsNeverBlindRouting(t *testing.T) {
 // sample log, the event-format examples, and more) reach Slack unchanged:
 // not one [redacted anywhere, nothing counted.
 func TestOrdinaryGatewayEventsAreNotRedacted(t *testing.T) {
+	t.Parallel()
 	events := ordinaryEvents(t)
 	if len(events) < 20 {
 		t.Fatalf("only %d ordinary events", len(events))
@@ -324,6 +327,7 @@ func excerpt(s, what string) string {
 // the time and mention lines kept; a reload changes the template live; a
 // title that fails is counted and logged once.
 func TestATemplatedRulesMessages(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	rule := func(title string) string {
 		return `  - name: failures
@@ -409,6 +413,7 @@ func waitPost(t *testing.T, s *fakeslack.Server, n int) fakeslack.Post {
 
 // TestCheckRejectsABrokenTemplateWithFileAndLine runs the binary.
 func TestCheckRejectsABrokenTemplateWithFileAndLine(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ yaml, want string }{
 		{"      title: \"{{.user_email\"\n", `:6: channel "r": template.title: title:1: unclosed action`},
 		{"      title: \"{{shout .user_email}}\"\n", `:6: channel "r": template.title: title:1: function "shout" not defined`},
@@ -452,6 +457,7 @@ func readFile(t *testing.T, path string) string {
 // redacted messages (the title too) and says what was redacted; route
 // --explain shows each title and each redacted value.
 func TestDryRunAndRouteExplainShowWhatIsRedacted(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	pass := "Sw0rd" + "fish-" + "9z"
 	line := whereEvent(1, "login.oauth_failed", "status", "failed", "user_email", "eve@example.com", "ip_address", "198.51.100.23",
@@ -508,6 +514,7 @@ redact:
 // keeps the line as the gateway wrote it, on the host; redeliver posts it
 // redacted and templated as a post is.
 func TestDeadLettersKeepTheOriginalRedeliverRedacts(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{Channels: `
   - name: audit

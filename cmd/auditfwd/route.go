@@ -292,7 +292,7 @@ func loadRules(path string) (*config.Config, *rules.Rules, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts)
+	r, err := rules.Compile(cfg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -38,6 +38,7 @@ deploy_approval_alerts:
 `
 
 func TestRouteKeyValues(t *testing.T) {
+	t.Parallel()
 	path := configFile(t, whereConfig)
 	out, errOut, code := cli(t, "", "route", "--config", path,
 		"login.oauth_failed", "status=failed", "user_email=a@b.c",
@@ -66,6 +67,7 @@ app.read none
 }
 
 func TestRouteExplain(t *testing.T) {
+	t.Parallel()
 	path := configFile(t, whereConfig)
 	out, errOut, code := cli(t, "", "route", "--explain", "--config", path,
 		"login.oauth_failed", "status=failed", "user_email=ci@example.com", "app.read")
@@ -104,6 +106,7 @@ app.read none
 }
 
 func TestRouteDiffReplay(t *testing.T) {
+	t.Parallel()
 	cur := configFile(t, whereConfig)
 	out, errOut, code := cli(t, "", "route", "--config", cur, "--diff", "../../configs/example.yaml", "--replay", "../../examples/audit.log")
 	want := `12 events in ../../examples/audit.log, routed by ../../configs/example.yaml (before) and ` + cur + ` (after)
@@ -149,6 +152,7 @@ deploy_approval_alerts       0       3
 
 // Docker and CRI logs replay as the daemon reads them; long lines are skipped.
 func TestRouteReplayFormats(t *testing.T) {
+	t.Parallel()
 	old := configFile(t, "channels: []\n")
 	cur := configFile(t, "audit_log:\n  max_line_bytes: 200\nchannels:\n  - name: all\n    slack_channel: \"#all\"\n    actions: [\"*\"]\n    where: {status: [failed]}\n")
 	log := configFile(t, strings.Join([]string{
@@ -166,6 +170,7 @@ func TestRouteReplayFormats(t *testing.T) {
 }
 
 func TestCheckWhereWarnings(t *testing.T) {
+	t.Parallel()
 	path := configFile(t, `channels:
   - name: security
     slack_channel: "#security"
@@ -207,6 +212,7 @@ func TestCheckWhereWarnings(t *testing.T) {
 // an action alone cannot decide), on a plain rule, and together with a new
 // Slack channel.
 func TestRouteDiffShowsMentions(t *testing.T) {
+	t.Parallel()
 	rule := func(slack, extra string) string {
 		return "channels:\n  - name: security\n    slack_channel: \"" + slack + "\"\n    actions: [login.complete]\n" + extra
 	}

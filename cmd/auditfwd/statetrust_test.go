@@ -60,6 +60,7 @@ func checkVictim(t *testing.T, path, want string) {
 // A state_dir that other users can write, or that another user owns, is
 // refused at start with the command that fixes it, and left as it was.
 func TestStateDirWritableByOthersIsRefusedWithTheFix(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	if err := os.Mkdir(d.StateDir, 0o777); err != nil {
@@ -108,6 +109,7 @@ func TestStateDirWritableByOthersIsRefusedWithTheFix(t *testing.T) {
 // followed: the file it points at keeps its content, and the daemon says
 // which link to remove.
 func TestPlantedSymlinksInStateDirAreNeverFollowed(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	d.Append(testenv.Event("login.complete", 1))
@@ -167,6 +169,7 @@ func TestPlantedSymlinksInStateDirAreNeverFollowed(t *testing.T) {
 // A token file that other users can read is refused, at start and when one
 // appears while running, with the chmod that fixes it; once fixed, it is used.
 func TestUnprotectedTokenFileIsRefusedWithTheFix(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	const planted = "xoxb-planted-by-someone-else"
 	s.AddToken(planted)

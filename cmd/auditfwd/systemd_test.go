@@ -60,6 +60,7 @@ func (f *fakeNotifySocket) waitFor(t *testing.T, want string, timeout time.Durat
 }
 
 func TestSystemdNotifyReadyWatchdogReloadStop(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	sock, path := listenNotify(t)
 	d := newDaemon(t, s, testenv.Options{Env: []string{"NOTIFY_SOCKET=" + path, "WATCHDOG_USEC=1000000"}})

@@ -86,6 +86,7 @@ func artifact(t *testing.T, name string, data []byte) {
 // create → reject interleaved: each request in one thread of its own, the
 // parent edited to tell the current state.
 func TestApprovalLifecycleOneThreadPerRequestAcrossARestart(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{Extra: alertsOn})
 	d.Start()
@@ -155,6 +156,7 @@ func TestApprovalLifecycleOneThreadPerRequestAcrossARestart(t *testing.T) {
 // message_not_found, and the approve is delivered as the parent of a new
 // thread, which the next event replies to.
 func TestDeletedParentApproveStartsANewThread(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{Extra: alertsOn})
 	d.Start()
@@ -202,6 +204,7 @@ func TestDeletedParentApproveStartsANewThread(t *testing.T) {
 // another, interleaved and in one burst: two parents, every other event in
 // a reply (digested), the parents showing 20 and 5.
 func TestThreadByIPAddress(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{Channels: `
   - name: security
@@ -261,6 +264,7 @@ func TestThreadByIPAddress(t *testing.T) {
 // nothing is missing, and a request has two parents only where a crash hit
 // between Slack taking its parent and auditfwd recording it.
 func TestKill9DuringApprovalLifecycles(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	// Slack answers 30 ms after taking a message, so that a kill can fall
 	// between the two. (No rate limit: interleaved requests cannot share a
@@ -377,6 +381,7 @@ func recordedParents(t *testing.T, stateDir string) map[string]bool {
 // not exist yet) and redelivered once it does: each stands alone, headed
 // with what it did to the request; an approval never reads "requested".
 func TestRedeliveredApprovalsAreHeadedByWhatHappened(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{Channels: "  []\n", Extra: `
 deploy_approval_alerts:

@@ -87,6 +87,7 @@ deploy_approval_alerts:
 // the thread the old daemon opened. Swept over how much the old daemon had
 // delivered and how it stopped.
 func TestUpgradeFromUnstampedLayoutDeliversEveryEventOnce(t *testing.T) {
+	t.Parallel()
 	old := buildFromHistory(t, unstampedRelease)
 	const queued, whileStopped = 60, 15
 	for _, tc := range []struct {
@@ -191,6 +192,7 @@ func TestUpgradeFromUnstampedLayoutDeliversEveryEventOnce(t *testing.T) {
 // A state_dir written by a newer auditfwd is refused at start, with what to
 // do, and left as it was.
 func TestNewerStateDirLayoutIsRefused(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	d := newDaemon(t, s, testenv.Options{})
 	d.Start()

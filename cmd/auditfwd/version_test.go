@@ -10,6 +10,7 @@ import (
 // An unstamped build (go test's) says so; `make release` stamps the rest
 // (packaging/release_test.go checks a stamped binary's output and metric).
 func TestVersionPrintsBuildInfo(t *testing.T) {
+	t.Parallel()
 	stdout, stderr, code := cli(t, "", "version")
 	if code != 0 || stderr != "" {
 		t.Fatalf("exit %d, stderr %q", code, stderr)

@@ -164,6 +164,7 @@ type whereCase struct {
 // TestWhereAndMentionsRouteExactly appends the events one at a time, so
 // that each message holds one event: its mentions are that event's.
 func TestWhereAndMentionsRouteExactly(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	s.AddChannel(idRBAC, "rbac", true)
 	d := newDaemon(t, s, testenv.Options{Channels: whereRules})
@@ -199,9 +200,7 @@ func TestWhereAndMentionsRouteExactly(t *testing.T) {
 	}
 	// Metrics keep one label per queue: the first rule naming a Slack channel.
 	for queue, ch := range map[string]string{"failures": idSecurity, "server-errors": idOps, "rbac": idRBAC, "prod": idInfra} {
-		if got := d.MustMetric("auditfwd_events_routed_total", "channel="+queue); got != float64(len(want[ch])) {
-			t.Errorf("routed{channel=%s} = %v, want %d", queue, got, len(want[ch]))
-		}
+		d.WaitMetric(float64(len(want[ch])), "auditfwd_events_routed_total", "channel="+queue)
 	}
 	for _, rule := range []string{"humans", "eu"} {
 		if got, _ := d.Metric("auditfwd_events_routed_total", "channel="+rule); got != 0 {
@@ -236,6 +235,7 @@ func checkMentions(t *testing.T, p fakeslack.Post, markers testenv.Count, want m
 // A backlog is posted as digests, each with the union of its events'
 // mentions once.
 func TestWhereDigestCarriesMentionsOnce(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	s.AddChannel(idRBAC, "rbac", true)
 	s.SetRateLimit(time.Second)
@@ -292,6 +292,7 @@ func sortedKeys[V any](m map[int]V) []int {
 }
 
 func TestWhereReloadAppliesLive(t *testing.T) {
+	t.Parallel()
 	s := newSlack(t)
 	cfg := func(extra string) string {
 		return "  - name: ops\n    slack_channel: \"#ops\"\n    actions: [\"login.*\"]\n" + extra

@@ -9,7 +9,8 @@ import (
 
 // channels decodes the channels list. The result is never nil, so that
 // `channels: []` (route nothing) differs from an absent key (the defaults).
-// What the rules mean is checked by checkRules once the file is read.
+// What the channels name is checked by checkChannels once the file is
+// read; how they match, by rules.Compile.
 func (d *decoder) channels(k, v *yaml.Node) []Channel {
 	out := []Channel{}
 	if isNull(v) {

@@ -252,9 +252,9 @@ func Parse(data []byte, filename string) (*Config, error) {
 		channelsSet = d.config(root, cfg)
 	}
 	if !channelsSet {
-		cfg.Channels = DefaultChannels()
+		cfg.Channels = defaultChannels()
 	}
-	d.errs = append(d.errs, checkRules(filename, cfg.Channels, &cfg.DeployApprovalAlerts)...)
+	d.errs = append(d.errs, checkChannels(filename, cfg.Channels, &cfg.DeployApprovalAlerts)...)
 	if len(d.errs) > 0 {
 		d.sort()
 		return nil, d.errs
@@ -285,12 +285,12 @@ func defaults() *Config {
 	}
 }
 
-// DefaultChannels returns the rules used when the file has no channels key
+// defaultChannels returns the rules used when the file has no channels key
 // (docs/configuration.md). Each call returns fresh slices. Role changes are
 // logged as user.update (the roles are in its details), so the security
 // channel takes user.update; user.update_roles, which the contract's
 // example names, stays for gateways that may write it.
-func DefaultChannels() []Channel {
+func defaultChannels() []Channel {
 	mk := func(name, slack string, actions ...string) Channel {
 		return Channel{Name: name, SlackChannel: slack, Actions: actions, ActionLines: make([]int, len(actions))}
 	}

@@ -20,8 +20,8 @@ func TestTrustedProxies(t *testing.T) {
 	if got := mustParse(t, "admin:\n  trusted_proxies: []\n").Admin.TrustedProxies; len(got) != 0 {
 		t.Errorf("empty list: %v", got)
 	}
-	if keys := mustParse(t, "").RestartKeysChanged(cfg); !slices.Equal(keys, []string{"admin.trusted_proxies"}) {
-		t.Errorf("RestartKeysChanged = %v, want [admin.trusted_proxies]", keys)
+	if keys := mustParse(t, "").ChangedKeys(cfg); !slices.Equal(keys, []string{"admin.trusted_proxies"}) {
+		t.Errorf("ChangedKeys = %v, want [admin.trusted_proxies]", keys)
 	}
 
 	_, err := Parse([]byte("admin:\n  trusted_proxies:\n    - 127.0.0.1/32\n    - proxy.local\n    - 10.0.0.0/33\n"), "c.yaml")

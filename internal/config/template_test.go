@@ -66,9 +66,9 @@ func TestTemplateAndRedactErrorsHaveLines(t *testing.T) {
 	}
 }
 
-func TestCheckRulesChecksTemplatesOfRulesBuiltByHand(t *testing.T) {
+func TestCheckChannelsChecksTemplatesOfRulesBuiltByHand(t *testing.T) {
 	chs := []Channel{{Name: "r", SlackChannel: "#r", Actions: []string{"logout"}, Template: &Template{Title: "{{upper}"}}}
-	if err := CheckRules(chs, DeployApprovalAlerts{}); err == nil || !strings.Contains(err.Error(), "template.title") {
-		t.Errorf("CheckRules = %v", err)
+	if err := CheckChannels(chs, DeployApprovalAlerts{}); err == nil || !strings.Contains(err.Error(), "template.title") {
+		t.Errorf("CheckChannels = %v", err)
 	}
 }

@@ -23,13 +23,12 @@ import (
 	"github.com/auditfwd/auditfwd/internal/event"
 	"github.com/auditfwd/auditfwd/internal/httpserver"
 	"github.com/auditfwd/auditfwd/internal/metrics"
-	"github.com/auditfwd/auditfwd/internal/notify"
 	"github.com/auditfwd/auditfwd/internal/oauthsrv"
 	"github.com/auditfwd/auditfwd/internal/pgstate"
 	"github.com/auditfwd/auditfwd/internal/pipeline"
 	"github.com/auditfwd/auditfwd/internal/rules"
+	"github.com/auditfwd/auditfwd/internal/sdnotify"
 	"github.com/auditfwd/auditfwd/internal/slack"
-	"github.com/auditfwd/auditfwd/internal/status"
 	"github.com/auditfwd/auditfwd/internal/tailer"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
@@ -42,6 +41,9 @@ const shutdownGrace = 7 * time.Second
 type Options struct {
 	Version string       // for auditfwd_build_info and the start-up log line
 	Logger  *slog.Logger // nil: discard
+	// IdleTimeout closes keep-alive connections of both listeners left
+	// idle this long; 0: httpserver.IdleTimeout (tests shorten it).
+	IdleTimeout time.Duration
 }
 
 // Daemon is one `auditfwd run`. Build it with New; Run runs it once.
@@ -49,6 +51,7 @@ type Daemon struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	version string
+	idle    time.Duration // Options.IdleTimeout
 	m       *metrics.Metrics
 	format  event.Format
 	rules   *rules.Rules
@@ -78,7 +81,7 @@ type delivering struct {
 // New checks what can be checked before anything starts: the routing rules
 // and the log format.
 func New(cfg *config.Config, o Options) (*Daemon, error) {
-	r, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts)
+	r, err := rules.Compile(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -95,13 +98,13 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Daemon{cfg: cfg, log: log, version: o.Version, m: m, format: format, rules: r, targets: cfg.Targets(), render: render}, nil
+	return &Daemon{cfg: cfg, log: log, version: o.Version, idle: o.IdleTimeout, m: m, format: format, rules: r, targets: cfg.Targets(), render: render}, nil
 }
 
 // setReady marks the daemon ready: /readyz answers 200, systemd gets READY=1.
 func (d *Daemon) setReady() {
 	d.ready.Store(true)
-	d.readyOK.Do(func() { notify.Ready() })
+	d.readyOK.Do(func() { sdnotify.Ready() })
 }
 
 // Run forwards until ctx is done (SIGTERM), then stops reading, lets
@@ -169,6 +172,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	metricsSrv := httpserver.New(d.metricsHandler())
 	adminSrv := httpserver.New(adminHandler)
+	if d.idle > 0 {
+		metricsSrv.IdleTimeout, adminSrv.IdleTimeout = d.idle, d.idle
+	}
 	go metricsSrv.Serve(metricsLn)
 	go adminSrv.Serve(adminLn)
 	from := []any{"audit_log", cfg.AuditLog.Path}
@@ -190,11 +196,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	go d.conn.Run(ctx)
 	go reloader.watch(ctx)
-	go notify.Watchdog(ctx, func() bool { return d.ready.Load() && d.hb.healthy() })
+	go sdnotify.Watchdog(ctx, func() bool { return d.ready.Load() && d.hb.healthy() })
 
 	srcErr := source(ctx)
 	stop()
-	notify.Stopping()
+	sdnotify.Stopping()
 	if srcErr != nil {
 		log.Error("the audit source stopped", "err", srcErr)
 	}
@@ -349,16 +355,16 @@ func (d *Daemon) adminHandler() (http.Handler, error) {
 // adminView shows the daemon to the admin page.
 type adminView struct{ d *Daemon }
 
-func (a adminView) Channels() []status.Channel {
+func (a adminView) Channels() []delivery.ChannelStatus {
 	if cur := a.d.current(); cur != nil {
 		return cur.svc.Statuses()
 	}
 	// A standby: the configured channels, nothing delivered from here.
 	a.d.mu.Lock()
 	defer a.d.mu.Unlock()
-	out := make([]status.Channel, len(a.d.targets))
+	out := make([]delivery.ChannelStatus, len(a.d.targets))
 	for i, t := range a.d.targets {
-		out[i] = status.Channel{Target: t}
+		out[i] = delivery.ChannelStatus{Target: t}
 	}
 	return out
 }

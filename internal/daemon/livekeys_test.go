@@ -138,7 +138,7 @@ func configKeys(t *testing.T, typ reflect.Type, prefix string, leaf func(key str
 			continue
 		}
 		name := prefix + key
-		live := config.IsLive(strings.SplitN(name, ".", 2)[0])
+		live := isLive(strings.SplitN(name, ".", 2)[0])
 		ft := f.Type
 		if ft.Kind() == reflect.Pointer && config.IsSection(ft.Elem()) { // an optional section (a rule's template)
 			ft = ft.Elem()
@@ -179,8 +179,10 @@ func TestEveryConfigKeyIsLiveOrNeedsRestart(t *testing.T) {
 		}
 		t.Run(key, func(t *testing.T) { checkLiveEdit(t, edit) })
 	}
-	// Restart keys are found by the same walk in config.RestartKeysChanged;
-	// config's TestRestartKeysChanged changes each and checks it is named.
+	// Restart keys are found by the same walk in config.ChangedKeys: config's
+	// TestChangedKeys changes each key and checks it is named, and
+	// TestRestartKeysChanged that a reload names only those outside the
+	// live sections.
 	t.Logf("%d live keys, each applied on reload; %d keys that need a restart: %s", len(liveKeys), len(restartKeys), strings.Join(restartKeys, " "))
 }
 
@@ -199,7 +201,7 @@ func checkLiveEdit(t *testing.T, edit liveEdit) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts)
+	before, err := rules.Compile(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

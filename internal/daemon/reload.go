@@ -15,10 +15,10 @@ import (
 	"syscall"
 
 	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/configwatch"
 	"github.com/auditfwd/auditfwd/internal/metrics"
-	"github.com/auditfwd/auditfwd/internal/notify"
-	"github.com/auditfwd/auditfwd/internal/reload"
 	"github.com/auditfwd/auditfwd/internal/rules"
+	"github.com/auditfwd/auditfwd/internal/sdnotify"
 )
 
 // reloader applies config changes all or nothing (Prometheus-style): load and
@@ -110,11 +110,11 @@ func (r *reloader) load(trigger string, data []byte, sum string) error {
 	if err != nil {
 		return err
 	}
-	rs, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts)
+	rs, err := rules.Compile(cfg) // its errors name the file and line
 	if err != nil {
-		return fmt.Errorf("%s: %w", r.path, err)
+		return err
 	}
-	if keys := cfg.RestartKeysChanged(r.boot); len(keys) > 0 {
+	if keys := restartKeysChanged(r.boot, cfg); len(keys) > 0 {
 		r.log.Warn("config keys changed that need a restart to take effect; running with their old values until then",
 			"keys", strings.Join(keys, ","))
 	}
@@ -126,6 +126,36 @@ func (r *reloader) load(trigger string, data []byte, sum string) error {
 		r.log.Warn("rules in force have a warning", "warning", w.String())
 	}
 	return nil
+}
+
+// liveSections are the top-level keys apply puts in force on every reload:
+// every key inside them is live, every other key keeps the value the
+// process started with until a restart. A key is classified by its place,
+// never by a list of keys kept by hand.
+var liveSections = [...]string{"channels", "deploy_approval_alerts", "redact"}
+
+// isLive reports whether the top-level key applies on reload.
+func isLive(key string) bool {
+	for _, k := range liveSections {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// restartKeysChanged returns the dotted names of the keys outside the live
+// sections whose values differ between boot and cfg, e.g.
+// ["audit_log.path", "metrics.listen"]: those need a restart to apply. It
+// is nil when none differ.
+func restartKeysChanged(boot, cfg *config.Config) []string {
+	var out []string
+	for _, key := range cfg.ChangedKeys(boot) {
+		if top, _, _ := strings.Cut(key, "."); !isLive(top) {
+			out = append(out, key)
+		}
+	}
+	return out
 }
 
 // blank reports whether data holds no YAML content: only white space,
@@ -144,7 +174,7 @@ func blank(data []byte) bool {
 func (r *reloader) watch(ctx context.Context) {
 	defer signal.Stop(r.hup)
 	changed := make(chan struct{}, 1)
-	reload.Watch(ctx, r.path, reload.Options{Logger: r.log}, func() {
+	configwatch.Watch(ctx, r.path, configwatch.Options{Logger: r.log}, func() {
 		select {
 		case changed <- struct{}{}:
 		default:
@@ -157,9 +187,9 @@ func (r *reloader) watch(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-r.hup:
-			notify.Reloading()
+			sdnotify.Reloading()
 			r.reload(triggerSIGHUP)
-			notify.Ready()
+			sdnotify.Ready()
 		case <-changed:
 			r.reload("file changed")
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -121,5 +122,31 @@ func TestReloadRestartKeysAndUnchangedContent(t *testing.T) {
 	write(base + loginTo("ops"))
 	if err := r.reload("file changed"); err != nil || gauge(t, m, reloadOK) != 1 {
 		t.Fatalf("the file came back unchanged: %v, successful %v", err, gauge(t, m, reloadOK))
+	}
+}
+
+// Only keys outside the live sections need a restart; a change inside one
+// (channels, deploy_approval_alerts, redact) names none.
+func TestRestartKeysChanged(t *testing.T) {
+	parse := func(yaml string) *config.Config {
+		t.Helper()
+		cfg, err := config.Parse([]byte(yaml), "c.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	boot := parse("")
+	if got := restartKeysChanged(boot, parse("channels: []\ndeploy_approval_alerts: {enabled: true}\nredact: {secrets: false}\n")); got != nil {
+		t.Errorf("live-only change reported %v", got)
+	}
+	got := restartKeysChanged(boot, parse("audit_log: {path: /var/log/x.log}\nchannels: []\nmetrics: {listen: 127.0.0.1:1}\n"))
+	if want := []string{"audit_log.path", "metrics.listen"}; !slices.Equal(got, want) {
+		t.Errorf("restartKeysChanged = %v, want %v", got, want)
+	}
+	for _, key := range boot.ChangedKeys(parse("log_level: debug\n")) {
+		if isLive(key) {
+			t.Errorf("%s is live", key)
+		}
 	}
 }

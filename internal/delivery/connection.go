@@ -12,14 +12,14 @@ import (
 	"github.com/auditfwd/auditfwd/internal/token"
 )
 
-// AuthRecheck is how often a rejected token is tried again with auth.test
+// authRecheck is how often a rejected token is tried again with auth.test
 // (docs/guarantees.md).
-const AuthRecheck = 30 * time.Second
+const authRecheck = 30 * time.Second
 
 // Connection holds the Slack token in use and whether Slack accepts it.
 // Senders wait on it; the OAuth callback and the token file update it.
 type Connection struct {
-	dial      func(token string) Slack
+	dial      func(token string) tokenClient
 	tokenPath string
 	log       *slog.Logger
 	m         *metrics.Metrics
@@ -27,7 +27,7 @@ type Connection struct {
 	mu       sync.Mutex
 	tok      token.Token
 	has      bool
-	client   Slack
+	client   tokenClient
 	invalid  string // Slack's reason when it rejected the token
 	gen      uint64
 	changed  chan struct{}
@@ -52,8 +52,8 @@ func (c *Connection) tokenProblem(err error) {
 	c.log.Error("cannot read the Slack token", "err", err)
 }
 
-// OnTokenChange registers f to run whenever a new token is installed.
-func (c *Connection) OnTokenChange(f func()) {
+// onTokenChange registers f to run whenever a new token is installed.
+func (c *Connection) onTokenChange(f func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.onChange = append(c.onChange, f)
@@ -81,26 +81,26 @@ func NewConnection(base slack.Options, tokenPath string, log *slog.Logger, m *me
 	return c
 }
 
-// Session is the token in use as a sender sees it.
-type Session struct {
-	Slack Slack  // nil before the first token
-	Gen   uint64 // the token's generation: Invalid names it
+// session is the token in use as a sender sees it.
+type session struct {
+	Slack tokenClient // nil before the first token
+	Gen   uint64      // the token's generation: Invalid names it
 	// Usable: a token is installed and Slack has not rejected it. Senders
 	// post only then, and otherwise wait for Changed.
 	Usable  bool
 	Changed <-chan struct{} // closed at the next change
 }
 
-// Session returns the token in use.
-func (c *Connection) Session() Session {
+// session returns the token in use.
+func (c *Connection) session() session {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return Session{Slack: c.client, Gen: c.gen, Usable: c.has && c.invalid == "", Changed: c.changed}
+	return session{Slack: c.client, Gen: c.gen, Usable: c.has && c.invalid == "", Changed: c.changed}
 }
 
-// Client returns the Slack for the current token even when Slack rejected it
-// (for the Test button, which reports Slack's answer).
-func (c *Connection) Client() (Slack, bool) {
+// current returns the client for the current token even when Slack
+// rejected it (for the Test button, which reports Slack's answer).
+func (c *Connection) current() (tokenClient, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.client, c.has
@@ -131,11 +131,7 @@ func (c *Connection) Invalid(gen uint64, reason string) {
 	}
 	c.invalid = reason
 	c.lastTest = time.Now()
-	fix := slack.Hint(reason, "")
-	if token.FromEnv() {
-		// A reconnect on the admin page cannot help: the variable wins.
-		fix = "the token comes from " + token.EnvVar + ", which wins over the admin page: set a valid bot token there (or unset it and connect on the admin page), then restart"
-	}
+	fix := slack.Hint(reason, "", token.EnvOverride())
 	c.log.Error("Slack rejected the bot token; delivery is paused, nothing is dropped",
 		"reason", reason, "fix", fix)
 	c.broadcastLocked()
@@ -169,7 +165,7 @@ func (c *Connection) publishLocked() {
 }
 
 // Run watches for a new token (file or environment) and re-tests a rejected
-// one with auth.test at most every AuthRecheck, until ctx is done.
+// one with auth.test at most every authRecheck, until ctx is done.
 func (c *Connection) Run(ctx context.Context) {
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
@@ -194,7 +190,7 @@ func (c *Connection) Run(ctx context.Context) {
 			c.mu.Unlock()
 			c.tokenChanged()
 			continue
-		case c.has && c.invalid != "" && time.Since(c.lastTest) >= AuthRecheck:
+		case c.has && c.invalid != "" && time.Since(c.lastTest) >= authRecheck:
 			client, gen := c.client, c.gen
 			c.lastTest = time.Now()
 			c.mu.Unlock()

@@ -21,7 +21,7 @@ func TestRejectedEnvironmentTokenSaysFixTheVariable(t *testing.T) {
 		log := slog.New(slog.NewTextHandler(&out, nil))
 		conn := NewConnection(slack.Options{APIURL: "http://127.0.0.1:1/", Timeout: time.Second}, t.TempDir()+"/token.json", log, metrics.New("test"))
 		conn.Set(token.Token{AccessToken: "xoxb-from-somewhere"})
-		conn.Invalid(conn.Session().Gen, "invalid_auth")
+		conn.Invalid(conn.session().Gen, "invalid_auth")
 		fromEnv := strings.Contains(out.String(), token.EnvVar)
 		if fromEnv != (env != "") {
 			t.Errorf("%s=%q: the log names the variable: %v\n%s", token.EnvVar, env, fromEnv, out.String())

@@ -29,10 +29,6 @@ const (
 	deadLetter
 )
 
-func (a action) String() string {
-	return [...]string{"ack", "retry", "resend", "hold", "dead-letter"}[a]
-}
-
 // shape is how the next message is built: normally a digest of the waiting
 // events with Block Kit blocks. After Slack refused a digest's payload, one
 // event per message (single); after it refused one event's blocks, the

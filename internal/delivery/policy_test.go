@@ -40,3 +40,8 @@ func TestDecide(t *testing.T) {
 		}
 	}
 }
+
+// String names the action in test failures.
+func (a action) String() string {
+	return [...]string{"ack", "retry", "resend", "hold", "dead-letter"}[a]
+}

@@ -17,17 +17,18 @@ type Messenger interface {
 	Update(ctx context.Context, channelID, ts string, m slack.Message) (slack.Posted, error)
 }
 
-// Slack is a Messenger that can also list channels (to resolve names to
-// IDs) and check its token: what a Connection holds for one token.
-type Slack interface {
+// tokenClient is what a Connection holds for one token: the Messenger the
+// senders post through, and what resolving channel names and rechecking a
+// rejected token need.
+type tokenClient interface {
 	Messenger
 	ListChannels(ctx context.Context) ([]slack.Channel, error)
 	AuthTest(ctx context.Context) (slack.Identity, error)
 }
 
 // dialSlack returns the production Slack for a token.
-func dialSlack(base slack.Options) func(token string) Slack {
-	return func(token string) Slack {
+func dialSlack(base slack.Options) func(token string) tokenClient {
+	return func(token string) tokenClient {
 		o := base
 		o.Token = token
 		return slack.New(o)

@@ -9,6 +9,7 @@ import (
 	"github.com/auditfwd/auditfwd/internal/slack"
 	"github.com/auditfwd/auditfwd/internal/spool"
 	"github.com/auditfwd/auditfwd/internal/statedir"
+	"github.com/auditfwd/auditfwd/internal/token"
 )
 
 const digestBytes = 256 << 10
@@ -32,7 +33,7 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 			}
 			continue
 		}
-		sess := s.conn.Session()
+		sess := s.conn.session()
 		if !sess.Usable {
 			select {
 			case <-ctx.Done():
@@ -222,7 +223,7 @@ func (s *Service) failed(ch *channel, reason string, err error) {
 // deadLetter writes recs to the dead-letter file and acknowledges them. It
 // reports false when they could not be written and stay queued.
 func (s *Service) deadLetter(ch *channel, recs []spool.Record, reason string) bool {
-	hint := slack.Hint(reason, recs[0].Target)
+	hint := slack.Hint(reason, recs[0].Target, token.EnvOverride())
 	entries := make([]DeadLetter, len(recs))
 	for i, r := range recs {
 		entries[i] = DeadLetter{

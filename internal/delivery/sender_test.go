@@ -112,7 +112,7 @@ func newFakeServiceWith(t *testing.T, fake *fakeSlack, withToken bool, with func
 	log := slog.New(slog.DiscardHandler)
 	m := metrics.New("test")
 	conn := NewConnection(slack.Options{}, dir+"/token.json", log, m)
-	conn.dial = func(string) Slack { return fake }
+	conn.dial = func(string) tokenClient { return fake }
 	if withToken {
 		conn.Set(token.Token{AccessToken: "xoxb-fake"})
 	}
@@ -178,7 +178,7 @@ func TestSenderHoldsOnAuthFailure(t *testing.T) {
 	enqueue(t, svc, 1, 2)
 	fake.waitFor(t, "the rejection", func(calls int, _ []string) bool { return calls >= 1 })
 	deadline := time.Now().Add(10 * time.Second)
-	for conn.Session().Usable { // Invalid runs right after the post returns
+	for conn.session().Usable { // Invalid runs right after the post returns
 		if time.Now().After(deadline) {
 			t.Fatal("the connection is still usable after invalid_auth")
 		}

@@ -16,8 +16,8 @@ import (
 	"github.com/auditfwd/auditfwd/internal/slack"
 	"github.com/auditfwd/auditfwd/internal/spool"
 	"github.com/auditfwd/auditfwd/internal/statedir"
-	"github.com/auditfwd/auditfwd/internal/status"
 	"github.com/auditfwd/auditfwd/internal/threads"
+	"github.com/auditfwd/auditfwd/internal/token"
 )
 
 // ErrUnknownChannel is returned by SendTest for a name no rule has.
@@ -83,7 +83,7 @@ type channel struct {
 	lastEdit string
 
 	mu     sync.Mutex
-	status status.Channel
+	status ChannelStatus
 }
 
 // New opens the dead-letter file; Start opens the spools and starts senders.
@@ -117,14 +117,14 @@ func New(opts Options) (*Service, error) {
 	}
 	s.render.Store(opts.Renderer)
 	s.resolver = slack.NewResolver(func(ctx context.Context) ([]slack.Channel, error) {
-		client, ok := s.conn.Client()
+		client, ok := s.conn.current()
 		if !ok {
 			return nil, errors.New("not connected to Slack")
 		}
 		return client.ListChannels(ctx)
 	}, opts.ResolveRefresh)
 	// Channel IDs cached for an old token may belong to another workspace.
-	opts.Conn.OnTokenChange(s.resolver.Invalidate)
+	opts.Conn.onTokenChange(s.resolver.Invalidate)
 	return s, nil
 }
 
@@ -185,7 +185,7 @@ func (s *Service) open(name string) (*channel, error) {
 	if err != nil {
 		return nil, err
 	}
-	ch := &channel{name: name, q: q, status: status.Channel{Target: config.Target{Name: name}}}
+	ch := &channel{name: name, q: q, status: ChannelStatus{Target: config.Target{Name: name}}}
 	s.channels[name] = ch
 	s.m.InitChannel(name)
 	s.m.QueueEvents.WithLabelValues(name).Set(float64(q.Len()))
@@ -300,13 +300,13 @@ func (s *Service) Wait(timeout time.Duration) bool {
 }
 
 // Statuses describes every configured channel, in config order.
-func (s *Service) Statuses() []status.Channel {
+func (s *Service) Statuses() []ChannelStatus {
 	s.mu.Lock()
 	targets := append([]config.Target(nil), s.targets...)
 	s.mu.Unlock()
-	out := make([]status.Channel, 0, len(targets))
+	out := make([]ChannelStatus, 0, len(targets))
 	for _, t := range targets {
-		st := status.Channel{Target: t}
+		st := ChannelStatus{Target: t}
 		if ch, ok := s.channel(t.Name); ok {
 			ch.mu.Lock()
 			st = ch.status
@@ -337,7 +337,7 @@ func (s *Service) SendTest(ctx context.Context, name string) error {
 	if target == nil {
 		return fmt.Errorf("test %q: %w", name, ErrUnknownChannel)
 	}
-	client, ok := s.conn.Client()
+	client, ok := s.conn.current()
 	if !ok {
 		return errors.New("not connected to Slack: connect on the admin page first")
 	}
@@ -360,7 +360,5 @@ func (ch *channel) record(err error) {
 		ch.status.LastResult, ch.status.LastHint = "ok", ""
 		return
 	}
-	_, reason, _ := slack.Classify(err)
-	ch.status.LastResult = reason
-	ch.status.LastHint = slack.Hint(reason, ch.status.SlackChannel)
+	ch.status.LastResult, ch.status.LastHint = slack.Explain(err, ch.status.SlackChannel, token.EnvOverride())
 }

@@ -87,14 +87,9 @@ func appliedUpTo(t *threads.Thread, recs []spool.Record) int {
 	return 0
 }
 
-// parentMessage is the parent a Start decision posts.
-func parentMessage(r *slack.Renderer, d threads.Decision) slack.Message {
-	return slack.WithMentions(r.Parent(&d.Thread), d.Ping)
-}
-
 // startThread posts the parent of the new thread d starts with rec.
 func (s *Service) startThread(ch *channel, m Messenger, d threads.Decision, rec spool.Record, sh shape) step {
-	msg := parentMessage(s.renderer(), d)
+	msg := s.renderer().ThreadStart(d)
 	if sh.textOnly {
 		msg = slack.TextOnly(msg)
 	}
@@ -116,7 +111,7 @@ func (s *Service) replyInThread(ch *channel, m Messenger, th threads.Thread, rec
 	if sh.single {
 		events = events[:1]
 	}
-	msg, n := replyMessage(s.renderer(), events, routing(recs, false).Templates, ds)
+	msg, n := s.renderer().ThreadReply(events, routing(recs, false).Templates, ds)
 	if sh.textOnly {
 		msg = slack.TextOnly(msg)
 	}
@@ -167,18 +162,6 @@ func (s *Service) replyInThread(ch *channel, m Messenger, th threads.Thread, rec
 		next = adopted
 	}
 	return step{n: n, posted: true, commit: func() { s.record(ch, next) }}
-}
-
-// replyMessage is the reply that the reply decisions ds of events post
-// (templates[i] names the rule whose template shows events[i]), and how
-// many of the events it holds (Slack's limits may cut it). It pings
-// nobody, and says of each event that did not apply why.
-func replyMessage(r *slack.Renderer, events []event.Event, templates []string, ds []threads.Decision) (slack.Message, int) {
-	notes := make([]string, len(ds))
-	for i, d := range ds {
-		notes[i] = d.NotApplied
-	}
-	return r.Pack(events, slack.Routing{Templates: templates, Notes: notes})
 }
 
 // editParent makes th's parent show th with chat.update. gone: the parent

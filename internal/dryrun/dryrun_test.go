@@ -10,9 +10,7 @@ import (
 	"testing"
 
 	"github.com/auditfwd/auditfwd/internal/config"
-	"github.com/auditfwd/auditfwd/internal/event"
 	"github.com/auditfwd/auditfwd/internal/metrics"
-	"github.com/auditfwd/auditfwd/internal/rules"
 )
 
 const rulesYAML = `channels:
@@ -54,13 +52,8 @@ func run(t *testing.T, output string) (stdout, stderr string, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var o, e bytes.Buffer
-	err = Run(context.Background(), Options{Config: cfg, Format: event.FormatAuto, Rules: r, Metrics: metrics.New("test"),
-		Output: output, Stdout: &o, Stderr: &e})
+	err = Run(context.Background(), cfg, Options{Output: output, Stdout: &o, Stderr: &e})
 	if _, serr := os.Stat(dir + "/state"); serr == nil {
 		t.Error("the dry run created the state directory")
 	}

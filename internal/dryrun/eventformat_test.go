@@ -12,9 +12,7 @@ import (
 	"testing"
 
 	"github.com/auditfwd/auditfwd/internal/config"
-	"github.com/auditfwd/auditfwd/internal/event"
 	"github.com/auditfwd/auditfwd/internal/metrics"
-	"github.com/auditfwd/auditfwd/internal/rules"
 )
 
 const eventFormatDoc = "../../docs/event-format.md"
@@ -114,13 +112,9 @@ func TestEventFormatDocExamples(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts)
-		if err != nil {
-			t.Fatal(err)
-		}
 		m := metrics.New("test")
 		var stdout, stderr bytes.Buffer
-		if err := Run(context.Background(), Options{Config: cfg, Format: event.FormatAuto, Rules: r, Metrics: m, Stdout: &stdout, Stderr: &stderr}); err != nil {
+		if err := Run(context.Background(), cfg, Options{Metrics: m, Stdout: &stdout, Stderr: &stderr}); err != nil {
 			t.Fatalf("%s: %v", where, err)
 		}
 

@@ -5,20 +5,15 @@ import (
 	"io"
 	"strings"
 
-	"github.com/auditfwd/auditfwd/internal/delivery"
 	"github.com/auditfwd/auditfwd/internal/slack"
 	"github.com/auditfwd/auditfwd/internal/termtext"
 )
 
-// newTextPrinter prints one readable line per message, what would go where:
+// writeText prints one readable line per message, what would go where:
 //
 //	security → #security: 🚨 login.oauth_failed · User: mallory@example.net · Status: failed
 //	deploy_approval_alerts → #deploy-approvals (edit of thread deploy_approval_request=42): …
-func newTextPrinter(w io.Writer, r *slack.Renderer) *delivery.Printer {
-	return delivery.NewPrinterFunc(w, r, writeText)
-}
-
-func writeText(w io.Writer, m delivery.DryRunMessage) error {
+func writeText(w io.Writer, m Message) error {
 	where := m.SlackChannel
 	key := termtext.Quote(m.ThreadKey, ")") // it holds a value from the log
 	switch m.Thread {
@@ -29,7 +24,7 @@ func writeText(w io.Writer, m delivery.DryRunMessage) error {
 	case "edit":
 		where += " (edit of thread " + key + ")"
 	}
-	line := Headline(m.Message)
+	line := headline(m.Message)
 	if len(m.Redacted) > 0 {
 		line += " · redacted: " + countList(m.Redacted)
 	}
@@ -39,11 +34,11 @@ func writeText(w io.Writer, m delivery.DryRunMessage) error {
 
 var unescape = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
 
-// Headline is a message in one line, as a person scans it: its heading (the
+// headline is a message in one line, as a person scans it: its heading (the
 // alert's, then the event's), the user and the status, from the plain text
 // that notifications show. Values are as Slack would display them
 // (slack.Value: line breaks made spaces, control characters escaped).
-func Headline(m slack.Message) string {
+func headline(m slack.Message) string {
 	lines := strings.Split(m.Text, "\n")
 	parts := []string{lines[0]}
 	for i, l := range lines[1:] {

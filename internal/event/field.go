@@ -11,8 +11,8 @@ import (
 	"unsafe"
 )
 
-// Value locates one top-level field's value in a line, as LookupFields found
-// it. The zero Value is a missing field.
+// Value locates one top-level field's value in a line, as Fields.Lookup
+// found it. The zero Value is a missing field.
 type Value struct {
 	start, end int32 // the value's bytes; a string's contents without its quotes
 	kind       valueKind
@@ -85,12 +85,16 @@ func (f *Fields) add(ks, ke int, kesc bool, vs, ve int, kind spanKind) {
 // Line returns the line the index describes.
 func (f *Fields) Line() []byte { return f.line }
 
-// Lookup is LookupFields for the indexed line, without scanning it: vals[i]
-// is where keys[i]'s first occurrence sits, the zero Value when it has none.
-// vals must be at least as long as keys.
+// Lookup finds keys among the indexed line's top-level fields without
+// reading the line again: vals[i] is where keys[i]'s first occurrence sits,
+// the zero Value when it has none. vals must be at least as long as keys.
+// It is what a routing rule's `where` reads (docs/rules.md): only the
+// fields it names, only for events whose action a rule with a `where`
+// matched. A line with more fields than the index holds is scanned
+// (lookupFields).
 func (f *Fields) Lookup(keys []string, vals []Value) {
 	if f.overflow {
-		LookupFields(f.line, keys, vals)
+		lookupFields(f.line, keys, vals)
 		return
 	}
 	vals = vals[:len(keys)]
@@ -155,19 +159,17 @@ func valueOf(b []byte, vs, ve int, kind spanKind) Value {
 	return v
 }
 
-// LookupFields finds the values of keys among line's top-level keys in one
-// pass: vals[i] is where keys[i]'s first occurrence sits, the zero Value when
-// it has none. vals must be at least as long as keys.
+// lookupFields is Lookup for a line the index could not hold: it finds the
+// values of keys among line's top-level keys in one pass. vals[i] is where
+// keys[i]'s first occurrence sits, the zero Value when it has none. vals
+// must be at least as long as keys.
 //
-// It is meant for lines Classify accepted: it skips what it does not need
-// without validating it again, decodes nothing, allocates nothing for a
-// line whose keys are plain JSON strings, and stops as soon as every key is
-// found. For any other input it is safe but its answer unspecified; ok is
-// false when line does not even start like a JSON object.
-//
-// This is what a routing rule's `where` reads: only the fields it names,
-// only for events whose action a rule with a `where` matched (docs/rules.md).
-func LookupFields(line []byte, keys []string, vals []Value) (ok bool) {
+// It is meant for lines ClassifyFields accepted: it skips what it does not
+// need without validating it again, decodes nothing, allocates nothing for
+// a line whose keys are plain JSON strings, and stops as soon as every key
+// is found. For any other input it is safe but its answer unspecified; ok
+// is false when line does not even start like a JSON object.
+func lookupFields(line []byte, keys []string, vals []Value) (ok bool) {
 	vals = vals[:len(keys)]
 	clear(vals)
 	b := line

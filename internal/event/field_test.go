@@ -14,8 +14,8 @@ import (
 func lookupText(t *testing.T, line string, keys ...string) []string {
 	t.Helper()
 	vals := make([]Value, len(keys))
-	if !LookupFields([]byte(line), keys, vals) {
-		t.Fatalf("LookupFields(%s) = false", line)
+	if !lookupFields([]byte(line), keys, vals) {
+		t.Fatalf("lookupFields(%s) = false", line)
 	}
 	out := make([]string, len(keys))
 	for i, v := range vals {
@@ -58,7 +58,7 @@ func TestLookupFields(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			vals := make([]Value, 1)
-			if !LookupFields([]byte(tt.line), []string{tt.key}, vals) {
+			if !lookupFields([]byte(tt.line), []string{tt.key}, vals) {
 				t.Fatal("not ok")
 			}
 			if got := string(vals[0].Text([]byte(tt.line), nil)); got != tt.want {
@@ -80,17 +80,17 @@ func TestLookupFieldsSeveralKeys(t *testing.T) {
 	}
 }
 
-// Invalid input is not LookupFields' business, but it must stay safe.
+// Invalid input is not lookupFields' business, but it must stay safe.
 func TestLookupFieldsInvalid(t *testing.T) {
 	for _, line := range []string{``, `[]`, `not json`, `"{"`} {
 		vals := []Value{{kind: valuePlain, end: 1}}
-		if LookupFields([]byte(line), []string{"a"}, vals) || vals[0].Present() {
+		if lookupFields([]byte(line), []string{"a"}, vals) || vals[0].Present() {
 			t.Errorf("%q: ok or a value", line)
 		}
 	}
 	for _, line := range []string{`{`, `{"a`, `{"a"`, `{"a":`, `{"a":}`, `{"a":"x`, `{"a" "x"}`, `{"a":tru}`, `{"a":1}x`, `{"a":[1,{"b":"\`, `{"b":1,"a":"\`} {
 		vals := make([]Value, 2)
-		LookupFields([]byte(line), []string{"a", "b"}, vals)
+		lookupFields([]byte(line), []string{"a", "b"}, vals)
 		for _, v := range vals {
 			_ = v.Text([]byte(line), nil)
 		}
@@ -160,7 +160,7 @@ func TestClassifyFieldsLookup(t *testing.T) {
 		}
 		got, want := make([]Value, len(keys)), make([]Value, len(keys))
 		f.Lookup(keys, got)
-		LookupFields([]byte(line), keys, want)
+		lookupFields([]byte(line), keys, want)
 		for i := range keys {
 			g, w := string(got[i].Text([]byte(line), nil)), string(want[i].Text([]byte(line), nil))
 			if g != w || got[i].Present() != want[i].Present() {
@@ -182,7 +182,7 @@ func TestLookupFieldsDoesNotAllocate(t *testing.T) {
 	var vals [2]Value
 	var buf [64]byte
 	n := testing.AllocsPerRun(100, func() {
-		LookupFields(line, keys, vals[:])
+		lookupFields(line, keys, vals[:])
 		_ = vals[0].Text(line, buf[:0])
 	})
 	if n != 0 {
@@ -198,7 +198,7 @@ func BenchmarkLookupFields(b *testing.B) {
 			b.SetBytes(int64(len(line)))
 			b.ReportAllocs()
 			for b.Loop() {
-				LookupFields(line, keys, vals[:])
+				lookupFields(line, keys, vals[:])
 			}
 		})
 	}
@@ -214,7 +214,7 @@ func BenchmarkFieldsLookup(b *testing.B) {
 			var vals [4]Value
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				LookupFields(lines[i%len(lines)], keys, vals[:])
+				lookupFields(lines[i%len(lines)], keys, vals[:])
 			}
 		})
 		b.Run("index/"+name, func(b *testing.B) {

@@ -61,13 +61,13 @@ func MkdirPrivate(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	return CheckPrivateDir(dir)
+	return checkPrivateDir(dir)
 }
 
-// CheckPrivateDir reports, with the command that fixes it, a dir that is a
+// checkPrivateDir reports, with the command that fixes it, a dir that is a
 // symbolic link, is not a directory, belongs to another user or is
 // writable by group or others.
-func CheckPrivateDir(dir string) error {
+func checkPrivateDir(dir string) error {
 	fi, err := os.Lstat(dir)
 	if err != nil {
 		return err
@@ -85,7 +85,7 @@ func CheckPrivateDir(dir string) error {
 // than this process's, or when its mode has any bit of forbidden (e.g.
 // 0o022: writable by group or others). fix is the chmod that clears them.
 func CheckOwner(path string, fi fs.FileInfo, forbidden fs.FileMode, fix string) error {
-	if uid, ok := Owner(fi); ok && uid != os.Geteuid() {
+	if uid, ok := owner(fi); ok && uid != os.Geteuid() {
 		return fmt.Errorf("%s belongs to uid %d, not to auditfwd's user (uid %d): fix with `chown %d %s` (or run auditfwd as its owner)",
 			path, uid, os.Geteuid(), os.Geteuid(), path)
 	}
@@ -96,8 +96,8 @@ func CheckOwner(path string, fi fs.FileInfo, forbidden fs.FileMode, fix string) 
 	return nil
 }
 
-// Owner is the uid that owns fi, when the platform says.
-func Owner(fi fs.FileInfo) (int, bool) {
+// owner is the uid that owns fi, when the platform says.
+func owner(fi fs.FileInfo) (int, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return 0, false

@@ -67,7 +67,7 @@ func TestMkdirPrivate(t *testing.T) {
 	if err := os.Chown(other, 65534, 65534); err != nil {
 		t.Skipf("cannot chown (not root): %v", err)
 	}
-	if err := CheckPrivateDir(other); err == nil || !strings.Contains(err.Error(), "chown") {
+	if err := checkPrivateDir(other); err == nil || !strings.Contains(err.Error(), "chown") {
 		t.Errorf("a directory of uid 65534: %v, want the chown that fixes it", err)
 	}
 }

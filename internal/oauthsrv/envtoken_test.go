@@ -1,11 +1,14 @@
 package oauthsrv
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/auditfwd/auditfwd/internal/token"
+	goslack "github.com/slack-go/slack"
 )
 
 func TestReconnectWhileTheEnvironmentTokenWinsSaysSo(t *testing.T) {
@@ -34,6 +37,31 @@ func TestReconnectWhileTheEnvironmentTokenWinsSaysSo(t *testing.T) {
 	logs := f.logs.String()
 	if !strings.Contains(logs, "SLACK_BOT_TOKEN is set and stays in force") || strings.Contains(logs, "slack connected") {
 		t.Errorf("log:\n%s", logs)
+	}
+}
+
+// The Test button's advice for a rejected token is the one slack.Explain
+// gives everywhere: with SLACK_BOT_TOKEN in force, fix the variable, not
+// a reconnect on this page.
+func TestTestButtonWithARejectedEnvironmentTokenNamesTheVariable(t *testing.T) {
+	for _, env := range []string{token.EnvVar, ""} {
+		f := newFixture(t, func(o *Options) { o.TokenOverride = func() string { return env } })
+		f.daemon.mu.Lock()
+		f.daemon.testErr["security"] = fmt.Errorf("post test message: %w", goslack.SlackErrorResponse{Err: "invalid_auth"})
+		f.daemon.mu.Unlock()
+		b := f.admin()
+		r := b.pressTest("security", "", http.Header{"Accept": {"application/json"}, "X-Csrf-Token": {b.csrf()}})
+		var res testResult
+		if err := json.Unmarshal([]byte(r.body), &res); err != nil {
+			t.Fatalf("JSON answer: %v: %s", err, r.body)
+		}
+		want := "reconnect Slack on the admin page"
+		if env != "" {
+			want = "fix or unset SLACK_BOT_TOKEN"
+		}
+		if res.Error != "invalid_auth" || !strings.Contains(res.Hint, want) {
+			t.Errorf("%s=%q: result %+v, want a hint saying %q", token.EnvVar, env, res, want)
+		}
 	}
 }
 

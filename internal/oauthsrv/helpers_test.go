@@ -19,7 +19,7 @@ import (
 	goslack "github.com/slack-go/slack"
 
 	"github.com/auditfwd/auditfwd/internal/config"
-	"github.com/auditfwd/auditfwd/internal/status"
+	"github.com/auditfwd/auditfwd/internal/delivery"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
 
@@ -33,7 +33,7 @@ const (
 // fakeDaemon records what the server asks of the daemon.
 type fakeDaemon struct {
 	mu        sync.Mutex
-	channels  []status.Channel
+	channels  []delivery.ChannelStatus
 	conn      Connection
 	tests     []string
 	connected []token.Token
@@ -43,7 +43,7 @@ type fakeDaemon struct {
 
 func newFakeDaemon() *fakeDaemon {
 	return &fakeDaemon{
-		channels: []status.Channel{
+		channels: []delivery.ChannelStatus{
 			{Target: config.Target{Name: "security", SlackChannel: "#security", Patterns: []string{"login.complete", "login.*_failed", "mfa_method.*"}},
 				LastResult: "ok", LastTime: time.Date(2026, 3, 20, 1, 12, 44, 0, time.UTC)},
 			{Target: config.Target{Name: "infrastructure", SlackChannel: "#infrastructure", Patterns: []string{"deploy_approval_request.*", "release.promote"}},
@@ -57,10 +57,10 @@ func newFakeDaemon() *fakeDaemon {
 	}
 }
 
-func (d *fakeDaemon) Channels() []status.Channel {
+func (d *fakeDaemon) Channels() []delivery.ChannelStatus {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return append([]status.Channel(nil), d.channels...)
+	return append([]delivery.ChannelStatus(nil), d.channels...)
 }
 
 func (d *fakeDaemon) Connection() Connection {

@@ -217,10 +217,3 @@ func (f *loginLimiter) forgetFullLocked(who []allowance, buckets []*bucket, now 
 		}
 	}
 }
-
-// tracked is the number of buckets held in memory.
-func (f *loginLimiter) tracked() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.clients)
-}

@@ -401,3 +401,10 @@ func TestRightPasswordsAreNotCounted(t *testing.T) {
 		t.Errorf("%d clients tracked, want 1", n)
 	}
 }
+
+// tracked is the number of buckets held in memory.
+func (f *loginLimiter) tracked() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.clients)
+}

@@ -46,7 +46,7 @@ func Manifest(publicURL string) string {
 			BackgroundColor: "#1d3557",
 		},
 		Features:    features{BotUser: botUser{DisplayName: "auditfwd"}},
-		OAuthConfig: oauthConfig{RedirectURLs: []string{RedirectURL(publicURL)}, Scopes: scopes{Bot: []string{"channels:read", "chat:write"}}},
+		OAuthConfig: oauthConfig{RedirectURLs: []string{redirectURL(publicURL)}, Scopes: scopes{Bot: []string{"channels:read", "chat:write"}}},
 	}
 	var buf strings.Builder
 	enc := yaml.NewEncoder(&buf)

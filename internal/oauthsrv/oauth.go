@@ -68,7 +68,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	q := authURL.Query()
 	q.Set("client_id", s.o.ClientID)
 	q.Set("scope", OAuthScopes)
-	q.Set("redirect_uri", RedirectURL(s.o.PublicURL))
+	q.Set("redirect_uri", redirectURL(s.o.PublicURL))
 	q.Set("state", state)
 	authURL.RawQuery = q.Encode()
 	s.log.Info("slack install started", "remote", s.clientIP(r))
@@ -139,7 +139,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(r.Context(), exchangeTimeout)
 	defer cancel()
-	t, err := s.o.Exchange(ctx, code, RedirectURL(s.o.PublicURL))
+	t, err := s.o.Exchange(ctx, code, redirectURL(s.o.PublicURL))
 	if err == nil && t.AccessToken == "" {
 		err = fmt.Errorf("Slack returned no access token")
 	}
@@ -147,7 +147,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		why := s.redact(err.Error(), t.AccessToken)
 		s.log.Error("slack install failed: code exchange", "err", why)
 		s.message(w, http.StatusBadGateway, "Slack connection failed",
-			"Slack did not accept the install: "+why+". Nothing was changed. Check the client ID and secret and that the app's redirect URL is "+RedirectURL(s.o.PublicURL)+", then connect again.")
+			"Slack did not accept the install: "+why+". Nothing was changed. Check the client ID and secret and that the app's redirect URL is "+redirectURL(s.o.PublicURL)+", then connect again.")
 		return
 	}
 	if t.InstalledAt.IsZero() {

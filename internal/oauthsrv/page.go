@@ -17,7 +17,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/auditfwd/auditfwd/internal/status"
+	"github.com/auditfwd/auditfwd/internal/delivery"
+	"github.com/auditfwd/auditfwd/internal/slack"
 )
 
 //go:embed assets/page.html assets/message.html assets/admin.css
@@ -51,7 +52,7 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04:05 UTC") + " (" + ago(now.Sub(t)) + ")"
 	},
 	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"card":    func(c status.Channel, p pageData) cardData { return cardData{C: c, P: p} },
+	"card":    func(c delivery.ChannelStatus, p pageData) cardData { return cardData{C: c, P: p} },
 	"mention": describeMention,
 }).ParseFS(assets, "assets/page.html", "assets/message.html"))
 
@@ -84,15 +85,15 @@ func describeMention(m string) string {
 
 // cardData is one channel card with the page around it (for the CSRF token and the time).
 type cardData struct {
-	C status.Channel
+	C delivery.ChannelStatus
 	P pageData
 }
 
 type pageData struct {
 	Conn        Connection
 	EnvToken    string // the environment variable whose token is in force, or ""
-	Channels    []status.Channel
-	Alert       *status.Channel // nil: deploy approval alerts are off
+	Channels    []delivery.ChannelStatus
+	Alert       *delivery.ChannelStatus // nil: deploy approval alerts are off
 	Flash       *flash
 	CSRF        string
 	RedirectURL string
@@ -104,7 +105,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	d := pageData{
 		Flash:       s.takeFlash(w, r),
 		CSRF:        s.csrfToken(s.csrfSession(w, r)),
-		RedirectURL: RedirectURL(s.o.PublicURL),
+		RedirectURL: redirectURL(s.o.PublicURL),
 		Manifest:    Manifest(s.o.PublicURL),
 		Now:         s.now(),
 		EnvToken:    s.tokenOverride(),
@@ -189,7 +190,7 @@ func (s *Server) test(w http.ResponseWriter, r *http.Request) {
 		res.Message = fmt.Sprintf("There is no channel named %q in the config.", name)
 	default:
 		status = http.StatusBadGateway
-		reason, hint := s.o.Explain(err, res.SlackChannel)
+		reason, hint := slack.Explain(err, res.SlackChannel, s.tokenOverride())
 		res.Error = s.redact(reason, "")
 		res.Hint = s.redact(hint, "")
 		res.Message = fmt.Sprintf("The test message to %s failed: %s.", where, res.Error)

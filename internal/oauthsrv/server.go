@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auditfwd/auditfwd/internal/status"
+	"github.com/auditfwd/auditfwd/internal/delivery"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
 
@@ -33,7 +33,7 @@ type Connection struct {
 type Daemon interface {
 	// Channels lists the configured channels, and the deploy approval alert
 	// (Alert true) when it is enabled, in config order.
-	Channels() []status.Channel
+	Channels() []delivery.ChannelStatus
 	Connection() Connection
 	// SendTest posts the test message to the config channel name (or
 	// deploy_approval_alerts). An unknown name gives an error wrapping
@@ -51,7 +51,7 @@ var ErrUnknownChannel = errors.New("unknown channel")
 // reads no environment and no config file.
 type Options struct {
 	// PublicURL is admin.public_url, e.g. https://gw.example.com. The OAuth
-	// redirect_uri is RedirectURL(PublicURL); cookies are Secure when it is https.
+	// redirect_uri is redirectURL(PublicURL); cookies are Secure when it is https.
 	PublicURL    string
 	AuthorizeURL string // slack.authorize_url
 	ClientID     string
@@ -65,9 +65,6 @@ type Options struct {
 	// Exchange trades an OAuth code for a token (oauth.v2.access).
 	Exchange func(ctx context.Context, code, redirectURI string) (token.Token, error)
 	Daemon   Daemon
-	// Explain turns a SendTest error into Slack's reason code and advice in
-	// plain words for slackChannel. nil: slack.Classify and slack.Hint.
-	Explain func(err error, slackChannel string) (reason, hint string)
 	// TokenOverride names the environment variable whose token wins over
 	// the saved one ("" when none is set): the page then says that a
 	// reconnect saves a token that is not used. nil: never.
@@ -115,8 +112,8 @@ const (
 	exchangeTimeout = 30 * time.Second
 )
 
-// RedirectURL is the exact redirect URL to register with Slack.
-func RedirectURL(publicURL string) string {
+// redirectURL is the exact redirect URL to register with Slack.
+func redirectURL(publicURL string) string {
 	return strings.TrimRight(publicURL, "/") + callbackPath
 }
 
@@ -138,9 +135,6 @@ func New(o Options) *Server {
 	}
 	if s.now == nil {
 		s.now = time.Now
-	}
-	if s.o.Explain == nil {
-		s.o.Explain = slackExplain
 	}
 	if _, err := rand.Read(s.key); err != nil {
 		panic("oauthsrv: no randomness: " + err.Error()) // crypto/rand never fails on Linux

@@ -18,8 +18,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/delivery"
 	"github.com/auditfwd/auditfwd/internal/slack"
-	"github.com/auditfwd/auditfwd/internal/status"
 	"github.com/auditfwd/auditfwd/internal/token"
 )
 
@@ -461,7 +461,7 @@ func TestTestButtonMessages(t *testing.T) {
 
 func TestPage(t *testing.T) {
 	f := newFixture(t, nil)
-	f.daemon.channels = append(f.daemon.channels, status.Channel{Target: config.Target{Name: "deploy_approval_alerts", SlackChannel: "#deploy-approvals",
+	f.daemon.channels = append(f.daemon.channels, delivery.ChannelStatus{Target: config.Target{Name: "deploy_approval_alerts", SlackChannel: "#deploy-approvals",
 		Patterns: []string{"deploy_approval_request.create"}, Alert: true, Mention: []string{"here"}}})
 	f.daemon.channels[0].Where = []string{"status: [failed, denied]", `user_email: ["!*@bots.*"]`, `api_token_name: [""]`}
 	f.daemon.channels[0].Mention = []string{"S0123ABCD", "U024BE7LH"}

@@ -5,12 +5,12 @@ import (
 	"testing"
 
 	"github.com/auditfwd/auditfwd/internal/config"
-	"github.com/auditfwd/auditfwd/internal/status"
+	"github.com/auditfwd/auditfwd/internal/delivery"
 )
 
 func TestAlertCardSaysWhetherThreadsAreOnAndHowManyAreOpen(t *testing.T) {
 	f := newFixture(t, nil)
-	f.daemon.channels = append(f.daemon.channels, status.Channel{Target: config.Target{Name: "deploy_approval_alerts", SlackChannel: "#deploy-approvals",
+	f.daemon.channels = append(f.daemon.channels, delivery.ChannelStatus{Target: config.Target{Name: "deploy_approval_alerts", SlackChannel: "#deploy-approvals",
 		Patterns: []string{"deploy_approval_request.create"}, Alert: true, Threads: "request"}, OpenThreads: 3})
 	body := f.admin().get("/").body
 	card := body[strings.Index(body, `id="channel-deploy_approval_alerts"`):]

@@ -26,10 +26,10 @@ import (
 // ConnectTimeout bounds a connection attempt when the DSN sets none.
 const ConnectTimeout = 10 * time.Second
 
-// AppName is the application_name auditfwd's sessions carry (unless the
+// appName is the application_name auditfwd's sessions carry (unless the
 // DSN sets one), so that pg_stat_activity and `auditfwd check --connect`
 // say which host holds the leader lock.
-func AppName() string {
+func appName() string {
 	host, _ := os.Hostname()
 	return strings.TrimSpace("auditfwd " + host)
 }
@@ -80,7 +80,7 @@ func ParseDSN(dsn string) (*pgx.ConnConfig, error) {
 		cfg.ConnectTimeout = ConnectTimeout
 	}
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
-		cfg.RuntimeParams["application_name"] = AppName()
+		cfg.RuntimeParams["application_name"] = appName()
 	}
 	return cfg, nil
 }

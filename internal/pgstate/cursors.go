@@ -46,7 +46,7 @@ type Cursors struct {
 
 // LoadCursors reads the cursors of schema (Prepare made it ready).
 func LoadCursors(ctx context.Context, s *Session, schema string, log *slog.Logger) (*Cursors, error) {
-	c := &Cursors{s: s, table: pgx.Identifier{schema, CursorTable}.Sanitize(), by: AppName(), log: log,
+	c := &Cursors{s: s, table: pgx.Identifier{schema, CursorTable}.Sanitize(), by: appName(), log: log,
 		cur: map[string]logpos.Position{}, stored: map[string]logpos.Position{}, queued: func(string) int { return 1 }}
 	err := s.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 		rows, err := conn.Query(ctx, "SELECT channel, position FROM "+c.table)

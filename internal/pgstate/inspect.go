@@ -137,7 +137,7 @@ func Inspect(ctx context.Context, conn *pgx.Conn, schema string) []Finding {
 	}
 
 	// The leader lock.
-	k1, k2 := LockKeys(schema)
+	k1, k2 := lockKeys(schema)
 	holder, err := lockHolder(ctx, conn, k1, k2)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):

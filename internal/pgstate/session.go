@@ -20,8 +20,8 @@ import (
 // other. pg_locks shows it as classid, objid.
 const LockClass = 0x61667764
 
-// LockKeys are the two keys of the leader lock for schema.
-func LockKeys(schema string) (int32, int32) {
+// lockKeys are the two keys of the leader lock for schema.
+func lockKeys(schema string) (int32, int32) {
 	h := fnv.New32a()
 	h.Write([]byte(schema))
 	return LockClass, int32(h.Sum32())
@@ -192,7 +192,7 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, s *Ses
 	}
 	log := e.Logger
 	e.Metrics.Leader.Set(0)
-	k1, k2 := LockKeys(e.Schema)
+	k1, k2 := lockKeys(e.Schema)
 	failures := 0
 	var downSince time.Time
 	var lastDownLog time.Time

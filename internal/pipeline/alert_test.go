@@ -25,7 +25,7 @@ func (s *destSink) Rollback()   {}
 func TestAlertRoutesOrFallsBackToTheFirstChannel(t *testing.T) {
 	alert := []byte(`{"action":"auditfwd.chain_broken","action_type":"security","status":"alert"}`)
 	mk := func(channels []config.Channel, alerts config.DeployApprovalAlerts) (*Handler, *destSink, *metrics.Metrics) {
-		r, err := rules.Compile(channels, alerts)
+		r, err := rules.Compile(&config.Config{Channels: channels, DeployApprovalAlerts: alerts})
 		if err != nil {
 			t.Fatal(err)
 		}

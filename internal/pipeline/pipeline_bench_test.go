@@ -34,7 +34,7 @@ func exampleRules(tb testing.TB) *rules.Rules {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r, err := rules.Compile(cfg.Channels, cfg.DeployApprovalAlerts)
+	r, err := rules.Compile(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -25,7 +25,7 @@ const (
 	globContains                 // *text*
 )
 
-// compileGlob compiles a pattern config validation accepted.
+// compileGlob compiles a pattern check accepted.
 func compileGlob(p string) glob {
 	g := glob{pattern: p}
 	lead := strings.HasPrefix(p, "*")

@@ -235,7 +235,7 @@ func lintWhere(file string, lr *lintRule) []Warning {
 			continue
 		}
 		for i, g := range c.Globs {
-			glob, _ := config.SplitGlob(g)
+			glob, _ := splitGlob(g)
 			if glob == "" || len(valuesMatched(glob, values)) > 0 {
 				continue // "" is the absent field
 			}
@@ -249,6 +249,7 @@ func lintWhere(file string, lr *lintRule) []Warning {
 	return ws
 }
 
+// lineOf is the line of the i-th item, or fallback when it has none.
 func lineOf(lines []int, i, fallback int) int {
 	if i < len(lines) && lines[i] > 0 {
 		return lines[i]

@@ -81,7 +81,7 @@ func BenchmarkCheckHostileConfig(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := Compile(cfg.Channels, cfg.DeployApprovalAlerts); err != nil {
+				if _, err := Compile(cfg); err != nil {
 					b.Fatal(err)
 				}
 				Lint(cfg)

@@ -63,10 +63,10 @@ func (rp *Replay) Counts() []ChannelCount {
 	var names []string
 	for _, r := range []*Rules{rp.cur, rp.old} {
 		if r != nil {
-			names = append(names, r.Names()...)
+			names = append(names, r.names()...)
 		}
 	}
-	// Names puts deploy_approval_alerts last in each set; keep it last in both.
+	// names puts deploy_approval_alerts last in each set; keep it last in both.
 	slices.SortStableFunc(names, func(a, b string) int {
 		return cmp.Compare(boolInt(a == config.AlertsChannelName), boolInt(b == config.AlertsChannelName))
 	})

@@ -9,7 +9,7 @@ package rules
 
 import (
 	"cmp"
-	"fmt"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -142,7 +142,7 @@ func newRule(name, slack string, patterns []string, where []config.Condition, me
 	for _, c := range where {
 		cc := condition{field: c.Field, src: c}
 		for _, g := range c.Globs {
-			if p, exclude := config.SplitGlob(g); exclude {
+			if p, exclude := splitGlob(g); exclude {
 				cc.exclude = append(cc.exclude, compileGlob(p))
 			} else {
 				cc.include = append(cc.include, compileGlob(p))
@@ -153,12 +153,23 @@ func newRule(name, slack string, patterns []string, where []config.Condition, me
 	return ru
 }
 
-// Compile builds the routing table for channels and, when enabled, the deploy
-// approval alerts. They are checked by config.CheckRules, as every config
-// file is, so rules built by hand are held to the same standard.
-func Compile(channels []config.Channel, alerts config.DeployApprovalAlerts) (*Rules, error) {
-	if err := config.CheckRules(channels, alerts); err != nil {
-		return nil, fmt.Errorf("compile rules: %w", err)
+// Compile builds the routing table for cfg's channels and, when enabled,
+// its deploy approval alerts. It checks how they match (patterns, where
+// conditions, mentions: check) and, for rules built by hand, what
+// config.Parse checks of every file (config.CheckChannels); the error is a
+// config.Errors, one "file:line: message" per problem.
+func Compile(cfg *config.Config) (*Rules, error) {
+	channels, alerts := cfg.Channels, cfg.DeployApprovalAlerts
+	var errs config.Errors
+	if errors.As(config.CheckChannels(channels, alerts), &errs) {
+		for _, e := range errs {
+			e.File = cfg.Path
+		}
+	}
+	errs = append(errs, check(cfg)...)
+	if len(errs) > 0 {
+		sortByLine(errs)
+		return nil, errs
 	}
 	r := &Rules{cache: make(map[string]*plan)}
 	for _, ch := range channels {
@@ -191,9 +202,9 @@ func Compile(channels []config.Channel, alerts config.DeployApprovalAlerts) (*Ru
 	return r, nil
 }
 
-// Names returns the configured channel names in config order, then
+// names returns the configured channel names in config order, then
 // deploy_approval_alerts when enabled: every rule a Match can name.
-func (r *Rules) Names() []string {
+func (r *Rules) names() []string {
 	out := make([]string, len(r.rules))
 	for i := range r.rules {
 		out[i] = r.rules[i].name

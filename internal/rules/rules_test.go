@@ -2,8 +2,10 @@ package rules
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +24,7 @@ func alertsOn(slack string, actions ...string) config.DeployApprovalAlerts {
 
 func mustCompile(t testing.TB, chs []config.Channel, a config.DeployApprovalAlerts) *Rules {
 	t.Helper()
-	r, err := Compile(chs, a)
+	r, err := Compile(&config.Config{Channels: chs, DeployApprovalAlerts: a})
 	if err != nil {
 		t.Fatalf("Compile: %v", err)
 	}
@@ -157,15 +159,15 @@ func TestRouteResultIsNotShared(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	if got, want := defaultRules(t, false).Names(), []string{"security", "infrastructure"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("Names() = %v, want %v", got, want)
+	if got, want := defaultRules(t, false).names(), []string{"security", "infrastructure"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("names() = %v, want %v", got, want)
 	}
-	if got, want := defaultRules(t, true).Names(), []string{"security", "infrastructure", "deploy_approval_alerts"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("Names() = %v, want %v", got, want)
+	if got, want := defaultRules(t, true).names(), []string{"security", "infrastructure", "deploy_approval_alerts"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("names() = %v, want %v", got, want)
 	}
 	r := mustCompile(t, []config.Channel{}, config.DeployApprovalAlerts{})
-	if got := r.Names(); len(got) != 0 {
-		t.Errorf("Names() for no channels = %v", got)
+	if got := r.names(); len(got) != 0 {
+		t.Errorf("names() for no channels = %v", got)
 	}
 	if got := r.Route("logout"); got != nil {
 		t.Errorf("channels: [] routed logout to %v", got)
@@ -195,14 +197,14 @@ func TestCompileErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := Compile(tt.channels, tt.alerts)
-			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "compile rules: ") {
+			r, err := Compile(&config.Config{Channels: tt.channels, DeployApprovalAlerts: tt.alerts})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Compile = %v, %v; want error containing %q", r, err, tt.want)
 			}
 		})
 	}
 	// A disabled alert section is checked as in a config file, not compiled.
-	if _, err := Compile(nil, config.DeployApprovalAlerts{Actions: []string{"["}}); err == nil {
+	if _, err := Compile(&config.Config{DeployApprovalAlerts: config.DeployApprovalAlerts{Actions: []string{"["}}}); err == nil {
 		t.Error("disabled alerts with a malformed pattern compiled")
 	}
 	r := mustCompile(t, nil, config.DeployApprovalAlerts{SlackChannel: "#d", Actions: []string{"*"}})
@@ -297,5 +299,120 @@ func BenchmarkRouteEventUncached(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r.newPlan("deploy_approval_request.create")
+	}
+}
+
+// Rules built by hand go through the same checks as every file, without
+// lines: what config checks of the channels, then how they match.
+func TestCompileChecksRulesBuiltByHand(t *testing.T) {
+	_, err := Compile(&config.Config{Channels: []config.Channel{
+		{Name: "a", SlackChannel: "#a", Actions: []string{"x.["}},
+		{Name: "a", SlackChannel: " ", Actions: []string{}, Where: []config.Condition{{Field: "status"}}, Mention: []string{"@here"}},
+	}, DeployApprovalAlerts: config.DeployApprovalAlerts{Enabled: true, SlackChannel: "#d", Mention: []string{"oncall"}}})
+	var es config.Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("err = %v", err)
+	}
+	want := []string{
+		`duplicate channel name "a"`,
+		`channel "a" has no slack_channel (a name like "#security", quoted because of the #, or an ID like C0123ABCD)`,
+		`channel "a" has no actions; remove the channel or add patterns`,
+		`deploy_approval_alerts is enabled but has no actions`,
+		`channel "a": malformed pattern "x.[" (path.Match syntax: * any run, ? one character, [a-z] a class): syntax error in pattern`,
+		`channel "a": where.status is an empty list: write [""] to match an absent field, or remove the key`,
+		`channel "a": mention "@here" is not a user group ID (S…), a user ID (U… or W…), here or channel; did you mean "here"?`,
+		`deploy_approval_alerts: mention "oncall" is not a user group ID (S…), a user ID (U… or W…), here or channel`,
+	}
+	if got := strings.Split(err.Error(), "\n"); !slices.Equal(got, want) {
+		t.Errorf("errors:\n got %q\nwant %q", got, want)
+	}
+}
+
+// Every problem in a file is named with its file and line, in file order:
+// how a rule matches as well as what config checks.
+func TestCompileNamesFileAndLine(t *testing.T) {
+	cfg, err := config.Parse([]byte(`channels:
+  - name: security
+    slack_channel: "#security"
+    actions:
+      - login.complete
+      - "login.["
+    where:
+      status: ["[a-"]
+    mention: ["<!here>"]
+deploy_approval_alerts:
+  actions: [" x"]
+`), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Compile(cfg)
+	want := []string{
+		`c.yaml:6: channel "security": malformed pattern "login.[" (path.Match syntax: * any run, ? one character, [a-z] a class): syntax error in pattern`,
+		`c.yaml:8: channel "security": where.status: malformed pattern "[a-" (path.Match syntax: * any run, ? one character, [a-z] a class): syntax error in pattern`,
+		`c.yaml:9: channel "security": mention "<!here>" is not a user group ID (S…), a user ID (U… or W…), here or channel; did you mean "here"?`,
+		`c.yaml:11: deploy_approval_alerts: pattern " x" has leading or trailing spaces and would never match`,
+	}
+	if err == nil {
+		t.Fatal("compiled")
+	}
+	if got := strings.Split(err.Error(), "\n"); !slices.Equal(got, want) {
+		t.Errorf("errors:\n got %q\nwant %q", got, want)
+	}
+	defaultRules(t, true) // the built-in rules compile
+}
+
+// How rules match is checked where they are compiled, every problem named
+// with its file and line.
+func TestMatchingErrorsNameFileAndLine(t *testing.T) {
+	head := "channels:\n  - name: sec\n    slack_channel: \"#a\"\n    actions: [logout]\n"
+	tests := []struct {
+		name, src string
+		want      []string
+	}{
+		{"malformed pattern", "channels:\n  - name: sec\n    slack_channel: \"#a\"\n    actions:\n      - logout\n      - login.[\n",
+			[]string{`c.yaml:6: channel "sec": malformed pattern "login.[" (path.Match syntax: * any run, ? one character, [a-z] a class): syntax error in pattern`}},
+		{"malformed alert pattern even when disabled", "deploy_approval_alerts:\n  actions: ['deploy\\']\n",
+			[]string{`c.yaml:2: deploy_approval_alerts: malformed pattern "deploy\\" (path.Match syntax: * any run, ? one character, [a-z] a class): syntax error in pattern`}},
+		{"empty pattern", "channels:\n  - name: sec\n    slack_channel: \"#a\"\n    actions: [logout, \"\"]\n",
+			[]string{`c.yaml:4: channel "sec": empty action pattern`}},
+		{"pattern with spaces", "channels:\n  - name: sec\n    slack_channel: \"#a\"\n    actions: [\" logout\"]\n",
+			[]string{`c.yaml:4: channel "sec": pattern " logout" has leading or trailing spaces and would never match`}},
+		{"malformed glob", head + "    where:\n      status: [failed, \"[fail\"]\n",
+			[]string{`c.yaml:6: channel "sec": where.status: malformed pattern "[fail" (path.Match syntax: * any run, ? one character, [a-z] a class): syntax error in pattern`}},
+		{"malformed exclusion", head + "    where:\n      user_email:\n        - \"!*@bots.[\"\n",
+			[]string{`c.yaml:7: channel "sec": where.user_email: malformed pattern "*@bots.[" (path.Match syntax: * any run, ? one character, [a-z] a class): syntax error in pattern`}},
+		{"empty list", head + "    where:\n      status: []\n",
+			[]string{`c.yaml:6: channel "sec": where.status is an empty list: write [""] to match an absent field, or remove the key`}},
+		{"null list", head + "    where:\n      status:\n",
+			[]string{`c.yaml:6: channel "sec": where.status is an empty list: write [""] to match an absent field, or remove the key`}},
+		{"bad mentions", head + "    mention: [\"@here\", \"<!subteam^S0123ABCD>\", \"<@U1234>\", s0123abcd, everyone, \"#security\", B0123]\n",
+			[]string{
+				`c.yaml:5: channel "sec": mention "@here" is not a user group ID (S…), a user ID (U… or W…), here or channel; did you mean "here"?`,
+				`c.yaml:5: channel "sec": mention "<!subteam^S0123ABCD>" is not a user group ID (S…), a user ID (U… or W…), here or channel; did you mean "S0123ABCD"?`,
+				`c.yaml:5: channel "sec": mention "<@U1234>" is not a user group ID (S…), a user ID (U… or W…), here or channel; did you mean "U1234"?`,
+				`c.yaml:5: channel "sec": mention "s0123abcd" is not a user group ID (S…), a user ID (U… or W…), here or channel; did you mean "S0123ABCD"?`,
+				`c.yaml:5: channel "sec": mention "everyone" is not a user group ID (S…), a user ID (U… or W…), here or channel; did you mean "channel"?`,
+				`c.yaml:5: channel "sec": mention "#security" is not a user group ID (S…), a user ID (U… or W…), here or channel`,
+				`c.yaml:5: channel "sec": mention "B0123" is not a user group ID (S…), a user ID (U… or W…), here or channel`,
+			}},
+		{"alerts where and mention, even when disabled", "deploy_approval_alerts:\n  where:\n    status: []\n  mention: [oncall]\n",
+			[]string{`c.yaml:3: deploy_approval_alerts: where.status is an empty list: write [""] to match an absent field, or remove the key`,
+				`c.yaml:4: deploy_approval_alerts: mention "oncall" is not a user group ID (S…), a user ID (U… or W…), here or channel`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.Parse([]byte(tt.src), "c.yaml")
+			if err != nil {
+				t.Fatalf("config.Parse: %v", err)
+			}
+			_, err = Compile(cfg)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := strings.Split(err.Error(), "\n"); !slices.Equal(got, tt.want) {
+				t.Errorf("errors:\n got %q\nwant %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -11,11 +11,11 @@ import (
 )
 
 func TestRouteCarriesThreads(t *testing.T) {
-	r, err := Compile([]config.Channel{
+	r, err := Compile(&config.Config{Channels: []config.Channel{
 		{Name: "all-security", SlackChannel: "#security", Actions: []string{"login.complete"}},
 		{Name: "failures", SlackChannel: "#security", Actions: []string{"login.*_failed", "login.complete"}, ThreadBy: "ip_address", ThreadWindow: time.Hour},
 		{Name: "infra", SlackChannel: "#infra", Actions: []string{"deploy_approval_request.*"}},
-	}, config.DeployApprovalAlerts{Enabled: true, SlackChannel: "#deploy", Actions: []string{"deploy_approval_request.create"}, Thread: true})
+	}, DeployApprovalAlerts: config.DeployApprovalAlerts{Enabled: true, SlackChannel: "#deploy", Actions: []string{"deploy_approval_request.create"}, Thread: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestRouteCarriesThreads(t *testing.T) {
 	}
 
 	// Without request threads, the alert's actions alone decide.
-	r, err = Compile(nil, config.DeployApprovalAlerts{Enabled: true, SlackChannel: "#deploy", Actions: []string{"deploy_approval_request.create"}})
+	r, err = Compile(&config.Config{DeployApprovalAlerts: config.DeployApprovalAlerts{Enabled: true, SlackChannel: "#deploy", Actions: []string{"deploy_approval_request.create"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestLintThreadByRuleOnASharedChannelIsNotDead(t *testing.T) {
 // Explain agrees with routing: a request's later event goes to the alert
 // channel because it joins the request's thread, and says so.
 func TestExplainSaysARequestEventJoinsItsThread(t *testing.T) {
-	r, err := Compile(nil, config.DeployApprovalAlerts{Enabled: true, SlackChannel: "#deploy", Actions: []string{"deploy_approval_request.create"}, Thread: true})
+	r, err := Compile(&config.Config{DeployApprovalAlerts: config.DeployApprovalAlerts{Enabled: true, SlackChannel: "#deploy", Actions: []string{"deploy_approval_request.create"}, Thread: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

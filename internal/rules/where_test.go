@@ -155,7 +155,7 @@ func TestGlobAgreesWithPathMatch(t *testing.T) {
 	values := []string{"", "a", "abc", "ab", "ba", "a/b", "x/a/b", "ci@bots.example.com", "billing", "billing/KEY", "!x", "*", "a*", "a\\", "a\\b",
 		"*x", "abab", "a.b", "xyz", "x/y/z", "/"}
 	for _, p := range patterns {
-		if config.ValidatePattern(p) != nil {
+		if checkPattern(p) != nil {
 			continue
 		}
 		g := compileGlob(p)
@@ -211,7 +211,7 @@ func whereBenchRules(tb testing.TB) *Rules {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r, err := Compile(cfg.Channels, cfg.DeployApprovalAlerts)
+	r, err := Compile(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -29,20 +28,6 @@ const (
 	// until a new token arrives.
 	Auth
 )
-
-func (c Class) String() string {
-	switch c {
-	case Retry:
-		return "retry"
-	case Permanent:
-		return "permanent"
-	case Payload:
-		return "payload"
-	case Auth:
-		return "auth"
-	}
-	return "unknown"
-}
 
 // codeClass maps Slack error codes to classes; codes not listed are Permanent.
 var codeClass = map[string]Class{
@@ -147,39 +132,6 @@ func sanitizeCode(code string) string {
 		}
 	}
 	return code
-}
-
-// Hint says what the operator should do about a failure reason for a Slack
-// channel (a name such as "#security" or an ID).
-func Hint(reason, slackChannel string) string {
-	ch := displayChannel(slackChannel)
-	switch {
-	case reason == "not_in_channel":
-		return "invite the bot to " + ch + " (/invite @auditfwd in the channel)"
-	case reason == "channel_not_found":
-		return "check the channel name " + ch + " exists and is public, or use its ID"
-	case reason == "is_archived":
-		return "unarchive " + ch + " or point the rule at another channel"
-	case strings.HasPrefix(reason, "restricted_action"):
-		return "the workspace does not let the bot post in " + ch + "; ask a Slack admin or point the rule at another channel"
-	case reason == "ekm_access_denied":
-		return "the workspace's Enterprise Key Management blocks posting in " + ch + "; ask a Slack admin"
-	case reason == "missing_scope":
-		return "reinstall the app with scopes channels:read,chat:write"
-	case reason == "ratelimited":
-		return "Slack is rate limiting; delivery resumes on its own"
-	case reason == "http_5xx", reason == "http_4xx", reason == "timeout", reason == "network",
-		reason == "service_unavailable", reason == "fatal_error", reason == "request_timeout", reason == "internal_error":
-		return "Slack or the network is failing; delivery retries on its own"
-	}
-	class, _, _ := classifyCode(reason)
-	switch class {
-	case Auth:
-		return "reconnect Slack on the admin page"
-	case Payload:
-		return "Slack rejected the message format; it is resent as plain text (please report this)"
-	}
-	return "see https://api.slack.com/methods/chat.postMessage#errors for " + reason
 }
 
 func displayChannel(c string) string {

@@ -231,26 +231,6 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-func TestHint(t *testing.T) {
-	for _, c := range []struct{ reason, ch, want string }{
-		{"not_in_channel", "#security", "invite the bot to #security (/invite @auditfwd in the channel)"},
-		{"not_in_channel", "security", "invite the bot to #security"},
-		{"channel_not_found", "#x", "check the channel name #x exists and is public, or use its ID"},
-		{"channel_not_found", "C0123ABCD", "C0123ABCD"},
-		{"is_archived", "#x", "unarchive #x or point the rule at another channel"},
-		{"token_revoked", "#x", "reconnect Slack on the admin page"},
-		{"invalid_auth", "#x", "reconnect Slack on the admin page"},
-		{"missing_scope", "#x", "reinstall the app with scopes channels:read,chat:write"},
-		{"http_5xx", "#x", "retries"},
-		{"ratelimited", "#x", "rate limiting"},
-		{"restricted_action", "#x", "#x"},
-	} {
-		if got := Hint(c.reason, c.ch); !strings.Contains(got, c.want) {
-			t.Errorf("Hint(%q, %q) = %q, want it to contain %q", c.reason, c.ch, got, c.want)
-		}
-	}
-}
-
 func TestListChannelsAndAuthTest(t *testing.T) {
 	fs, c := newFake(t)
 	for i := range 4 {

@@ -7,11 +7,11 @@ import (
 	slackapi "github.com/slack-go/slack"
 )
 
-// MentionLine renders mention entries as Slack markup, each once, in order:
+// mentionLine renders mention entries as Slack markup, each once, in order:
 // a user group ID S… becomes <!subteam^S…>, a user ID U… or W… <@U…>, here
 // <!here> and channel <!channel>. Any other entry is left out: the config
 // refuses them, and nothing else may ever ping anyone. It is "" for none.
-func MentionLine(entries []string) string {
+func mentionLine(entries []string) string {
 	var tokens []string
 	for _, m := range entries {
 		var t string
@@ -53,22 +53,16 @@ type room struct{ blocks, text int }
 
 // mentionReserve is the room the mention line of all of mentions takes.
 func mentionReserve(mentions [][]string) room {
-	line := MentionLine(slices.Concat(mentions...))
+	line := mentionLine(slices.Concat(mentions...))
 	if line == "" {
 		return room{}
 	}
 	return room{blocks: 1, text: units(line) + 2}
 }
 
-// WithMentions adds the mention line of entries to a message built
-// without one (a thread's parent); edits of it never carry one.
-func WithMentions(m Message, entries []string) Message {
-	return withMentions(m, [][]string{entries}, 1)
-}
-
 // withMentions adds the mention line of the first n events to m.
 func withMentions(m Message, mentions [][]string, n int) Message {
-	line := MentionLine(slices.Concat(mentions[:min(n, len(mentions))]...))
+	line := mentionLine(slices.Concat(mentions[:min(n, len(mentions))]...))
 	if line == "" {
 		return m
 	}

@@ -22,8 +22,8 @@ func TestMentionLine(t *testing.T) {
 		// Never from the config, but never a ping either.
 		{[]string{"<!everyone>", "everyone", "@here", "s1", "B01", "S", "U1>", "S1|x", ""}, ""},
 	} {
-		if got := MentionLine(tt.in); got != tt.want {
-			t.Errorf("MentionLine(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := mentionLine(tt.in); got != tt.want {
+			t.Errorf("mentionLine(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -46,7 +46,7 @@ func NewRenderer(r *redact.Redactor, layouts []*layout.Layout, failed func(rule 
 // which rule's template shows each.
 type Routing struct {
 	Alert bool
-	// Mentions[i] lists the mention entries of events[i] (see MentionLine;
+	// Mentions[i] lists the mention entries of events[i] (see mentionLine;
 	// missing entries mean none). A message carries one mention line: the
 	// union over the events it holds, each entry once.
 	Mentions [][]string
@@ -286,4 +286,22 @@ func (r *Renderer) Parent(t *threads.Thread) Message {
 	x := r.start()
 	shown := x.thread(t)
 	return x.done(parent(&shown, x))
+}
+
+// ThreadStart is the parent a threads.Start decision posts: the new
+// thread's parent with the mention line of whom d pings.
+func (r *Renderer) ThreadStart(d threads.Decision) Message {
+	return withMentions(r.Parent(&d.Thread), [][]string{d.Ping}, 1)
+}
+
+// ThreadReply is the reply that the reply decisions ds of events post
+// (templates[i] names the rule whose template shows events[i]), and how
+// many of the events it holds (Slack's limits may cut it). It pings
+// nobody, and says of each event that did not apply why.
+func (r *Renderer) ThreadReply(events []event.Event, templates []string, ds []threads.Decision) (Message, int) {
+	notes := make([]string, len(ds))
+	for i, d := range ds {
+		notes[i] = d.NotApplied
+	}
+	return r.Pack(events, Routing{Templates: templates, Notes: notes})
 }

@@ -188,15 +188,6 @@ func (q *Queue) Append(r Record) (bool, error) {
 	return true, nil
 }
 
-// Sync makes appended records durable and visible to the sender.
-func (q *Queue) Sync() error {
-	if err := q.Flush(); err != nil {
-		return err
-	}
-	q.Publish()
-	return nil
-}
-
 // Flush makes appended records durable without handing them to the sender
 // yet: several queues are flushed, then all published, so that one failing
 // queue can still roll the others back without a record having gone out.

@@ -85,7 +85,7 @@ func (q *Queue) segments() ([]uint64, error) {
 
 // readSegment reads records from c up to limit (-1: end of file). The
 // records' events alias one buffer read for this call.
-func (q *Queue) readSegment(c cursor, limit int64, max, maxBytes int) ([]Record, []int64, error) {
+func (q *Queue) readSegment(c cursor, limit int64, most, maxBytes int) ([]Record, []int64, error) {
 	f, err := fsutil.Open(q.segPath(c.Segment))
 	if err != nil {
 		return nil, nil, fmt.Errorf("spool %s: %w", q.dir, err)
@@ -105,7 +105,7 @@ func (q *Queue) readSegment(c cursor, limit int64, max, maxBytes int) ([]Record,
 		eof    bool
 		target string // the previous record's, shared when equal
 	)
-	for len(recs) < max {
+	for len(recs) < most {
 		i := bytes.IndexByte(buf[start:], '\n')
 		if i < 0 {
 			if eof || off >= end {
@@ -113,7 +113,7 @@ func (q *Queue) readSegment(c cursor, limit int64, max, maxBytes int) ([]Record,
 			}
 			// Read on, keeping the partial record: a digest's worth of
 			// records at once, more for a record longer than that.
-			chunk := max64(min(readChunk, max64(4<<10, int64(max)*512)), int64(2*(len(buf)-start)))
+			chunk := max(min(readChunk, max(4<<10, int64(most)*512)), int64(2*(len(buf)-start)))
 			chunk = min(chunk, end-off)
 			nb := make([]byte, len(buf)-start, len(buf)-start+int(chunk))
 			copy(nb, buf[start:])
@@ -158,13 +158,6 @@ var errTorn = errors.New("the first bytes of a record whose write was cut short 
 
 // readChunk is how much of a segment one read takes: about a digest.
 const readChunk = 32 << 10
-
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
-}
 
 func (q *Queue) countFrom(c cursor) (int, error) {
 	segs, err := q.segments()

@@ -330,3 +330,13 @@ func nums(t *testing.T, recs []Record) []int {
 	}
 	return out
 }
+
+// Sync makes appended records durable and visible to the sender, as the
+// delivery service's Sync does for all its queues (Flush, then Publish).
+func (q *Queue) Sync() error {
+	if err := q.Flush(); err != nil {
+		return err
+	}
+	q.Publish()
+	return nil
+}

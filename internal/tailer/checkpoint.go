@@ -58,6 +58,8 @@ func saveCheckpoint(path string, cp Checkpoint) error {
 	}
 	return nil
 }
+
+// commit makes the handler durable, then records the position.
 func (t *Tailer) commit() error { return t.commitAt(false) }
 
 // commitFollowing is commit at the end of the log while following it. The

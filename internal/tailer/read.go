@@ -135,5 +135,3 @@ func lastLineEnd(f *os.File) int64 {
 	}
 	return 0
 }
-
-// watch wakes the tailer on file-system events in the log's directory (and

@@ -364,5 +364,3 @@ func (t *Tailer) reportLag(of *openFile) int64 {
 	}
 	return fi.Size()
 }
-
-// commit makes the handler durable, then records the position.

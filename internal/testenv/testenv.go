@@ -7,6 +7,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -346,6 +347,22 @@ func (d *Daemon) Pid() int {
 // Output is everything the process printed so far.
 func (d *Daemon) Output() string { return d.output.String() }
 
+// WaitOutput waits until the daemon's output holds every one of want. A
+// line reaches the test through a pipe, possibly after what the daemon did
+// next (a metric, a post) is visible: checking the output at once is a race.
+func (d *Daemon) WaitOutput(want ...string) {
+	d.t.Helper()
+	Eventually(d.t, 20*time.Second, fmt.Sprintf("%q in auditfwd's output", want), func() bool {
+		out := d.Output()
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // Run runs another auditfwd command with this daemon's config.
 func (d *Daemon) Run(args ...string) (stdout, stderr string, code int) {
 	cmd := exec.Command(d.Bin, append(args[:1:1], append([]string{"--config", d.ConfigPath}, args[1:]...)...)...)
@@ -484,6 +501,29 @@ func (d *Daemon) MustMetric(name string, labels ...string) float64 {
 	return v
 }
 
+// WaitMetric waits until the metric has the value want, and fails the test
+// with the last value it saw when that takes over 20 s. What the daemon
+// counts after it handed a message over (delivered, a queue's length, lines
+// routed, counted after the spools were published) can lag what the test
+// already saw at the fake Slack: checking at once is a race.
+func (d *Daemon) WaitMetric(want float64, name string, labels ...string) {
+	d.t.Helper()
+	var got float64
+	var ok bool
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		if got, ok = d.Metric(name, labels...); ok && got == want {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			d.t.Fatalf("%s%v = %v (found: %v), want %v", name, labels, got, ok, want)
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
 // RSSBytes is the process's resident set (VmRSS) and peak (VmHWM).
 func (d *Daemon) RSSBytes() (rss, peak int64) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.Pid()))
@@ -597,4 +637,19 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// integrationParallel is how many integration tests run at once unless
+// -parallel says otherwise: they mostly wait (on a daemon, a fake Slack,
+// Slack's backoff), so more than the CPUs go at once.
+const integrationParallel = 8
+
+// Parallel raises -test.parallel to integrationParallel when the command
+// line did not set it. Call it from TestMain, after flag.Parse.
+func Parallel() {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		flag.Set("test.parallel", strconv.Itoa(integrationParallel))
+	}
 }

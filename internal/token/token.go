@@ -89,9 +89,6 @@ func EnvOverride() string {
 	return ""
 }
 
-// FromEnv reports whether the token in force comes from EnvVar.
-func FromEnv() bool { return strings.TrimSpace(os.Getenv(EnvVar)) != "" }
-
 // Resolve returns the token delivery should use: SLACK_BOT_TOKEN wins over the file.
 // ok is false when neither exists.
 func Resolve(path string) (t Token, ok bool, err error) {

@@ -1,7 +1,4 @@
-// Package status is how a configured channel's delivery state travels from
-// delivery to the admin page: one type both sides share, so nothing copies
-// it field by field on the way. It holds data only; it does no work.
-package status
+package delivery
 
 import (
 	"time"
@@ -9,9 +6,10 @@ import (
 	"github.com/auditfwd/auditfwd/internal/config"
 )
 
-// Channel is what the admin page shows for one configured channel or for the
-// deploy approval alert (Alert true).
-type Channel struct {
+// ChannelStatus is a configured channel's delivery state (Statuses), as the
+// admin page shows it for a channel or for the deploy approval alert
+// (Alert true). It holds data only.
+type ChannelStatus struct {
 	config.Target
 	LastResult  string // "ok", a Slack reason such as "not_in_channel", or "" (nothing sent yet)
 	LastTime    time.Time

@@ -1,9 +1,9 @@
-// Package reload notices that the config file changed: fsnotify on the file's
+// Package configwatch notices that the config file changed: fsnotify on the file's
 // directory (editors' write-and-rename, vim's backup dance, Kubernetes
 // ConfigMap symlink swaps) and on the directory of the file a symlink points
 // to, debounced, plus a slow re-check for file systems without events. It
 // never parses the file; its caller decides what a change means.
-package reload
+package configwatch
 
 import (
 	"context"

@@ -1,23 +1,90 @@
-package delivery
+package dryrun
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/auditfwd/auditfwd/internal/config"
+	"github.com/auditfwd/auditfwd/internal/delivery"
+	"github.com/auditfwd/auditfwd/internal/fakeslack"
 	"github.com/auditfwd/auditfwd/internal/logpos"
+	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/rules"
+	"github.com/auditfwd/auditfwd/internal/slack"
+	"github.com/auditfwd/auditfwd/internal/statedir"
 	"github.com/auditfwd/auditfwd/internal/threads"
+	"github.com/auditfwd/auditfwd/internal/token"
 )
+
+// senders is the delivery service posting channel "security" (#security)
+// to a fake Slack, as the daemon's senders do.
+type senders struct {
+	t   *testing.T
+	fs  *fakeslack.Server
+	svc *delivery.Service
+}
+
+func newSenders(t *testing.T) *senders {
+	t.Helper()
+	fs, err := fakeslack.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fs.Close)
+	const tok = "xoxb-dry-run-test"
+	fs.AddToken(tok)
+	fs.AddChannel("C0SECURITY1", "security", true)
+	t.Setenv(token.EnvVar, "")
+	dir := t.TempDir()
+	m, log := metrics.New("test"), slog.New(slog.DiscardHandler)
+	conn := delivery.NewConnection(slack.Options{APIURL: fs.URL, Timeout: 2 * time.Second}, dir+"/token.json", log, m)
+	conn.Set(token.Token{AccessToken: tok})
+	svc, err := delivery.New(delivery.Options{State: statedir.Dir(dir), Logger: log, Metrics: m, Conn: conn, MaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() {
+		cancel()
+		svc.Wait(5 * time.Second)
+	})
+	if err := svc.Start(ctx, []config.Target{{Name: "security", SlackChannel: "#security"}}); err != nil {
+		t.Fatal(err)
+	}
+	return &senders{t: t, fs: fs, svc: svc}
+}
+
+// send queues line for d and waits until Slack has one more post than before.
+func (s *senders) send(d rules.Destination, line string, pos logpos.Position) []fakeslack.Post {
+	s.t.Helper()
+	before := len(s.fs.Posts())
+	if _, err := s.svc.Enqueue(d, []byte(line), pos); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := s.svc.Sync(); err != nil {
+		s.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	posts, err := s.fs.WaitPosts(ctx, before+1)
+	if err != nil {
+		s.t.Fatalf("waiting for post %d: have %d", before+1, len(s.fs.Posts()))
+	}
+	return posts
+}
 
 // The senders and the dry run carry out the same threads.Decide: fed the
 // same events one at a time, the dry run prints exactly what Slack
 // receives (each message's kind and text, in order).
 func TestDeliveryAndDryRunAgree(t *testing.T) {
 	approval := rules.Destination{Channel: "security", SlackChannel: "#security", Mention: []string{"here", "S0APPROVERS"}, Thread: threads.Spec{Approval: true}.String()}
-	flood := rules.Destination{Channel: "security", SlackChannel: "#security", Mention: []string{"U0ONCALL"}, Thread: byIP.Thread}
+	flood := rules.Destination{Channel: "security", SlackChannel: "#security", Mention: []string{"U0ONCALL"}, Thread: threads.Spec{By: "ip_address", Window: time.Hour}.String()}
 	req := func(verb, status, who, details string) string {
 		return fmt.Sprintf(`{"action":"deploy_approval_request.%s","details":%q,"resource":"77","resource_type":"deploy_approval_request","status":%q,"ts":"2026-03-20T01:00:00Z","user_email":%q}`,
 			verb, details, status, who)
@@ -40,14 +107,13 @@ func TestDeliveryAndDryRunAgree(t *testing.T) {
 		{approval, req("extend", "success", "carol@example.com", `{"expires_at":"2026-03-20T04:00:00Z"}`)},
 	}
 
-	f := newFixture(t, true)
+	f := newSenders(t)
 	var dry bytes.Buffer
-	p := NewPrinter(&dry, nil)
+	p := newPrinter(&dry, nil, writeJSON)
 	var slackSaw []string
 	for i, s := range steps {
 		posts, edits := len(f.fs.Posts()), len(f.fs.Edits())
-		f.enqueueLines(s.d, s.line)
-		got := f.waitPosts(posts + 1)
+		got := f.send(s.d, s.line, logpos.Position{Gen: 1, Offset: int64(100 * (i + 1))})
 		for _, e := range f.fs.Edits()[edits:] {
 			slackSaw = append(slackSaw, "edit: "+e.Text)
 		}

@@ -2,9 +2,6 @@ package oauthsrv
 
 import (
 	"context"
-	"errors"
-	"net"
-	"net/url"
 
 	"github.com/auditfwd/auditfwd/internal/slack"
 	"github.com/auditfwd/auditfwd/internal/token"
@@ -27,19 +24,4 @@ func SlackExchange(o slack.Options, clientID, clientSecret string) func(ctx cont
 			Scope:       in.Scope,
 		}, nil
 	}
-}
-
-// slackExplain is the default Options.Explain: Slack's reason code and the
-// advice for it. An error that did not come from Slack or the network (say,
-// "not connected") is shown as it is.
-func slackExplain(err error, slackChannel string) (reason, hint string) {
-	_, reason, _ = slack.Classify(err)
-	if reason == "network" {
-		var ne net.Error
-		var ue *url.Error
-		if !errors.As(err, &ne) && !errors.As(err, &ue) {
-			return err.Error(), ""
-		}
-	}
-	return reason, slack.Hint(reason, slackChannel)
 }

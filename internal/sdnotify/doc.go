@@ -1,4 +1,4 @@
-// Package notify tells systemd how the daemon is doing over the sd_notify
+// Package sdnotify tells systemd how the daemon is doing over the sd_notify
 // protocol (Type=notify units, see systemd/auditfwd.service): readiness,
 // reloads, shutdown and watchdog keep-alives.
 //
@@ -7,4 +7,4 @@
 // Slack or configuration. Outside systemd (no NOTIFY_SOCKET) every call is a
 // no-op that returns nil, so callers need no special case for tests or for
 // running in a terminal.
-package notify
+package sdnotify

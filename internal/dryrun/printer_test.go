@@ -1,4 +1,4 @@
-package delivery
+package dryrun
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 
 func TestDryRunSaysParentReplyOrEdit(t *testing.T) {
 	var out bytes.Buffer
-	p := NewPrinter(&out, nil)
+	p := newPrinter(&out, nil, writeJSON)
 	alerts := rules.Destination{Channel: "deploy_approval_alerts", SlackChannel: "#deploy", Alert: true, Thread: threads.Spec{Approval: true}.String()}
 	plain := rules.Destination{Channel: "security", SlackChannel: "#security"}
 	for _, c := range []struct {
