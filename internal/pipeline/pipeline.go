@@ -98,19 +98,14 @@ func (h *Handler) Line(raw []byte, end logpos.Position) {
 		h.lines[event.KindOversized].n++
 		return
 	}
-	r := h.rules.Load()
-	var kind event.Kind
-	var action []byte
-	if r.HasWhere() { // indexing the fields costs every line a little
-		kind, action = event.ClassifyFields(line, &h.fields)
-	} else {
-		kind, action = event.Classify(line)
-	}
+	kind, action := event.Classify(line)
 	h.lines[kind].n++
 	if kind != event.KindEvent {
 		return
 	}
-	h.enqueue(r.RouteEvent(action, &h.fields), line, action, end)
+	// The fields are indexed only for an action a rule with a where can
+	// route: the other lines are scanned once.
+	h.enqueue(h.rules.Load().RouteLine(line, action, &h.fields), line, action, end)
 }
 
 // Alert routes one of auditfwd's own alert events (a break in the gateway's

@@ -214,7 +214,8 @@ func (r *Rules) First() (Destination, bool) {
 }
 
 // HasWhere reports whether any rule has where conditions: only then does
-// RouteEvent read the event's fields, and need them indexed.
+// RouteEvent read the event's fields, and need them indexed (RouteLine
+// indexes them when they are needed).
 func (r *Rules) HasWhere() bool { return r.where }
 
 // RouteEvent returns where the event goes: action is its action (as
@@ -231,6 +232,24 @@ func (r *Rules) RouteEvent(action []byte, f *event.Fields) []Destination {
 	if p.cond == nil {
 		return p.static
 	}
+	return p.route(f)
+}
+
+// RouteLine is RouteEvent for a line event.Classify accepted with this
+// action: it indexes the line's fields into f (event.ClassifyFields) only
+// when a rule with a where can route the action, so that the other lines,
+// nearly all of them, are scanned once.
+func (r *Rules) RouteLine(line, action []byte, f *event.Fields) []Destination {
+	p := r.plan(action)
+	if p.cond == nil {
+		return p.static
+	}
+	event.ClassifyFields(line, f)
+	return p.route(f)
+}
+
+// route is where the event whose fields f indexes goes, by p's conditions.
+func (p *plan) route(f *event.Fields) []Destination {
 	var buf [maxTabulated]bool
 	holds := buf[:]
 	if len(p.cond) > len(buf) {
