@@ -175,6 +175,20 @@ func TestCheckExampleConfigIsClean(t *testing.T) {
 	}
 }
 
+// The built-in default channels (a config without a channels key) pass the
+// product's own strictest check, and route role changes (user.update).
+func TestCheckStrictAcceptsTheDefaults(t *testing.T) {
+	path := configFile(t, "# no channels key: the default channels\nlog_level: info\n")
+	out, errOut, code := cli(t, "", "check", "--strict", "--rules-only", "--config", path)
+	if code != 0 || errOut != "" || !strings.Contains(out, "0 warnings") {
+		t.Fatalf("check --strict on the defaults: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+	out, _, _ = cli(t, "", "route", "--config", path, "user.update", "user.update_roles")
+	if want := "user.update security\nuser.update_roles security\n"; out != want {
+		t.Errorf("route with the defaults:\n%s\nwant\n%s", out, want)
+	}
+}
+
 const routeConfig = `channels:
   - name: security
     slack_channel: "#security"

@@ -182,7 +182,7 @@ func cmdRedeliver(env *cliEnv, args []string) error {
 		return err
 	}
 	authFailed := false
-	sent, kept, err := delivery.Redeliver(cfg.State().DeadLetters(), func(dl delivery.DeadLetter) error {
+	sent, kept, err := delivery.Redeliver(cfg.State().DeadLetters(), newLogger(env.stderr, cfg.LogLevel), func(dl delivery.DeadLetter) error {
 		if authFailed {
 			return errors.New("token rejected")
 		}

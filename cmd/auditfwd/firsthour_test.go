@@ -38,8 +38,11 @@ func TestCheckWarnsAboutPlaceholders(t *testing.T) {
 		example + `: warning: slack.client_id is empty (and SLACK_CLIENT_ID is not set) while no bot token exists`,
 		example + `: warning: no admin password (admin.password_file, AUDITFWD_ADMIN_PASSWORD or the systemd credential admin-password)`,
 	}
+	if _, err := os.Stat("/var/log/rack-gateway"); err != nil { // not a gateway host
+		want = append(want, example+`: warning: audit_log.path /var/log/rack-gateway/audit.log: its directory /var/log/rack-gateway does not exist on this host`)
+	}
 	got := lines(errOut)
-	if code != 0 || len(got) != len(want) || !strings.Contains(out, "3 warnings") {
+	if code != 0 || len(got) != len(want) || !strings.Contains(out, fmt.Sprintf("%d warnings", len(want))) {
 		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, out, errOut)
 	}
 	for i := range want {
@@ -47,7 +50,7 @@ func TestCheckWarnsAboutPlaceholders(t *testing.T) {
 			t.Errorf("warning %d:\n got %s\nwant %s…", i, got[i], want[i])
 		}
 	}
-	if _, errOut, code := cli(t, "", "check", "--strict", "--config", example); code != 1 || !strings.Contains(errOut, "auditfwd check: 3 warning(s) and --strict") {
+	if _, errOut, code := cli(t, "", "check", "--strict", "--config", example); code != 1 || !strings.Contains(errOut, fmt.Sprintf("auditfwd check: %d warning(s) and --strict", len(want))) {
 		t.Errorf("--strict on the example's placeholders: exit %d\n%s", code, errOut)
 	}
 
@@ -67,7 +70,7 @@ func TestCheckWarnsAboutPlaceholders(t *testing.T) {
 	// Filled in: quiet.
 	t.Setenv(config.EnvClientSecret, "s")
 	t.Setenv(config.EnvAdminPassword, "p")
-	path := configFile(t, "state_dir: "+t.TempDir()+"\nadmin:\n  public_url: https://auditfwd.gw.acme.io\nslack:\n  client_id: \"1234.5678\"\n"+
+	path := configFile(t, "state_dir: "+t.TempDir()+"\naudit_log:\n  path: "+filepath.Join(t.TempDir(), "audit.log")+"\nadmin:\n  public_url: https://auditfwd.gw.acme.io\nslack:\n  client_id: \"1234.5678\"\n"+
 		"channels:\n  - name: security\n    slack_channel: \"#security\"\n    actions: [\"login.*\"]\n")
 	if out, errOut, code := cli(t, "", "check", "--strict", "--config", path); code != 0 || errOut != "" || !strings.Contains(out, "0 warnings") {
 		t.Errorf("a filled-in config: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
@@ -240,5 +243,41 @@ func TestDryRunOfTheSampleLog(t *testing.T) {
 	jsonOut, jsonErr, code := cli(t, "", "run", "--dry-run", "--config", "examples/dry-run.yaml")
 	if code != 0 || len(lines(jsonOut)) != 14 || !strings.HasPrefix(jsonOut, `{"channel":"security","slack_channel":"#security","message":{`) || jsonErr != wantSummary {
 		t.Errorf("JSON lines: exit %d\n%s\n%s", code, jsonOut, jsonErr)
+	}
+}
+
+// A misspelt audit_log.path (its directory does not exist): check warns,
+// the daemon warns at start and reports auditfwd_audit_log_present 0 (and
+// is ready: the log may yet appear); once the log is there it is read from
+// its first line and the gauge is 1.
+func TestMissingAuditLogIsReported(t *testing.T) {
+	s := newSlack(t)
+	d := newDaemon(t, s, testenv.Options{})
+	cfg, err := os.ReadFile(d.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(d.Dir, "gateway-logs", "audit.log")
+	d.WriteConfig(strings.Replace(string(cfg), "path: "+d.LogPath, "path: "+logPath, 1))
+	_, errOut, code := d.Run("check")
+	if want := "warning: audit_log.path " + logPath + ": its directory " + filepath.Dir(logPath) + " does not exist on this host"; code != 0 || !strings.Contains(errOut, want) {
+		t.Errorf("check: exit %d, stderr:\n%s\nwant …%s…", code, errOut, want)
+	}
+
+	d.Start()
+	testenv.Eventually(t, 10*time.Second, "the warning at start", func() bool {
+		return strings.Contains(d.Output(), `level=WARN msg="audit log does not exist, nor does its directory; waiting for it (is audit_log.path right?)" path=`+logPath)
+	})
+	if v := d.MustMetric("auditfwd_audit_log_present"); v != 0 {
+		t.Errorf("auditfwd_audit_log_present = %v while the log is missing", v)
+	}
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testenv.AppendFile(t, logPath, events(1, 3)...)
+	waitEvents(t, s, idSecurity, 1, 3, 20*time.Second)
+	assertExactlyOnce(t, s, idSecurity, 1, 3)
+	if v := d.MustMetric("auditfwd_audit_log_present"); v != 1 {
+		t.Errorf("auditfwd_audit_log_present = %v once the log is read", v)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -517,4 +518,27 @@ func TestBurstIsDigestedAndOtherChannelsAreNotHeldUp(t *testing.T) {
 	waitEvents(t, s, idSecurity, 0, 300, 90*time.Second)
 	t.Logf("300 events in %v in %d messages", time.Since(start), len(texts(s, idSecurity)))
 	assertExactlyOnce(t, s, idSecurity, 0, 300)
+}
+
+// Another process took the daemon's metrics port between FreeAddr and the
+// start (the "address already in use" flake): Start moves the daemon to new
+// ports and it runs.
+func TestStartMovesToNewPortsWhenOneIsTaken(t *testing.T) {
+	s := newSlack(t)
+	d := newDaemon(t, s, testenv.Options{})
+	taken := d.Metrics
+	l, err := net.Listen("tcp", taken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	d.Start()
+	if d.Metrics == taken || !strings.Contains(d.Output(), "address already in use") {
+		t.Fatalf("metrics on %s (taken: %s):\n%s", d.Metrics, taken, d.Output())
+	}
+	d.Append(testenv.Event("login.complete", 1))
+	waitEvents(t, s, idSecurity, 1, 2, 20*time.Second)
+	if v := d.MustMetric("auditfwd_events_delivered_total", "channel=security"); v != 1 {
+		t.Errorf("delivered %v", v)
+	}
 }

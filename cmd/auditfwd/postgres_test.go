@@ -18,10 +18,8 @@ import (
 )
 
 // pg is the PostgreSQL server the package's tests share (a database each);
-// TestMain stops it.
+// TestMain (main_test.go) stops it.
 var pg gatewaydb.Lazy
-
-func TestMain(m *testing.M) { pg.Main(m) }
 
 // pgSource is the audit_log keys of the Postgres source.
 const pgSource = `  source: postgres
@@ -657,7 +655,7 @@ func TestPostgresReload(t *testing.T) {
 		d.Signal(syscall.SIGHUP)
 	}
 	testenv.Eventually(t, 20*time.Second, "both reloaded", func() bool {
-		return strings.Contains(a.Output(), "new routing rules in force") && strings.Contains(b.Output(), "new routing rules in force")
+		return strings.Contains(a.Output(), "its rules are in force") && strings.Contains(b.Output(), "its rules are in force")
 	})
 	appendRows(t, gw, 10, 20, 0) // rows 12 and 17 are app.read
 	testenv.Eventually(t, 30*time.Second, "app.read in #ops", func() bool {

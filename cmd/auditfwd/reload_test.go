@@ -200,7 +200,7 @@ func TestReloadFileEditsApplyLive(t *testing.T) {
 	prev = e.stamp()
 	writeRename(t, d.ConfigPath, e.config("ops"))
 	e.waitStamp(prev, "an atomic rename")
-	e.waitLog("new routing rules in force", 1)
+	e.waitLog("its rules are in force", 1)
 	e.sendLogin("ops")
 
 	prev = e.stamp()
@@ -226,7 +226,7 @@ func TestReloadFileEditsApplyLive(t *testing.T) {
 	prev = e.stamp()
 	d.Signal(syscall.SIGHUP)
 	e.waitStamp(prev, "SIGHUP with an unchanged file")
-	e.waitLog("config reloaded; routing unchanged\" trigger=SIGHUP", 2)
+	e.waitLog("config reloaded; its rules are in force\" trigger=SIGHUP", 2)
 	e.sendLogin("ops")
 
 	// A restart-only key: logged, not applied; the routing change in the
@@ -249,7 +249,10 @@ func TestReloadInvalidEditKeepsOldRules(t *testing.T) {
 	d := e.d
 	d.Start()
 	e.sendLogin("sec")
+	// fails counts the invalid edits; each is logged as a failed reload
+	// (an edit in place may be read half-written too, and fail once more).
 	fails := 0
+	failedBefore := strings.Count(d.Output(), "config reload failed")
 
 	// A malformed pattern: the old rules stay, the metric says so, the log
 	// names the line.
@@ -264,6 +267,7 @@ func TestReloadInvalidEditKeepsOldRules(t *testing.T) {
 	d.WriteConfig(e.config("ops"))
 	e.waitStamp(prev, "fixing the pattern")
 	e.sendLogin("ops")
+	good := e.stamp() // no invalid edit below may move it
 
 	// An unknown key, in place.
 	bad = strings.Replace(e.config("sec"), "  - name: ops\n", "  - name: ops\n    colour: red\n", 1)
@@ -276,8 +280,10 @@ func TestReloadInvalidEditKeepsOldRules(t *testing.T) {
 	// An editor caught mid-save: empty, then comments only. Refused.
 	d.WriteConfig("")
 	e.waitLog("the file is empty", 1)
+	fails++
 	d.WriteConfig("# auditfwd\n# nothing yet\n")
 	e.waitLog("the file is empty", 2)
+	fails++
 	e.sendLogin("ops")
 	if v := d.MustMetric(reloadOK); v != 0 {
 		t.Fatalf("%s = %v with an empty file", reloadOK, v)
@@ -286,7 +292,18 @@ func TestReloadInvalidEditKeepsOldRules(t *testing.T) {
 	// YAML that does not parse.
 	d.WriteConfig(e.config("sec") + "  - name: [oops\n")
 	e.waitLog("invalid YAML", 1)
+	fails++
 	e.sendLogin("ops")
+
+	if got := strings.Count(d.Output(), "config reload failed") - failedBefore; got < fails {
+		t.Errorf("%d invalid edits, %d failed reloads logged", fails, got)
+	}
+	if v := e.stamp(); v != good {
+		t.Errorf("the last successful reload's time moved during invalid edits: %v, was %v", v, good)
+	}
+	if v := d.MustMetric(reloadOK); v != 0 {
+		t.Errorf("%s = %v after invalid edits", reloadOK, v)
+	}
 
 	prev = e.stamp()
 	writeRename(t, d.ConfigPath, e.config("sec"))
@@ -464,4 +481,74 @@ func TestReloadNoEventLostOrRepeatedUnderAppends(t *testing.T) {
 	}
 	t.Logf("%d events, %d rule changes; %d events written after a reload took effect checked for the new channel, %d written during a reload",
 		total, changes, checked, total-checked)
+}
+
+// Adding thread_by to a rule, saved the way editors save (a temp file
+// renamed over the config), threads the events that follow without a
+// restart; the events before it stay messages of their own.
+func TestReloadAddsThreadByLive(t *testing.T) {
+	s := newSlack(t)
+	rule := `  - name: security
+    slack_channel: "#security"
+    actions: ["login.*"]
+`
+	d := newDaemon(t, s, testenv.Options{Channels: rule})
+	d.Start()
+	pid := d.Pid()
+	const ip = "203.0.113.9"
+	d.Append(testenv.Event("login.oauth_failed", 1, "ip_address", ip), testenv.Event("login.oauth_failed", 2, "ip_address", ip))
+	waitEvents(t, s, idSecurity, 1, 3, 20*time.Second)
+
+	cfg, err := os.ReadFile(d.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := d.MustMetric(reloadStamp)
+	writeRename(t, d.ConfigPath, strings.Replace(string(cfg), rule, rule+"    thread_by: ip_address\n", 1))
+	testenv.Eventually(t, 15*time.Second, "the reload that adds thread_by", func() bool {
+		v, _ := d.Metric(reloadStamp)
+		return v > prev
+	})
+	var lines []string
+	for n := 3; n <= 6; n++ {
+		lines = append(lines, testenv.Event("login.oauth_failed", n, "ip_address", ip))
+	}
+	d.Append(lines...)
+	waitEvents(t, s, idSecurity, 1, 7, 20*time.Second)
+	assertExactlyOnce(t, s, idSecurity, 1, 7)
+	var parent fakeslack.Message
+	testenv.Eventually(t, 20*time.Second, "a parent that shows 4 events", func() bool {
+		ps := s.ChannelMessages(idSecurity)
+		parent = ps[len(ps)-1]
+		return strings.Contains(parent.Text, "4 events with ip_address "+ip)
+	})
+	before := map[int]int{}
+	for _, p := range s.ChannelMessages(idSecurity) {
+		if p.TS == parent.TS {
+			continue
+		}
+		if len(s.Replies(idSecurity, p.TS)) != 0 {
+			t.Errorf("a message sent before the reload has replies: %q", p.Text)
+		}
+		c, _ := testenv.CountMarkers([]string{p.AllText()})
+		for n, k := range c {
+			before[n] += k
+		}
+	}
+	if len(before) != 2 || before[1] != 1 || before[2] != 1 {
+		t.Errorf("messages outside the thread hold events %v, want 1 and 2 (sent before the reload)", before)
+	}
+	var replies []string
+	for _, r := range s.Replies(idSecurity, parent.TS) {
+		replies = append(replies, r.AllText())
+	}
+	if c, _ := testenv.CountMarkers(replies); len(c) != 3 || c[4] != 1 || c[5] != 1 || c[6] != 1 {
+		t.Errorf("replies in the new thread hold events %v, want 4, 5 and 6 once each", c)
+	}
+	if d.Pid() != pid {
+		t.Error("the daemon restarted")
+	}
+	if strings.Contains(d.Output(), "need a restart") {
+		t.Error("thread_by was logged as needing a restart")
+	}
 }

@@ -202,3 +202,30 @@ func TestCheckWhereWarnings(t *testing.T) {
 		t.Errorf("exit %d, stderr:\n%s", code, errOut)
 	}
 }
+
+// route --diff shows a change of mentions: on a rule with a where (which
+// an action alone cannot decide), on a plain rule, and together with a new
+// Slack channel.
+func TestRouteDiffShowsMentions(t *testing.T) {
+	rule := func(slack, extra string) string {
+		return "channels:\n  - name: security\n    slack_channel: \"" + slack + "\"\n    actions: [login.complete]\n" + extra
+	}
+	const where = "    where: {status: [failed]}\n"
+	for _, c := range []struct{ name, old, cur, want string }{
+		{"where", rule("#security", where), rule("#security", where+"    mention: [here]\n"),
+			"login.complete: security (#security) if status: [failed] -> security (#security, mention here) if status: [failed]\n"},
+		{"plain", rule("#security", ""), rule("#security", "    mention: [S0123ABCD]\n"),
+			"login.complete: security (#security) -> security (#security, mention S0123ABCD)\n"},
+		{"channel and mention", rule("#security", ""), rule("#security-alerts", "    mention: [here]\n"),
+			"login.complete: security (#security) -> security (#security-alerts, mention here)\n"},
+		{"channel only", rule("#security", "    mention: [here]\n"), rule("#security-alerts", "    mention: [here]\n"),
+			"login.complete: security (#security) -> security (#security-alerts)\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, errOut, code := cli(t, "", "route", "--config", configFile(t, c.cur), "--diff", configFile(t, c.old))
+			if code != 0 || out != c.want {
+				t.Errorf("exit %d, stdout:\n%s\nwant:\n%s\nstderr: %s", code, out, c.want, errOut)
+			}
+		})
+	}
+}

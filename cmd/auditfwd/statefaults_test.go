@@ -226,29 +226,7 @@ func TestFullStateDirHoldsBackThenResumes(t *testing.T) {
 }
 
 // fillDisk writes path until the file system is full.
-func fillDisk(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				break
-			}
-			t.Fatal(err)
-		}
-	}
-	// Small writes too, until not one byte fits.
-	for {
-		if _, err := f.Write(buf[:1]); err != nil {
-			break
-		}
-	}
-}
+func fillDisk(t *testing.T, path string) { fillPages(t, path, 0) }
 
 // Copytruncate with a writer that does not append leaves NUL padding before
 // its next line: that line is delivered and counted once, as one event.
@@ -289,10 +267,66 @@ func TestAlertSeriesExistFromStartUp(t *testing.T) {
 		{"auditfwd_delivery_failures_total", []string{"channel=infrastructure", "reason=timeout"}, 0},
 		{"auditfwd_events_already_queued_total", []string{"channel=security"}, 0},
 		{"auditfwd_state_dir_writable", nil, 1},
+		{"auditfwd_audit_log_present", nil, 0}, // the test writes the log later
 	} {
 		v, ok := d.Metric(c.name, c.labels...)
 		if !ok || v != c.want {
 			t.Errorf("%s%v = %v (present %v), want %v from start-up", c.name, c.labels, v, ok, c.want)
 		}
+	}
+}
+
+// dead-letter.jsonl with a torn last line (a crash mid-append): the daemon
+// starts, sets the torn line aside with a log line naming the file, adds new
+// dead letters after the intact ones, and redeliver sends those.
+func TestTornDeadLetterLineIsSetAside(t *testing.T) {
+	s := newSlack(t)
+	d := newDaemon(t, s, testenv.Options{Channels: `
+  - name: audit
+    slack_channel: "#audit-new"
+    actions: ["login.*"]
+`})
+	d.Start()
+	d.Append(events(1, 3)...)
+	deadPath := filepath.Join(d.StateDir, "dead-letter.jsonl")
+	testenv.Eventually(t, 20*time.Second, "two dead letters", func() bool {
+		data, _ := os.ReadFile(deadPath)
+		return strings.Count(string(data), "channel_not_found") == 2
+	})
+	stop(t, d)
+	data, err := os.ReadFile(deadPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := strings.Index(string(data), "\n") + 1
+	torn := data[:first+(len(data)-first)/2] // the second line, half written
+	if err := os.WriteFile(deadPath, torn, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	d.Start()
+	testenv.Eventually(t, 10*time.Second, "a log line naming the damaged file", func() bool {
+		out := d.Output()
+		return strings.Contains(out, "dead-letter file damaged") && strings.Contains(out, "file="+deadPath)
+	})
+	d.Append(events(3, 4)...)
+	testenv.Eventually(t, 20*time.Second, "the third dead letter", func() bool {
+		v, _ := d.Metric("auditfwd_events_dead_lettered_total", "channel=audit", "reason=channel_not_found")
+		return v == 1
+	})
+	asides, _ := filepath.Glob(deadPath + ".corrupt-*")
+	if len(asides) != 1 {
+		t.Fatalf("set aside: %v, want one file", asides)
+	}
+	if kept, _ := os.ReadFile(asides[0]); !strings.Contains(string(kept), string(torn[first:])) {
+		t.Errorf("the torn line is not kept in %s: %q", asides[0], kept)
+	}
+	s.AddChannel("C0AUDITNEW1", "audit-new", true)
+	if out, errOut, code := d.Run("redeliver"); code != 0 || !strings.Contains(out, "redelivered 2, kept 0") {
+		t.Fatalf("redeliver exit %d: %s %s", code, out, errOut)
+	}
+	c, _ := testenv.CountMarkers(texts(s, "C0AUDITNEW1"))
+	if c[1] != 1 || c[3] != 1 || len(c) != 2 {
+		t.Errorf("redelivered %v, want events 1 and 3 once each (2 was torn)", c)
 	}
 }

@@ -372,3 +372,36 @@ func recordedParents(t *testing.T, stateDir string) map[string]bool {
 	}
 	return out
 }
+
+// A deploy approval request's events dead-lettered (the alert channel did
+// not exist yet) and redelivered once it does: each stands alone, headed
+// with what it did to the request; an approval never reads "requested".
+func TestRedeliveredApprovalsAreHeadedByWhatHappened(t *testing.T) {
+	s := newSlack(t)
+	d := newDaemon(t, s, testenv.Options{Channels: "  []\n", Extra: `
+deploy_approval_alerts:
+  enabled: true
+  slack_channel: "#approvals-new"
+`})
+	d.Start()
+	d.Append(create(42, 1), lifecycle("approve", 42, alice, 2, nil))
+	testenv.Eventually(t, 20*time.Second, "two dead letters", func() bool {
+		v, _ := d.Metric("auditfwd_events_dead_lettered_total", "channel=deploy_approval_alerts", "reason=channel_not_found")
+		return v == 2
+	})
+	const id = "C0APPROVAL1"
+	s.AddChannel(id, "approvals-new", true)
+	if out, errOut, code := d.Run("redeliver"); code != 0 || !strings.Contains(out, "redelivered 2, kept 0") {
+		t.Fatalf("redeliver exit %d: %s %s", code, out, errOut)
+	}
+	heads := map[int]string{}
+	for _, m := range s.ChannelMessages(id) {
+		c, _ := testenv.CountMarkers([]string{m.AllText()})
+		for n := range c {
+			heads[n], _, _ = strings.Cut(m.Text, "\n")
+		}
+	}
+	if heads[1] != "🚀 Deploy approval requested" || heads[2] != "🚀 Deploy approval request approved" {
+		t.Errorf("headings: create %q, approve %q", heads[1], heads[2])
+	}
+}

@@ -308,7 +308,7 @@ func TestWhereReloadAppliesLive(t *testing.T) {
 	}
 	writeRename(t, d.ConfigPath, strings.Replace(string(config), cfg(""), cfg("    where:\n      status: [failed]\n    mention: [here]\n"), 1))
 	testenv.Eventually(t, 15*time.Second, "the reload", func() bool {
-		return strings.Contains(d.Output(), "new routing rules in force")
+		return strings.Contains(d.Output(), "its rules are in force")
 	})
 	d.Append(whereEvent(2, "login.complete", "status", "success"), whereEvent(3, "login.oauth_failed", "status", "failed"))
 	waitEvents(t, s, idOps, 3, 4, 20*time.Second) // event 2 would have come first

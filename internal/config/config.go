@@ -286,14 +286,17 @@ func defaults() *Config {
 }
 
 // DefaultChannels returns the rules used when the file has no channels key
-// (docs/configuration.md). Each call returns fresh slices.
+// (docs/configuration.md). Each call returns fresh slices. Role changes are
+// logged as user.update (the roles are in its details), so the security
+// channel takes user.update; user.update_roles, which the contract's
+// example names, stays for gateways that may write it.
 func DefaultChannels() []Channel {
 	mk := func(name, slack string, actions ...string) Channel {
 		return Channel{Name: name, SlackChannel: slack, Actions: actions, ActionLines: make([]int, len(actions))}
 	}
 	return []Channel{
 		mk("security", "#security",
-			"login.complete", "login.*_failed", "login.user_not_authorized", "mfa_method.*", "user.update_roles", "api_token.*"),
+			"login.complete", "login.*_failed", "login.user_not_authorized", "mfa_method.*", "user.update", "user.update_roles", "api_token.*"),
 		mk("infrastructure", "#infrastructure",
 			"deploy_approval_request.*", "release.promote"),
 	}

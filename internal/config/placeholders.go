@@ -43,6 +43,10 @@ func (c *Config) Placeholders() []string {
 		out = append(out, "no admin password (admin.password_file, AUDITFWD_ADMIN_PASSWORD or the systemd credential "+
 			CredAdminPassword+"): the admin page answers 503, so nobody can connect Slack or press Test there (docs/slack-setup.md)")
 	}
+	if dir := filepath.Dir(c.AuditLog.Path); c.AuditLog.Source != SourcePostgres && !mayExist(dir) {
+		out = append(out, "audit_log.path "+c.AuditLog.Path+": its directory "+dir+" does not exist on this host: "+
+			"auditfwd would wait for the log forever (auditfwd_audit_log_present 0). Is the path right?")
+	}
 	if c.AuditLog.Source == SourcePostgres && !c.hasSecret(c.AuditLog.Postgres.DSNFile, EnvPostgresDSN, CredPostgresDSN) {
 		out = append(out, "audit_log.source is postgres but no DSN is configured (audit_log.postgres.dsn_file, "+EnvPostgresDSN+
 			" or the systemd credential "+CredPostgresDSN+"): `auditfwd run` will refuse to start (docs/high-availability.md)")

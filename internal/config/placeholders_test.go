@@ -22,6 +22,9 @@ func placeholders(t *testing.T, src string) []string {
 		t.Fatal(err)
 	}
 	cfg.StateDir = t.TempDir() // no token file unless a test writes one
+	if cfg.AuditLog.Path == DefaultAuditLogPath {
+		cfg.AuditLog.Path = filepath.Join(t.TempDir(), "audit.log") // a directory that exists
+	}
 	return cfg.Placeholders()
 }
 
@@ -78,6 +81,7 @@ func TestPlaceholdersGoneWhenConfigured(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.StateDir = t.TempDir()
+	cfg.AuditLog.Path = filepath.Join(t.TempDir(), "audit.log")
 	hasAll(t, cfg.Placeholders())
 }
 
@@ -127,4 +131,18 @@ func TestPlaceholderSecretFileMissing(t *testing.T) {
 	t.Setenv("SLACK_BOT_TOKEN", "xoxb-x")
 	hasAll(t, placeholders(t, "admin:\n  public_url: https://gw.acme.io\n  password_file: /nonexistent/pw\n"),
 		"admin.password_file /nonexistent/pw does not exist: `auditfwd run` will refuse to start")
+}
+
+// A log whose directory does not exist here is waited for forever: check
+// says so. A log that does not exist yet in a directory that does is normal.
+func TestPlaceholderAuditLogDirectory(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("SLACK_BOT_TOKEN", "xoxb-x")
+	t.Setenv(EnvAdminPassword, "p")
+	dir := t.TempDir()
+	const base = "admin:\n  public_url: https://gw.acme.io\naudit_log:\n  path: "
+	hasAll(t, placeholders(t, base+filepath.Join(dir, "not-yet.log")+"\n"))
+	missing := filepath.Join(dir, "rack-gatway", "audit.log")
+	hasAll(t, placeholders(t, base+missing+"\n"),
+		"audit_log.path "+missing+": its directory "+filepath.Dir(missing)+" does not exist on this host")
 }

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"slices"
-
 	"go.yaml.in/yaml/v3"
 
 	"github.com/auditfwd/auditfwd/internal/redact"
@@ -22,11 +20,6 @@ type Redact struct {
 // Options is the section as package redact takes it.
 func (r Redact) Options() redact.Options {
 	return redact.Options{Secrets: r.Secrets, Fields: r.Fields, Patterns: r.Patterns}
-}
-
-// Equal reports whether r and o redact alike (lines ignored).
-func (r Redact) Equal(o Redact) bool {
-	return r.Secrets == o.Secrets && slices.Equal(r.Fields, o.Fields) && slices.Equal(r.Patterns, o.Patterns)
 }
 
 func (d *decoder) redact(v *yaml.Node, r *Redact) {

@@ -74,14 +74,6 @@ func checkTemplate(errorf func(int, string, ...any), label string, t *Template) 
 	}
 }
 
-// Equal reports whether t and o render alike (lines ignored).
-func (t *Template) Equal(o *Template) bool {
-	if t == nil || o == nil {
-		return t == o
-	}
-	return t.Title == o.Title && slices.Equal(t.Fields, o.Fields) && (t.Fields == nil) == (o.Fields == nil)
-}
-
 // String shows the template for messages.
 func (t *Template) String() string {
 	return fmt.Sprintf("title %q, fields %v", t.Title, t.Fields)

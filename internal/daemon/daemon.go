@@ -138,6 +138,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if source, err = d.postgres(); err != nil {
 			return err
 		}
+		m.AuditLogPresent.Set(1) // no file to wait for: never AuditfwdAuditLogMissing
 	} else {
 		svc, err := delivery.New(delivery.Options{State: state, Logger: log, Metrics: m, Conn: d.conn, Renderer: d.render})
 		if err != nil {
@@ -228,8 +229,18 @@ func (d *Daemon) tail(ctx context.Context) error {
 		Lag:            func(n int64) { m.LogLagBytes.Set(float64(n)) },
 		HighWater:      d.active.svc.HighWater,
 		Writable:       d.writable,
+		Present:        d.logPresent,
 	}, d.active.handler)
 	return t.Run(ctx)
+}
+
+// logPresent reports whether the audit log file exists.
+func (d *Daemon) logPresent(ok bool) {
+	if ok {
+		d.m.AuditLogPresent.Set(1)
+	} else {
+		d.m.AuditLogPresent.Set(0)
+	}
 }
 
 // writable reports whether state_dir can be written.

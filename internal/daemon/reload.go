@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,8 +22,9 @@ import (
 )
 
 // reloader applies config changes all or nothing (Prometheus-style): load and
-// validate the whole file, then swap; the deferred metric update counts every
-// return path once.
+// validate the whole file, then hand every valid one to apply, which puts
+// the live sections in force whatever changed (nothing is compared, so no
+// key can be forgotten); done counts every return path once.
 type reloader struct {
 	path  string
 	log   *slog.Logger
@@ -32,7 +34,6 @@ type reloader struct {
 
 	mu   sync.Mutex
 	boot *config.Config // what the process started with: restart-only keys keep its values
-	cur  *config.Config // the rules in force
 	// sum is the SHA-256 of the file content last read (valid when haveSum):
 	// a file event that leaves the content as it was is not a reload.
 	sum     [sha256.Size]byte
@@ -45,12 +46,12 @@ type reloader struct {
 func newReloader(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, apply func(*config.Config, *rules.Rules) error) *reloader {
 	m.ReloadSuccessful.Set(1)
 	m.ReloadSuccessTime.SetToCurrentTime()
-	r := &reloader{path: cfg.Path, log: log, m: m, apply: apply, boot: cfg, cur: cfg, hup: make(chan os.Signal, 1)}
+	r := &reloader{path: cfg.Path, log: log, m: m, apply: apply, boot: cfg, hup: make(chan os.Signal, 1)}
 	signal.Notify(r.hup, syscall.SIGHUP)
 	// Remember the file's content only if it is still what cfg was loaded
 	// from; otherwise watch reloads once it runs.
 	if data, err := config.ReadFile(r.path); err == nil {
-		if now, err := config.Parse(data, r.path); err == nil && now.RoutingEqual(cfg) && len(now.RestartKeysChanged(cfg)) == 0 {
+		if now, err := config.Parse(data, r.path); err == nil && reflect.DeepEqual(now, cfg) {
 			r.sum, r.haveSum = sha256.Sum256(data), true
 		}
 	}
@@ -117,18 +118,13 @@ func (r *reloader) load(trigger string, data []byte, sum string) error {
 		r.log.Warn("config keys changed that need a restart to take effect; running with their old values until then",
 			"keys", strings.Join(keys, ","))
 	}
-	if !cfg.RoutingEqual(r.cur) {
-		if err := r.apply(cfg, rs); err != nil {
-			return fmt.Errorf("%s: apply the new rules: %w", r.path, err)
-		}
-		r.log.Info("config reloaded; new routing rules in force", "trigger", trigger, "channels", len(cfg.Channels), "sha256", sum)
-	} else {
-		r.log.Info("config reloaded; routing unchanged", "trigger", trigger, "sha256", sum)
+	if err := r.apply(cfg, rs); err != nil {
+		return fmt.Errorf("%s: apply the new rules: %w", r.path, err)
 	}
+	r.log.Info("config reloaded; its rules are in force", "trigger", trigger, "channels", len(cfg.Channels), "sha256", sum)
 	for _, w := range rules.Lint(cfg) { // what `auditfwd check` says about these rules
 		r.log.Warn("rules in force have a warning", "warning", w.String())
 	}
-	r.cur = cfg
 	return nil
 }
 

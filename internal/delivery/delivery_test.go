@@ -164,16 +164,13 @@ func TestBackoffIsJitteredAndCapped(t *testing.T) {
 
 func TestRedeliverKeepsWhatStillFails(t *testing.T) {
 	path := t.TempDir() + "/dead-letter.jsonl"
-	d, err := OpenDeadLetters(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := OpenDeadLetters(path, nil)
 	for i := 0; i < 3; i++ {
 		if err := d.Append(DeadLetter{Channel: "security", Reason: "not_in_channel", Event: []byte(fmt.Sprintf(`{"action":"x","n":%d}`, i))}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	sent, kept, err := Redeliver(path, func(dl DeadLetter) error {
+	sent, kept, err := Redeliver(path, nil, func(dl DeadLetter) error {
 		if strings.Contains(string(dl.Event), `"n":1`) {
 			return fmt.Errorf("still not in channel")
 		}
@@ -183,7 +180,7 @@ func TestRedeliverKeepsWhatStillFails(t *testing.T) {
 		t.Fatalf("sent %d kept %d err %v", sent, kept, err)
 	}
 	left, err := readDeadLetters(path)
-	if err != nil || len(left) != 1 || !strings.Contains(string(left[0].Event), `"n":1`) {
+	if err != nil || len(left.entries) != 1 || !strings.Contains(string(left.entries[0].Event), `"n":1`) {
 		t.Fatalf("left %+v %v", left, err)
 	}
 }

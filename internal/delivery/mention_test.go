@@ -43,18 +43,22 @@ func TestMentionsTravelWithTheEvents(t *testing.T) {
 	f.enqueue(7)
 	path := f.svc.opts.State.DeadLetters()
 	testenv.Eventually(t, 10*time.Second, "a dead letter", func() bool {
-		dls, _ := readDeadLetters(path)
-		return len(dls) == 1
+		dls, err := readDeadLetters(path)
+		return err == nil && len(dls.entries) == 1
 	})
 	f.fs.FailNext("chat.postMessage", "channel_not_found", 1)
 	f.svc.Enqueue(rules.Destination{Channel: "security", SlackChannel: "#security", Mention: []string{"U0BOB"}},
 		[]byte(`{"action":"x","resource":"evt-008"}`), logpos.Position{Gen: 1, Offset: 10_000})
 	f.svc.Sync()
 	testenv.Eventually(t, 10*time.Second, "two dead letters", func() bool {
-		dls, _ := readDeadLetters(path)
-		return len(dls) == 2
+		dls, err := readDeadLetters(path)
+		return err == nil && len(dls.entries) == 2
 	})
-	dls, _ := readDeadLetters(path)
+	f2, err := readDeadLetters(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dls := f2.entries
 	if dls[0].Mention != nil || !slices.Equal(dls[1].Mention, []string{"U0BOB"}) {
 		t.Errorf("dead letter mentions %q, %q", dls[0].Mention, dls[1].Mention)
 	}

@@ -101,10 +101,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Queues == "" {
 		opts.Queues = opts.State.Queues()
 	}
-	dead, err := OpenDeadLetters(opts.State.DeadLetters())
-	if err != nil {
-		return nil, err
-	}
+	dead := OpenDeadLetters(opts.State.DeadLetters(), opts.Logger)
 	if opts.Threads == nil {
 		opts.Threads = threads.OpenJournal(opts.State.Threads(), opts.Logger)
 	}

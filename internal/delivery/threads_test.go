@@ -255,10 +255,11 @@ func TestDeadLetteredRepliesPingNobodyWhenRedelivered(t *testing.T) {
 	f.fs.FailNext("chat.postMessage", "is_archived", 1)
 	f.enqueueLines(loud, failedLogin(3, "10.0.0.2"))
 	f.waitFor("the parent dead-lettered", func() bool { return f.svc.dead.Count("security") == 2 })
-	dl, err := readDeadLetters(f.svc.opts.State.DeadLetters())
+	file, err := readDeadLetters(f.svc.opts.State.DeadLetters())
 	if err != nil {
 		t.Fatal(err)
 	}
+	dl := file.entries
 	if len(dl) != 2 || len(dl[0].Mention) != 0 || !slices.Equal(dl[1].Mention, []string{"here"}) {
 		t.Fatalf("dead letters' mentions: reply %v, parent %v; want none and [here]", dl[0].Mention, dl[1].Mention)
 	}

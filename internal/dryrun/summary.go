@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/auditfwd/auditfwd/internal/metrics"
-	"github.com/auditfwd/auditfwd/internal/termtext"
 	"github.com/auditfwd/auditfwd/internal/redact"
+	"github.com/auditfwd/auditfwd/internal/termtext"
 )
 
 // maxActions bounds the distinct unrouted actions remembered: the log is

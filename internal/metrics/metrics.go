@@ -34,13 +34,14 @@ type Metrics struct {
 
 	// The Postgres source (docs/high-availability.md). With the file
 	// source, Leader and SourceUp are 1 and the others stay 0.
-	Leader         prometheus.Gauge
-	SourceUp       prometheus.Gauge
-	SourceLag      prometheus.Gauge
-	ChainBreaks    prometheus.Counter
-	ThreadsEvicted *prometheus.CounterVec // channel: threads forgotten to make room
-	Redactions     *prometheus.CounterVec // detector: values redacted in messages Slack took
-	TemplateErrors *prometheus.CounterVec // channel: events whose title template failed
+	Leader          prometheus.Gauge
+	SourceUp        prometheus.Gauge
+	SourceLag       prometheus.Gauge
+	ChainBreaks     prometheus.Counter
+	ThreadsEvicted  *prometheus.CounterVec // channel: threads forgotten to make room
+	Redactions      *prometheus.CounterVec // detector: values redacted in messages Slack took
+	TemplateErrors  *prometheus.CounterVec // channel: events whose title template failed
+	AuditLogPresent prometheus.Gauge       // 0 while the audit log file does not exist
 }
 
 // DeadLetterReasons and FailureReasons are the reasons whose series exist
@@ -155,6 +156,10 @@ func New(version string) *Metrics {
 			Name: "auditfwd_threads_evicted_total",
 			Help: "Slack threads forgotten before their window to make room in the thread table, by channel.",
 		}, []string{"channel"}),
+		AuditLogPresent: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditfwd_audit_log_present",
+			Help: "1 while the audit log file exists, 0 while auditfwd waits for it to appear (is audit_log.path right?).",
+		}),
 		Redactions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditfwd_redactions_total",
 			Help: "Values redacted in messages Slack accepted, by detector (a built-in detector, field for redact.fields, pattern for redact.patterns).",
@@ -171,7 +176,7 @@ func New(version string) *Metrics {
 		m.DeliveryFailures, m.DeadLettered, m.SlackRequestTime, m.DeliveryLag, m.QueueEvents,
 		m.LogLagBytes, m.SlackConnected, m.ReloadSuccessful, m.ReloadSuccessTime, m.BuildInfo,
 		m.EventsRepeated, m.StateDirWritable, m.MessageUpdates, m.ThreadsEvicted, m.Redactions, m.TemplateErrors,
-		m.Leader, m.SourceUp, m.SourceLag, m.ChainBreaks,
+		m.Leader, m.SourceUp, m.SourceLag, m.ChainBreaks, m.AuditLogPresent,
 	)
 	m.StateDirWritable.Set(1)
 	m.Leader.Set(1)

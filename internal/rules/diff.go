@@ -48,9 +48,15 @@ type route struct {
 	dests []Destination
 	// matched names every rule that matched a replayed event; nil in Diff.
 	matched []string
-	// conditional names the rules with a where whose action pattern
-	// matches, with their conditions: Diff cannot tell whether they hold.
-	conditional []string
+	// conditional are the rules with a where whose action pattern
+	// matches: Diff cannot tell whether their conditions hold.
+	conditional []conditional
+}
+
+// conditional is a rule that routes an action if its where holds.
+type conditional struct {
+	dest  Destination // where it would go, with its own mentions
+	conds string      // its where, as written: "status: [failed]; …"
 }
 
 // actionRoute is where an action goes without knowing its other fields: the
@@ -66,7 +72,10 @@ func (r *Rules) actionRoute(action string) route {
 		for _, c := range ru.where {
 			conds = append(conds, c.src.String())
 		}
-		rt.conditional = append(rt.conditional, ru.name+" if "+strings.Join(conds, "; "))
+		rt.conditional = append(rt.conditional, conditional{
+			dest:  Destination{Channel: ru.name, SlackChannel: ru.slack, Alert: ru.alert, Mention: ru.mention},
+			conds: strings.Join(conds, "; "),
+		})
 	}
 	return rt
 }
@@ -81,52 +90,81 @@ func (r *Rules) eventRoute(action []byte, f *event.Fields) route {
 
 // compare describes two routes at the first level of detail that tells them
 // apart: names; then Slack channels and alert formatting; then mentions.
+// When the Slack channels differ and the mentions too, the mentions are
+// shown, so that a new mention is never hidden behind a new channel.
 func compare(o, n route) (old, cur []string, changed bool) {
 	for level := range 3 {
 		if !sameSet(describe(o, level, false), describe(n, level, false)) {
+			if level == 1 && !sameSet(describe(o, levelMentions, false), describe(n, levelMentions, false)) {
+				level = 2
+			}
 			return describe(o, level, true), describe(n, level, true), true
 		}
 	}
 	return nil, nil, false
 }
 
+// levelMentions is the level of describe that shows only who is pinged.
+const levelMentions = -1
+
 // describe names a route's destinations at a level of detail: 0, the rules
 // that matched a replayed event, or else the channel names ("name (alert)"
 // where the deploy approval alert took a shared Slack channel's place); 1,
 // "name (slack_channel)" or "name (slack_channel, alert)"; 2, as 1 with
-// ", mention …" added. The conditional rules follow. For display the Slack
-// channel is as configured; for comparing, "#security" and "security" are
-// the same.
+// ", mention …" added; levelMentions, "name mention …" for destinations
+// that ping. The conditional rules follow, at the same level, with " if "
+// and their where. For display the Slack channel is as configured; for
+// comparing, "#security" and "security" are the same.
 func describe(rt route, level int, display bool) []string {
-	if level == 0 && rt.matched != nil {
-		return rt.matched
-	}
 	var out []string
-	for _, d := range rt.dests {
-		slack := d.SlackChannel
-		if !display {
-			slack = slackKey(slack)
+	if level == 0 && rt.matched != nil {
+		out = rt.matched
+	} else {
+		for _, d := range rt.dests {
+			if s := describeDest(d, level, display); s != "" {
+				out = append(out, s)
+			}
 		}
-		var s string
-		switch {
-		case level == 0 && d.Alert && d.Channel != config.AlertsChannelName:
-			s = d.Channel + " (alert)"
-		case level == 0:
-			s = d.Channel
-		case d.Alert:
-			s = d.Channel + " (" + slack + ", alert"
-		default:
-			s = d.Channel + " (" + slack
-		}
-		if level == 2 && len(d.Mention) > 0 {
-			s += ", mention " + strings.Join(d.Mention, " ")
-		}
-		if level > 0 {
-			s += ")"
-		}
-		out = append(out, s)
 	}
-	return append(out, rt.conditional...)
+	for _, c := range rt.conditional {
+		if s := describeDest(c.dest, level, display); s != "" {
+			out = append(out, s+" if "+c.conds)
+		}
+	}
+	return out
+}
+
+// describeDest is one destination as describe shows it ("" when
+// levelMentions and it pings nobody).
+func describeDest(d Destination, level int, display bool) string {
+	if level == levelMentions {
+		if len(d.Mention) == 0 {
+			return ""
+		}
+		return d.Channel + " mention " + strings.Join(d.Mention, " ")
+	}
+	slack := d.SlackChannel
+	if !display {
+		slack = slackKey(slack)
+	}
+	var s string
+	switch {
+	case level == 0 && d.Alert && d.Channel != config.AlertsChannelName:
+		s = d.Channel + " (alert)"
+	case level == 0:
+		s = d.Channel
+	case d.Alert:
+		s = d.Channel + " (" + slack + ", alert"
+	default:
+		s = d.Channel + " (" + slack
+	}
+	if level == 2 && len(d.Mention) > 0 {
+		s += ", mention " + strings.Join(d.Mention, " ")
+	}
+	if level > 0 {
+		s += ")"
+	}
+	return s
 }
 
 // literals returns the patterns without metacharacters: actions the rules

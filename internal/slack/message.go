@@ -11,6 +11,7 @@ import (
 	"github.com/auditfwd/auditfwd/internal/event"
 	"github.com/auditfwd/auditfwd/internal/layout"
 	"github.com/auditfwd/auditfwd/internal/redact"
+	"github.com/auditfwd/auditfwd/internal/threads"
 )
 
 // Slack's limits, with a margin where Slack's own counting is undocumented.
@@ -133,7 +134,7 @@ func (x *render) single(ev *event.Event, l *layout.Layout, alert bool, reserve r
 	var text strings.Builder
 	budgetBlocks, budgetText := maxBlocks-reserve.blocks, maxBlocksText-reserve.text
 	if alert {
-		const heading = "🚀 Deploy approval requested"
+		heading := x.alertHeading(ev)
 		blocks = append(blocks, section("*"+heading+"*"))
 		text.WriteString(heading + "\n")
 		budgetBlocks--
@@ -143,6 +144,34 @@ func (x *render) single(ev *event.Event, l *layout.Layout, alert bool, reserve r
 	blocks = append(blocks, p.blocks(k)...)
 	text.WriteString(p.text)
 	return Message{Text: clip(text.String(), maxText), Blocks: blocks}
+}
+
+// alertHeading heads a deploy approval alert posted on its own (a
+// redelivered dead letter, or alerts without threads): what the event did
+// to its request, so that an approval never reads "requested". Its values
+// are rendered as the action and the Status line are.
+func (x *render) alertHeading(ev *event.Event) string {
+	verb, lifecycle := strings.CutPrefix(ev.Action, threads.LifecyclePrefix)
+	if !lifecycle {
+		return "🚀 Deploy approval alert"
+	}
+	done, known := map[string]string{
+		"create": "requested", "created": "requested",
+		"approve": "approved", "approved": "approved",
+		"reject": "rejected", "rejected": "rejected",
+		"extend": "extended", "extended": "extended",
+		"expire": "expired", "expired": "expired",
+	}[verb]
+	switch st := ev.Get("status"); {
+	case known && (st == "" || st == "success") && done == "requested":
+		return "🚀 Deploy approval requested"
+	case known && (st == "" || st == "success"):
+		return "🚀 Deploy approval request " + done
+	case st == "" || st == "success":
+		return "🚀 Deploy approval request: " + x.text(verb, capAction)
+	default:
+		return "🚀 Deploy approval request: " + x.text(verb, capAction) + " " + x.field("status", st, capStatus)
+	}
 }
 
 // eventParts is one event rendered: the main section, one context element

@@ -220,11 +220,35 @@ func TestFallbackTextShape(t *testing.T) {
 	}
 
 	a, _ := Pack([]event.Event{e}, true)
-	if !strings.HasPrefix(a.Text, "🚀 Deploy approval requested\n"+want) {
+	if !strings.HasPrefix(a.Text, "🚀 Deploy approval request approved\n"+want) {
 		t.Errorf("alert text = %q", a.Text)
 	}
-	if got := texts(t, a)[0]; !strings.Contains(got, "Deploy approval requested") {
+	if got := texts(t, a)[0]; !strings.Contains(got, "Deploy approval request approved") {
 		t.Errorf("alert heading = %q", got)
+	}
+}
+
+// An alert posted on its own says what its event did to the request.
+func TestAlertHeadingNamesWhatHappened(t *testing.T) {
+	for _, c := range []struct {
+		action, status, want string
+	}{
+		{"deploy_approval_request.create", "success", "🚀 Deploy approval requested"},
+		{"deploy_approval_request.created", "", "🚀 Deploy approval requested"},
+		{"deploy_approval_request.approve", "success", "🚀 Deploy approval request approved"},
+		{"deploy_approval_request.approved", "success", "🚀 Deploy approval request approved"},
+		{"deploy_approval_request.reject", "success", "🚀 Deploy approval request rejected"},
+		{"deploy_approval_request.extend", "success", "🚀 Deploy approval request extended"},
+		{"deploy_approval_request.expired", "success", "🚀 Deploy approval request expired"},
+		{"deploy_approval_request.approve", "denied", "🚀 Deploy approval request: approve denied"},
+		{"deploy_approval_request.cancel", "success", "🚀 Deploy approval request: cancel"},
+		{"deploy_approval_request.<b>", "<x>", "🚀 Deploy approval request: &lt;b&gt; &lt;x&gt;"},
+		{"release.promote", "success", "🚀 Deploy approval alert"},
+	} {
+		m, _ := Pack([]event.Event{ev(c.action, "status", c.status)}, true)
+		if heading, _, _ := strings.Cut(m.Text, "\n"); heading != c.want {
+			t.Errorf("%s (%s): heading %q, want %q", c.action, c.status, heading, c.want)
+		}
 	}
 }
 

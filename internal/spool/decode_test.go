@@ -38,7 +38,7 @@ func TestDecodeRecordTakesWhatEncodeWrites(t *testing.T) {
 		{Pos: logpos.Position{Gen: 2, Offset: 9}, Target: "#security", Mention: []string{"here"}, Thread: "by 24h0m0s ip_address", Template: "security-failures", Event: json.RawMessage(`{"action":"x"}`)},
 		{Pos: logpos.Position{Gen: 2, Offset: 9}, Target: "#security", Template: "a", Event: json.RawMessage(`{"action":"x"}`)},
 	} {
-		line := bytes.TrimSuffix(encode(r), []byte("\n"))
+		line := encodedJSON(t, r)
 		if _, ok := decodeRecord(line, ""); !ok {
 			t.Fatalf("decodeRecord did not take %q", line)
 		}
@@ -53,7 +53,7 @@ func TestDecodeRecordTakesWhatEncodeWrites(t *testing.T) {
 		{Pos: logpos.Position{Gen: 1, Offset: 5}, Target: "#s", Thread: "by 1h0m0s odd\"field", Event: json.RawMessage(`{"action":"x"}`)},
 		{Pos: logpos.Position{Gen: 1, Offset: 5}, Target: "#s", Template: "odd\"name", Event: json.RawMessage(`{"action":"x"}`)},
 	} {
-		if _, ok := decodeRecord(bytes.TrimSuffix(encode(r), []byte("\n")), ""); ok {
+		if _, ok := decodeRecord(encodedJSON(t, r), ""); ok {
 			t.Fatalf("decodeRecord took %+v", r)
 		}
 	}
@@ -73,9 +73,36 @@ func FuzzDecodeRecordAgreesWithJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string) { checkDecode(t, []byte(line)) })
 }
 
-// encodeRef is encode as first written.
+// encodedJSON is the JSON object of r's line: what decodeRecord takes.
+func encodedJSON(t *testing.T, r Record) []byte {
+	t.Helper()
+	line, ok := bytes.CutSuffix(encode(r), []byte("\n"))
+	if !ok || line[0] != recordStart || bytes.Count(line, []byte{recordStart}) != 1 || bytes.Contains(line, []byte("\n")) {
+		t.Fatalf("encode(%+v) = %q: not recordStart, one JSON object, a newline", r, line)
+	}
+	// Whatever reads JSON reads the line as it is (an older auditfwd).
+	var whole Record
+	if err := json.Unmarshal(line, &whole); err != nil {
+		t.Fatalf("json.Unmarshal(%q): %v", line, err)
+	}
+	return line[1:]
+}
+
+// An event holding carriage returns as white space is compacted: a record
+// holds one only at its start; one in a string is escaped anyway.
+func TestRecordHoldsNoOtherRecordStart(t *testing.T) {
+	r := Record{Pos: logpos.Position{Gen: 1, Offset: 9}, Target: "#s", Event: json.RawMessage("{\"action\":\r\"x\",\r\n \"s\":\"a\\rb\"}")}
+	got, ok := decodeRecord(encodedJSON(t, r), "")
+	if !ok || string(got.Event) != `{"action":"x","s":"a\rb"}` {
+		t.Fatalf("decoded %+v, %v", got, ok)
+	}
+}
+
+// encodeRef is encode as first written, with the record start added in
+// front.
 func encodeRef(r Record) []byte {
 	var b bytes.Buffer
+	b.WriteByte(recordStart)
 	b.WriteString(`{"pos":{"gen":`)
 	b.WriteString(strconv.FormatUint(r.Pos.Gen, 10))
 	b.WriteString(`,"offset":`)
@@ -96,7 +123,14 @@ func encodeRef(r Record) []byte {
 		b.Write(t)
 	}
 	b.WriteString(`,"event":`)
-	b.Write(bytes.TrimSpace(r.Event))
+	ev := bytes.TrimSpace(r.Event)
+	if bytes.IndexByte(ev, '\r') >= 0 { // compacted: the record start is the only one
+		var c bytes.Buffer
+		if json.Compact(&c, ev) == nil {
+			ev = c.Bytes()
+		}
+	}
+	b.Write(ev)
 	b.WriteString("}\n")
 	return b.Bytes()
 }
@@ -114,7 +148,7 @@ func FuzzEncodeAgreesWithReference(f *testing.F) {
 
 func TestDecodeRecordWithMentionAndThread(t *testing.T) {
 	r := Record{Pos: logpos.Position{Gen: 3, Offset: 7}, Target: "#deploy", Alert: true, Mention: []string{"S1", "here"}, Thread: "approval", Event: json.RawMessage(`{"action":"x"}`)}
-	line := bytes.TrimSuffix(encode(r), []byte("\n"))
+	line := encodedJSON(t, r)
 	got, ok := decodeRecord(line, "")
 	if !ok || got.Thread != "approval" || len(got.Mention) != 2 || !got.Alert {
 		t.Fatalf("decodeRecord(%q) = %+v, %v", line, got, ok)

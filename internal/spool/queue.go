@@ -11,7 +11,6 @@ package spool
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -43,6 +42,14 @@ type Queue struct {
 	notify   chan struct{}
 	dirty    bool
 	enc      []byte // Append's encoding buffer
+	// torn is set while the active segment may hold bytes past wSize: a
+	// write cut short, or records rolled back, that could not be cut yet.
+	// Nothing is written to the segment until they are cut.
+	torn bool
+
+	// The active segment's writes, through these so that tests can fail them.
+	writeAt  func(f *os.File, b []byte, off int64) (int, error)
+	truncate func(f *os.File, size int64) error
 
 	reported cursor // the last corrupt record logged, so a retried read logs it once
 
@@ -65,7 +72,11 @@ func open(dir string, segmentBytes int64, log *slog.Logger) (*Queue, error) {
 	if err := fsutil.MkdirPrivate(dir); err != nil {
 		return nil, fmt.Errorf("open spool %s: %w", dir, err)
 	}
-	q := &Queue{dir: dir, segmentBytes: segmentBytes, log: log, notify: make(chan struct{}, 1)}
+	q := &Queue{
+		dir: dir, segmentBytes: segmentBytes, log: log, notify: make(chan struct{}, 1),
+		writeAt:  (*os.File).WriteAt,
+		truncate: (*os.File).Truncate,
+	}
 	segs, err := q.segments()
 	if err != nil {
 		return nil, err
@@ -93,10 +104,6 @@ func open(dir string, segmentBytes int64, log *slog.Logger) (*Queue, error) {
 			f.Close()
 			return nil, fmt.Errorf("open spool %s: %w", dir, err)
 		}
-	}
-	if _, err := f.Seek(good, io.SeekStart); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open spool %s: %w", dir, err)
 	}
 	q.w, q.wSize, q.flushed, q.synced, q.lastPos, q.pubPos = f, good, good, good, last, last
 	if q.cur.Segment == 0 || q.cur.Segment < segs[0] {
@@ -135,6 +142,9 @@ func (q *Queue) Close() error {
 	if q.w == nil {
 		return nil
 	}
+	if q.torn {
+		q.cutLocked() // else the next Open cuts the torn tail
+	}
 	err := q.w.Close()
 	q.w = nil
 	return err
@@ -148,6 +158,9 @@ func (q *Queue) Append(r Record) (bool, error) {
 	if !q.lastPos.Less(r.Pos) {
 		return false, nil
 	}
+	if err := q.cutLocked(); err != nil {
+		return false, err
+	}
 	if q.wSize >= q.segmentBytes {
 		if err := q.rollLocked(); err != nil {
 			return false, err
@@ -155,7 +168,17 @@ func (q *Queue) Append(r Record) (bool, error) {
 	}
 	q.enc = appendRecord(q.enc[:0], r)
 	line := q.enc
-	if _, err := q.w.Write(line); err != nil {
+	// Written at wSize, not at the descriptor's offset: where the record
+	// goes never depends on what an earlier failed write left behind.
+	if _, err := q.writeAt(q.w, line, q.wSize); err != nil {
+		// Perhaps cut short (disk full, I/O error): the record's first
+		// bytes must not stay in front of the next one. How many were
+		// written is not known (os.File.WriteAt reports 0 when a later
+		// pwrite of its loop fails), so the segment is always cut.
+		q.torn = true
+		if cerr := q.cutLocked(); cerr != nil {
+			return false, fmt.Errorf("spool %s: append: %w (%w)", q.dir, err, cerr)
+		}
 		return false, fmt.Errorf("spool %s: append: %w", q.dir, err)
 	}
 	q.wSize += int64(len(line))
@@ -217,20 +240,34 @@ func (q *Queue) Rollback() {
 		return
 	}
 	if q.wSize != q.synced {
-		// Cutting frees space and needs none. Should it fail, the next
-		// append overwrites from the same offset; what is left beyond is
-		// cut as a torn tail at the next start.
-		if err := q.w.Truncate(q.synced); err != nil {
-			q.log.Warn("spool: cannot cut records rolled back", "dir", q.dir, "err", err)
-		}
-		if _, err := q.w.Seek(q.synced, io.SeekStart); err != nil {
-			q.log.Warn("spool: cannot seek after rollback", "dir", q.dir, "err", err)
-		}
+		q.torn = true
 	}
 	q.wSize, q.flushed = q.synced, q.synced
+	// Cutting frees space and needs none. Should it fail, nothing is
+	// written to the segment until it succeeds (Append tries again).
+	q.cutLocked()
 	q.lastPos = q.pubPos
 	q.unsynced = 0
 	q.dirty = false
+}
+
+// cutLocked cuts the active segment back to wSize, the end of its last
+// whole record, when a failed write or a rollback left more behind. Until
+// that succeeds the queue refuses appends (the tailer holds back and reads
+// the lines again later): a record written after the remains of another
+// could be read as part of it, and records rolled back could be delivered
+// beside their second copy once the segment is read to its end.
+func (q *Queue) cutLocked() error {
+	if !q.torn {
+		return nil
+	}
+	if err := q.truncate(q.w, q.wSize); err != nil {
+		q.log.Error("spool: cannot cut a partly written or rolled back record from the active segment; refusing appends until it can",
+			"file", q.segPath(q.wSeg), "offset", q.wSize, "err", err)
+		return fmt.Errorf("spool %s: cut the active segment back to %d bytes: %w", q.dir, q.wSize, err)
+	}
+	q.torn = false
+	return nil
 }
 
 // Ready is signalled after Sync made new records available.

@@ -144,10 +144,54 @@ func cutUint(b []byte) (uint64, []byte, bool) {
 	return n, b[i:], true
 }
 
+// recordStart opens every record in a segment: a carriage return. JSON
+// allows it as white space before a value, so whatever reads a record as
+// JSON (an older auditfwd, jq) reads it as before; and a record never holds
+// one anywhere else (strings escape it, and an event holding one as white
+// space is compacted when written). A write cut short (disk full, I/O
+// error) leaves a record's first bytes and no newline; whatever is written
+// after them starts with recordStart, so a reader finds the intact record
+// behind the remains and never takes the two for one corrupt record. Lines
+// without it were written before it existed and are read as they were.
+const recordStart = '\r'
+
+// parseLine decodes a segment line (without its newline): the record, and
+// the remains of a write cut short in front of it (nil when there are
+// none). The line is taken whole when it decodes whole (an older line may
+// hold a carriage return as white space); only then is it split at its last
+// record start. err is the whole line's when neither decodes.
+func parseLine(line []byte, prevTarget string) (remains []byte, r Record, err error) {
+	if r, err = decodeLine(bytes.TrimPrefix(line, []byte{recordStart}), prevTarget); err == nil {
+		return nil, r, nil
+	}
+	i := bytes.LastIndexByte(line, recordStart)
+	if i <= 0 {
+		return nil, r, err
+	}
+	tail, terr := decodeLine(line[i+1:], prevTarget)
+	if terr != nil {
+		return nil, r, err
+	}
+	return line[:i], tail, nil
+}
+
+// decodeLine decodes one record's JSON: by decodeRecord when it can,
+// otherwise by json.Unmarshal.
+func decodeLine(b []byte, prevTarget string) (Record, error) {
+	if r, ok := decodeRecord(b, prevTarget); ok {
+		return r, nil
+	}
+	var r Record
+	err := json.Unmarshal(b, &r)
+	return r, err
+}
+
 func encode(r Record) []byte { return appendRecord(nil, r) }
 
-// appendRecord appends r's line to b.
+// appendRecord appends r's line to b: recordStart, the JSON object, a
+// newline.
 func appendRecord(b []byte, r Record) []byte {
+	b = append(b, recordStart)
 	b = append(b, `{"pos":{"gen":`...)
 	b = strconv.AppendUint(b, r.Pos.Gen, 10)
 	b = append(b, `,"offset":`...)
@@ -171,7 +215,16 @@ func appendRecord(b []byte, r Record) []byte {
 		b = appendString(b, r.Template)
 	}
 	b = append(b, `,"event":`...)
-	b = append(b, bytes.TrimSpace(r.Event)...)
+	ev := bytes.TrimSpace(r.Event)
+	if bytes.IndexByte(ev, recordStart) >= 0 {
+		// A carriage return as white space between the event's values:
+		// gone, so that only a record's start holds one.
+		var c bytes.Buffer
+		if json.Compact(&c, ev) == nil {
+			ev = c.Bytes()
+		}
+	}
+	b = append(b, ev...)
 	return append(b, "}\n"...)
 }
 

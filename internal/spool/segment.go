@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,18 +32,22 @@ func (q *Queue) rollLocked() error {
 	if err != nil {
 		return fmt.Errorf("spool %s: %w", q.dir, err)
 	}
+	// A segment that could not be started whole is removed: at the next
+	// start the last segment must hold the last position.
+	abandon := func(err error) error {
+		f.Close()
+		os.Remove(q.segPath(next))
+		return err
+	}
 	marker := encode(Record{Pos: q.lastPos, Marker: true, Event: json.RawMessage("null")})
 	if _, err := f.Write(marker); err != nil {
-		f.Close()
-		return fmt.Errorf("spool %s: %w", q.dir, err)
+		return abandon(fmt.Errorf("spool %s: %w", q.dir, err))
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("spool %s: %w", q.dir, err)
+		return abandon(fmt.Errorf("spool %s: %w", q.dir, err))
 	}
 	if err := fsutil.SyncDir(q.dir); err != nil {
-		f.Close()
-		return err
+		return abandon(err)
 	}
 	q.w.Close()
 	q.w, q.wSeg, q.wSize = f, next, int64(len(marker))
@@ -122,19 +127,24 @@ func (q *Queue) readSegment(c cursor, limit int64, max, maxBytes int) ([]Record,
 		}
 		line := buf[start : start+i+1]
 		start += i + 1
-		rec, ok := decodeRecord(line[:len(line)-1], target)
-		if !ok {
-			if err := json.Unmarshal(line, &rec); err != nil {
-				at := cursor{Segment: c.Segment, Offset: off - int64(len(buf)-start) - int64(len(line))}
-				q.reportCorrupt(at, line, err)
-				rec = Record{corrupt: true}
-			}
+		at := cursor{Segment: c.Segment, Offset: off - int64(len(buf)-start) - int64(len(line))}
+		torn, rec, err := parseLine(line[:len(line)-1], target)
+		if len(torn) > 0 {
+			// The remains of a write cut short: skipped on their own,
+			// the record after them is read as any other.
+			q.reportCorrupt(at, torn, errTorn)
+			recs = append(recs, Record{corrupt: true})
+			lens = append(lens, int64(len(torn)))
+		}
+		if err != nil {
+			q.reportCorrupt(at, line, err)
+			rec = Record{corrupt: true}
 		}
 		if !rec.Marker && total > 0 && total+len(rec.Event) > maxBytes {
 			break
 		}
 		recs = append(recs, rec)
-		lens = append(lens, int64(len(line)))
+		lens = append(lens, int64(len(line)-len(torn)))
 		if !rec.Marker {
 			total += len(rec.Event)
 		}
@@ -142,6 +152,9 @@ func (q *Queue) readSegment(c cursor, limit int64, max, maxBytes int) ([]Record,
 	}
 	return recs, lens, nil
 }
+
+// errTorn is why the remains of a write cut short are skipped.
+var errTorn = errors.New("the first bytes of a record whose write was cut short (disk full or I/O error), followed by an intact record")
 
 // readChunk is how much of a segment one read takes: about a digest.
 const readChunk = 32 << 10
@@ -174,12 +187,8 @@ func (q *Queue) countFrom(c cursor) (int, error) {
 		sc := bufio.NewScanner(io.NewSectionReader(f, off, 1<<62))
 		sc.Buffer(make([]byte, 64<<10), 64<<20)
 		for sc.Scan() {
-			line := sc.Bytes()
-			if bytes.Contains(line[:min(len(line), 120)], []byte(`"marker":true`)) {
-				continue
-			}
 			// A corrupt record is skipped by the reader: not counted.
-			if _, ok := decodeRecord(line, ""); ok || json.Valid(line) {
+			if _, rec, err := parseLine(sc.Bytes(), ""); err == nil && !rec.Marker {
 				n++
 			}
 		}
@@ -198,10 +207,7 @@ func scanSegment(f *os.File) (good, size int64, last logpos.Position, err error)
 		line, rerr := br.ReadBytes('\n')
 		off += int64(len(line))
 		if len(line) > 0 && line[len(line)-1] == '\n' {
-			var rec struct {
-				Pos logpos.Position `json:"pos"`
-			}
-			if json.Unmarshal(line, &rec) == nil {
+			if _, rec, err := parseLine(line[:len(line)-1], ""); err == nil {
 				good, last = off, rec.Pos
 			}
 		}

@@ -101,7 +101,9 @@ func (t *Tailer) commitAt(following bool) error {
 		return nil
 	}
 	now := time.Now()
-	if following && cp.Gen == t.lastSaved.Gen && cp.Dev == t.lastSaved.Dev && cp.Ino == t.lastSaved.Ino &&
+	// A fault ends with a checkpoint written, not one left waiting: the
+	// state directory is writable again only once all of it was written.
+	if following && t.fault == nil && cp.Gen == t.lastSaved.Gen && cp.Dev == t.lastSaved.Dev && cp.Ino == t.lastSaved.Ino &&
 		now.Sub(t.lastSaveTime) < t.opts.CheckpointEvery {
 		return nil
 	}

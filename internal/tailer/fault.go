@@ -57,6 +57,8 @@ func (t *Tailer) holdBack(err error) time.Duration {
 		t.log.Error("cannot write to the state directory; holding back in the audit log (nothing is lost: it is read again once writing works)",
 			"err", err, "since", f.since.UTC().Format(time.RFC3339), "attempts", f.attempts,
 			"behind_bytes", t.behind(), "file", t.curName())
+	} else {
+		t.log.Debug("state directory still cannot be written; holding back", "err", err, "attempts", f.attempts)
 	}
 	d := min(faultRetryMin<<min(f.attempts-1, 10), faultRetryMax)
 	return d/2 + rand.N(d/2+1)

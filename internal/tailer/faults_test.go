@@ -203,6 +203,14 @@ func TestCommitFailureHoldsBackAndResumes(t *testing.T) {
 	lines := h.rec.waitFor(t, "every line once writing works", atLeast(60))
 	waitUntil(t, "writable again", func() bool { return writable.Load() == writableAgain })
 	checkSequence(t, lines, 60)
+	// The fault ended with the checkpoint written, not left for later.
+	fi, err := os.Stat(h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp, err := loadCheckpoint(h.cp); err != nil || cp == nil || cp.Offset != fi.Size() {
+		t.Fatalf("checkpoint %+v (%v) when writable again; the log holds %d bytes", cp, err, fi.Size())
+	}
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {

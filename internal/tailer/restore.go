@@ -19,8 +19,7 @@ func (t *Tailer) start() {
 			t.gen = t.opts.HighWater().Gen
 		}
 		if openErr != nil {
-			t.log.Info("audit log does not exist yet; waiting for it", "path", t.opts.Path)
-			return // read from its first line when it appears
+			return // the run loop says so, and reads it from its first line when it appears
 		}
 		t.openAt(f, t.opts.StartAtEnd)
 		return

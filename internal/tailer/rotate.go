@@ -52,8 +52,7 @@ func (t *Tailer) moveOn(old *openFile) error {
 	if next == nil {
 		f, err := os.Open(t.opts.Path)
 		if err != nil {
-			t.log.Info("audit log is gone; waiting for it to appear", "path", t.opts.Path)
-			return nil
+			return nil // the run loop says it is missing and waits for it
 		}
 		of, err := t.newOpenFile(f, t.opts.Path, 0)
 		if err != nil {

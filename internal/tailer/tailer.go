@@ -62,6 +62,13 @@ type Options struct {
 	// lines are never mistaken for ones already queued.
 	HighWater func() logpos.Position
 
+	// Present reports whether the log file exists (false while the tailer
+	// waits for it to appear), when that changes.
+	Present func(ok bool)
+	// MissingWarnEvery is how often a log that still cannot be opened is
+	// reported again (default 10 minutes); it is reported at once.
+	MissingWarnEvery time.Duration
+
 	// CheckpointEvery bounds how often the checkpoint is rewritten while
 	// following a log that keeps growing (each rewrite is a temp file, two
 	// fsyncs and a rename); new events reach the Handler's Commit at once.
@@ -112,6 +119,9 @@ type Tailer struct {
 	stat  func(string) (os.FileInfo, error) // os.Stat; tests inject failures
 	fault *stateFault                       // set while commits fail
 
+	absent  *absence // set while the log cannot be opened
+	present *bool    // last reported to Options.Present
+
 	afterCommit func(*openFile) // tests: act in the window before the fingerprint is extended
 	cps         *checkpointer
 	saveCP      func(path string, cp Checkpoint) error // nil: saveCheckpoint; tests slow it down
@@ -133,6 +143,9 @@ func New(opts Options, h Handler) *Tailer {
 	}
 	if opts.MaxLineBytes <= 0 {
 		opts.MaxLineBytes = 1 << 20
+	}
+	if opts.MissingWarnEvery <= 0 {
+		opts.MissingWarnEvery = defaultMissingWarnEvery
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -161,6 +174,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 	defer stopWatch()
 
 	t.start()
+	if t.cur != nil {
+		t.opened()
+	}
 	if t.opts.Ready != nil {
 		t.opts.Ready()
 	}
@@ -232,9 +248,7 @@ func (t *Tailer) step(ctx context.Context) (time.Duration, error) {
 	if t.cur == nil {
 		f, err := os.Open(t.opts.Path)
 		if err != nil {
-			if !errors.Is(err, os.ErrNotExist) {
-				t.log.Warn("cannot open audit log", "path", t.opts.Path, "err", err)
-			}
+			t.unopened(err)
 			return -1, nil
 		}
 		of, err := t.newOpenFile(f, t.opts.Path, 0)
@@ -243,6 +257,7 @@ func (t *Tailer) step(ctx context.Context) (time.Duration, error) {
 			return -1, err
 		}
 		t.log.Info("reading audit log", "path", t.opts.Path, "file", of.name)
+		t.opened()
 		t.cur = of
 		return 0, t.commit()
 	}

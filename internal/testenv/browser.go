@@ -44,6 +44,17 @@ func ArtifactDir(t testing.TB) string {
 // budget; it is closed when the test ends.
 func Browser(t testing.TB, budget time.Duration) context.Context {
 	t.Helper()
+	// Everything Chromium writes goes into the test's directories: its
+	// profile, and what it keeps in HOME (crash report settings, dconf)
+	// and TMPDIR (its singleton socket, left behind when it is killed).
+	// That TMPDIR has a short name of its own: a socket's path must fit in
+	// 108 bytes, and a t.TempDir()'s may not leave room.
+	home := t.TempDir()
+	tmp, err := os.MkdirTemp("", "chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], // --headless, --disable-background-networking, …
 		chromedp.ExecPath(ChromiumPath(t)),
 		chromedp.NoSandbox,
@@ -51,6 +62,7 @@ func Browser(t testing.TB, budget time.Duration) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
+		chromedp.Env("HOME="+home, "XDG_CONFIG_HOME="+home+"/.config", "XDG_CACHE_HOME="+home+"/.cache", "TMPDIR="+tmp),
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)

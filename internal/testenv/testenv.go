@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -34,6 +35,7 @@ var (
 )
 
 // Binary builds cmd/auditfwd once per test process and returns its path.
+// The package's TestMain calls Main, which removes it at the end.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -65,16 +67,60 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
-// FreeAddr returns a loopback address nobody listens on right now.
+// Main runs a package's tests (call it from TestMain) and then removes the
+// binary Binary built, which outlives every single test.
+func Main(m *testing.M) int {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	return code
+}
+
+// FreeAddr returns a loopback address nobody listens on right now, for a
+// process the test starts later. Its port is below the kernel's ephemeral
+// range (net.ipv4.ip_local_port_range), where sockets bound to port 0 (the
+// tests' HTTP servers, outgoing connections) never land, and no other
+// FreeAddr of this test process has handed it out: between this call and the
+// process binding it, only a test process of another package could pick
+// the same port, and Start picks new ports should that happen.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > freePortMin+1000 {
+				low = n
+			}
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	for range 1000 {
+		port := freePortMin + rand.IntN(low-freePortMin)
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // taken
+		}
+		l.Close()
+		return l.Addr().String()
+	}
+	t.Fatalf("no free loopback port between %d and %d", freePortMin, low)
+	return ""
 }
+
+// handedOut holds the ports FreeAddr returned in this test process: two
+// daemons (or a daemon's two listeners) never get the same one.
+var handedOut sync.Map
+
+// freePortMin is where FreeAddr's ports start: above the usual fixed ports
+// of services (PostgreSQL 5432, Prometheus 9090, …).
+const freePortMin = 20000
+
+// httpClient gives up on a daemon that does not answer (or a port someone
+// else holds) instead of waiting forever.
+var httpClient = &http.Client{Timeout: 5 * time.Second}
 
 // Daemon is one auditfwd process and its files.
 type Daemon struct {
@@ -168,8 +214,40 @@ func (d *Daemon) WriteConfig(yaml string) {
 	}
 }
 
-// Start runs `auditfwd run` and waits until /readyz answers 200.
+// Start runs `auditfwd run` and waits until /readyz answers 200. When the
+// process cannot listen because another took one of its ports meanwhile
+// ("address already in use"), Start gives it new ports (Metrics and Admin
+// change, in the config file too) and starts it again. It knows the process
+// listens from its "auditfwd started" log line (log_level info or debug).
 func (d *Daemon) Start(args ...string) {
+	d.t.Helper()
+	for attempt := 1; ; attempt++ {
+		before := len(d.Output())
+		if d.start(args) {
+			return
+		}
+		if attempt == 5 || !strings.Contains(d.Output()[before:], "address already in use") {
+			d.t.Fatalf("auditfwd exited before ready:\n%s", d.Output())
+		}
+		d.newPorts()
+	}
+}
+
+// newPorts moves the daemon to new metrics and admin ports.
+func (d *Daemon) newPorts() {
+	d.t.Helper()
+	data, err := os.ReadFile(d.ConfigPath)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	metrics, admin := FreeAddr(d.t), FreeAddr(d.t)
+	d.WriteConfig(strings.NewReplacer(d.Metrics, metrics, d.Admin, admin).Replace(string(data)))
+	fmt.Fprintf(d.output, "----- %s and %s were taken; now %s and %s -----\n", d.Metrics, d.Admin, metrics, admin)
+	d.Metrics, d.Admin = metrics, admin
+}
+
+// start runs the process once; false when it exited before it was ready.
+func (d *Daemon) start(args []string) bool {
 	d.t.Helper()
 	d.mu.Lock()
 	cmd := exec.Command(d.Bin, append([]string{"run", "--config", d.ConfigPath}, args...)...)
@@ -177,6 +255,7 @@ func (d *Daemon) Start(args ...string) {
 	cmd.Env = append(append(os.Environ(), "GORACE=halt_on_error=1"), d.Env...)
 	d.runs++
 	fmt.Fprintf(d.output, "----- start %d -----\n", d.runs)
+	started := len(d.output.String())
 	cmd.Stdout = d.output
 	cmd.Stderr = d.output
 	if err := cmd.Start(); err != nil {
@@ -190,25 +269,31 @@ func (d *Daemon) Start(args ...string) {
 		cmd.Wait()
 		close(exited)
 	}()
-	d.WaitReady()
-}
-
-// WaitReady polls /readyz.
-func (d *Daemon) WaitReady() {
-	d.t.Helper()
+	ready := false
 	Eventually(d.t, 20*time.Second, "auditfwd /readyz", func() bool {
 		select {
-		case <-d.exited:
-			d.t.Fatalf("auditfwd exited before ready:\n%s", d.Output())
+		case <-exited:
+			return true
 		default:
 		}
-		resp, err := http.Get("http://" + d.Metrics + "/readyz")
+		// Until this process says it listens, the address may be another's.
+		if !strings.Contains(d.output.String()[started:], `msg="auditfwd started"`) {
+			return false
+		}
+		resp, err := httpClient.Get("http://" + d.Metrics + "/readyz")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
-		return resp.StatusCode == 200
+		ready = resp.StatusCode == 200
+		return ready
 	})
+	if !ready {
+		d.mu.Lock()
+		d.cmd = nil
+		d.mu.Unlock()
+	}
+	return ready
 }
 
 // Signal sends sig and, for SIGTERM/SIGINT, waits for the exit and returns its code.
@@ -304,7 +389,7 @@ func AppendFile(t testing.TB, path string, lines ...string) {
 
 // Scrape reads /metrics.
 func (d *Daemon) Scrape() (map[string]*familyValues, error) {
-	resp, err := http.Get("http://" + d.Metrics + "/metrics")
+	resp, err := httpClient.Get("http://" + d.Metrics + "/metrics")
 	if err != nil {
 		return nil, err
 	}
