@@ -81,6 +81,9 @@ func destRouting(d rules.Destination) slack.Routing {
 	return slack.Routing{Alert: d.Alert, Mentions: [][]string{d.Mention}, Templates: []string{d.Template}}
 }
 
+// Publish implements pipeline.Sink; the messages are printed as they come.
+func (p *Printer) Publish() {}
+
 // Sync implements pipeline.Sink.
 func (p *Printer) Sync() error { return p.w.Flush() }
 

@@ -6,6 +6,7 @@ package pipeline
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,14 +23,22 @@ type Sink interface {
 	// the call. queued is false when the destination already holds the event
 	// at pos (the line was read again after a restart).
 	Enqueue(d rules.Destination, line []byte, pos logpos.Position) (queued bool, err error)
-	// Sync makes everything enqueued durable (before the log is checkpointed).
+	// Publish hands everything enqueued on: the senders may post it at
+	// once, before it is durable.
+	Publish()
+	// Sync makes everything published durable (before the log is
+	// checkpointed). It is called off the goroutine that enqueues, never at
+	// the same time as Rollback.
 	Sync() error
-	// Rollback drops what was enqueued since the last successful Sync.
+	// Rollback drops everything that is not durable: what was enqueued
+	// since the last Publish, and after a failed Sync what was published
+	// since the last good one.
 	Rollback()
 }
 
-// Handler implements tailer.Handler. Its counts reach the metrics when a
-// commit succeeds, so lines read again after a rollback are counted once.
+// Handler implements tailer.Handler. Its counts reach the metrics when the
+// lines they count are durable (the Sync after their Commit), so lines read
+// again after a rollback are counted once.
 type Handler struct {
 	rules  atomic.Pointer[rules.Rules]
 	unwrap *event.Unwrapper
@@ -46,19 +55,17 @@ type Handler struct {
 	unrouted pending
 	routed   map[string]*pending
 	repeated map[string]*pending
+
+	cmu sync.Mutex // held counts and all: Commit and Rollback on the reading goroutine, Sync on another
+	all []*pending // every count, for Sync
 }
 
-// pending is a count not yet added to its counter.
+// pending is a count not yet added to its counter: n since the last
+// Commit (the reading goroutine's), held committed but not durable yet.
 type pending struct {
-	c prometheus.Counter
-	n int
-}
-
-func (p *pending) flush() {
-	if p.n > 0 {
-		p.c.Add(float64(p.n))
-		p.n = 0
-	}
+	c    prometheus.Counter
+	n    int
+	held int
 }
 
 // New returns a Handler routing with r.
@@ -73,7 +80,9 @@ func New(format event.Format, maxLine int, r *rules.Rules, sink Sink, m *metrics
 	}
 	for k := event.KindEvent; k <= event.KindOversized; k++ {
 		h.lines[k].c = m.LogLines.WithLabelValues(k.String())
+		h.all = append(h.all, &h.lines[k])
 	}
+	h.all = append(h.all, &h.unrouted)
 	h.rules.Store(r)
 	return h
 }
@@ -143,18 +152,21 @@ func (h *Handler) enqueue(dests []rules.Destination, line, action []byte, end lo
 			return
 		}
 		if queued {
-			counter(h.routed, h.m.EventsRouted, d.Channel).n++
+			h.counter(h.routed, h.m.EventsRouted, d.Channel).n++
 		} else {
-			counter(h.repeated, h.m.EventsRepeated, d.Channel).n++
+			h.counter(h.repeated, h.m.EventsRepeated, d.Channel).n++
 		}
 	}
 }
 
-func counter(by map[string]*pending, vec *prometheus.CounterVec, channel string) *pending {
+func (h *Handler) counter(by map[string]*pending, vec *prometheus.CounterVec, channel string) *pending {
 	p, ok := by[channel]
 	if !ok {
 		p = &pending{c: vec.WithLabelValues(channel)}
 		by[channel] = p
+		h.cmu.Lock()
+		h.all = append(h.all, p)
+		h.cmu.Unlock()
 	}
 	return p
 }
@@ -162,43 +174,55 @@ func counter(by map[string]*pending, vec *prometheus.CounterVec, channel string)
 // Skip counts a line the tailer did not pass on.
 func (h *Handler) Skip(kind event.Kind, _ logpos.Position) { h.lines[kind].n++ }
 
-// Commit syncs the sink, then publishes the counts. A failed enqueue fails
-// the commit, so the log is never checkpointed past an event that was not
-// queued.
+// Commit hands the events routed since the last Commit to the sink's
+// senders (Publish); their counts wait for the Sync that makes them
+// durable. A failed enqueue fails the commit, so the log is never
+// checkpointed past an event that was not queued.
 func (h *Handler) Commit() (bool, error) {
 	if h.err != nil {
 		return false, h.err
 	}
-	if err := h.sink.Sync(); err != nil {
-		return false, err
+	h.sink.Publish()
+	h.cmu.Lock()
+	for _, p := range h.all {
+		p.held += p.n
+		p.n = 0
 	}
-	for i := range h.lines {
-		h.lines[i].flush()
-	}
-	h.unrouted.flush()
-	for _, p := range h.routed {
-		p.flush()
-	}
-	for _, p := range h.repeated {
-		p.flush()
-	}
+	h.cmu.Unlock()
 	return !h.unwrap.Pending(), nil
 }
 
-// Rollback forgets everything since the last successful Commit: the tailer
-// hands those lines over again.
+// Sync makes every event handed on by Commit durable, then adds what those
+// commits counted to the metrics. The tailer calls it off its read path,
+// before it checkpoints.
+func (h *Handler) Sync() error {
+	h.cmu.Lock()
+	taken := make([]int, len(h.all))
+	for i, p := range h.all {
+		taken[i], p.held = p.held, 0
+	}
+	all := h.all
+	h.cmu.Unlock()
+	if err := h.sink.Sync(); err != nil {
+		return err // the lines are read again after the rollback, and counted then
+	}
+	for i, n := range taken {
+		if n > 0 {
+			all[i].c.Add(float64(n))
+		}
+	}
+	return nil
+}
+
+// Rollback forgets everything that is not durable (since the last Commit
+// whose Sync succeeded): the tailer hands those lines over again.
 func (h *Handler) Rollback() {
 	h.sink.Rollback()
 	h.unwrap.Reset()
 	h.err = nil
-	for i := range h.lines {
-		h.lines[i].n = 0
+	h.cmu.Lock()
+	for _, p := range h.all {
+		p.n, p.held = 0, 0
 	}
-	h.unrouted.n = 0
-	for _, p := range h.routed {
-		p.n = 0
-	}
-	for _, p := range h.repeated {
-		p.n = 0
-	}
+	h.cmu.Unlock()
 }

@@ -20,43 +20,26 @@ import (
 // SegmentBytes is when a new segment file starts, so delivered data can be deleted.
 const SegmentBytes = 8 << 20
 
-// rollLocked starts a new segment whose first line remembers the last position.
+// rollLocked starts a new segment whose first line remembers the last
+// position. Nothing waits for the disk here: the segment rolled away from,
+// the new one and the directory are synced by the next Sync.
 func (q *Queue) rollLocked() error {
-	if q.dirty {
-		if err := q.w.Sync(); err != nil {
-			return fmt.Errorf("spool %s: fsync: %w", q.dir, err)
-		}
-	}
 	next := q.wSeg + 1
 	f, err := fsutil.OpenFile(q.segPath(next), os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool %s: %w", q.dir, err)
 	}
-	// A segment that could not be started whole is removed: at the next
-	// start the last segment must hold the last position.
-	abandon := func(err error) error {
+	marker := encode(Record{Pos: q.lastPos, Marker: true, Event: json.RawMessage("null")})
+	if _, err := q.writeAt(f, marker, 0); err != nil {
+		// A segment that could not be started whole is removed: at the
+		// next start the last segment must hold the last position.
 		f.Close()
 		os.Remove(q.segPath(next))
-		return err
+		return fmt.Errorf("spool %s: %w", q.dir, err)
 	}
-	marker := encode(Record{Pos: q.lastPos, Marker: true, Event: json.RawMessage("null")})
-	if _, err := f.Write(marker); err != nil {
-		return abandon(fmt.Errorf("spool %s: %w", q.dir, err))
-	}
-	if err := f.Sync(); err != nil {
-		return abandon(fmt.Errorf("spool %s: %w", q.dir, err))
-	}
-	if err := fsutil.SyncDir(q.dir); err != nil {
-		return abandon(err)
-	}
-	q.w.Close()
+	q.rolled = append(q.rolled, segFile{seg: q.wSeg, f: q.w})
 	q.w, q.wSeg, q.wSize = f, next, int64(len(marker))
-	// The old segment's records are durable: they are published now.
-	q.pending += q.unsynced
-	q.unsynced = 0
-	q.synced, q.flushed = q.wSize, q.wSize
-	q.pubPos = q.lastPos
-	q.dirty = false
+	q.dirty = true
 	return nil
 }
 
