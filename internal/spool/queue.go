@@ -38,9 +38,9 @@ type Queue struct {
 	mu      sync.Mutex
 	w       *os.File // active segment, append only
 	wSeg    uint64
-	wSize   int64      // bytes written to the active segment
-	rolled  []segFile  // segments rolled away from, open until a Sync passed them (oldest first)
-	dirty   bool       // the directory gained a segment since it was last synced
+	wSize   int64     // bytes written to the active segment
+	rolled  []segFile // segments rolled away from, open until a Sync passed them (oldest first)
+	dirty   bool      // the directory gained a segment since it was last synced
 	lastPos logpos.Position
 	// pub is where the records handed to the sender end (readers stop
 	// there); durable is where the records Sync made durable end (the

@@ -106,7 +106,7 @@ func TestPowerLossBeforeTheSyncRepeatsNeverLoses(t *testing.T) {
 	durableSize := segSize(t, q)
 	appendPublish(t, q, 3, 6)
 	wantSeq(t, drainAll(t, q, 10), 0, 6) // all posted, 3–5 before their sync
-	q.stopSaver()                         // what is on disk when the power goes
+	q.stopSaver()                        // what is on disk when the power goes
 	q.w.Close()
 	// The page cache is gone: the segment ends where the sync left it.
 	if err := os.Truncate(q.segPath(q.wSeg), durableSize); err != nil {

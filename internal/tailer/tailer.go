@@ -128,7 +128,7 @@ type Tailer struct {
 	absent  *absence // set while the log cannot be opened
 	present *bool    // last reported to Options.Present
 
-	afterCommit func(*openFile) // tests: act in the window before the fingerprint is extended
+	afterCommit func(*openFile)                        // tests: act in the window before the fingerprint is extended
 	sy          *syncer                                // makes commits durable off the read path (nil: Once, or no checkpoint)
 	lastHanded  Checkpoint                             // the position of the last job handed to sy
 	saveCP      func(path string, cp Checkpoint) error // nil: saveCheckpoint; tests slow it down
