@@ -149,6 +149,9 @@ func (q *Queue) saveNow() error {
 	if !saved.less(c) {
 		return nil
 	}
+	if q.holdCursor != nil {
+		q.holdCursor()
+	}
 	if err := q.saveCursor(c); err != nil {
 		q.cseq-- // the next attempt writes the same slot: the other one holds the cursor on disk
 		if !q.failing {

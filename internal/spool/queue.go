@@ -65,6 +65,9 @@ type Queue struct {
 	writeAt  func(f *os.File, b []byte, off int64) (int, error)
 	truncate func(f *os.File, size int64) error
 	fsync    func(f *os.File) error
+	// holdSync and holdCursor, in test builds, make Sync and the cursor's
+	// saver wait where an integration test kills the daemon.
+	holdSync, holdCursor func()
 
 	reported cursor // the last corrupt record logged, so a retried read logs it once
 
@@ -92,6 +95,7 @@ func open(dir string, segmentBytes int64, log *slog.Logger) (*Queue, error) {
 		writeAt:  (*os.File).WriteAt,
 		truncate: (*os.File).Truncate,
 		fsync:    (*os.File).Sync,
+		holdSync: testHold("sync"), holdCursor: testHold("cursor"),
 	}
 	segs, err := q.segments()
 	if err != nil {
@@ -254,6 +258,14 @@ func (q *Queue) Publish() {
 func (q *Queue) Sync() error {
 	q.smu.Lock()
 	defer q.smu.Unlock()
+	if q.holdSync != nil {
+		q.mu.Lock()
+		work := q.syncErr == nil && q.durable.less(q.pub)
+		q.mu.Unlock()
+		if work {
+			q.holdSync()
+		}
+	}
 	q.mu.Lock()
 	if q.syncErr != nil {
 		err := q.syncErr
