@@ -49,7 +49,8 @@ type Handler struct {
 	// routes (the dry run's summary); action is only valid during the call.
 	onUnrouted func(action []byte)
 
-	fields event.Fields // the current line's fields, for where conditions
+	fields event.Fields  // the current line's fields, for where conditions
+	router *rules.Router // routes with the rules in force (Line's goroutine only)
 
 	lines    [4]pending // by event.Kind
 	unrouted pending
@@ -112,9 +113,12 @@ func (h *Handler) Line(raw []byte, end logpos.Position) {
 	if kind != event.KindEvent {
 		return
 	}
+	if r := h.rules.Load(); h.router == nil || h.router.Rules() != r {
+		h.router = r.Router() // new rules (a reload): their own plans
+	}
 	// The fields are indexed only for an action a rule with a where can
 	// route: the other lines are scanned once.
-	h.enqueue(h.rules.Load().RouteLine(line, action, &h.fields), line, action, end)
+	h.enqueue(h.router.RouteLine(line, action, &h.fields), line, action, end)
 }
 
 // Alert routes one of auditfwd's own alert events (a break in the gateway's
