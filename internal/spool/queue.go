@@ -17,6 +17,7 @@
 package spool
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -422,13 +423,45 @@ func (q *Queue) Len() int {
 // marker, a corrupt record, a segment delivered to its end), it returns
 // none: Trim moves past that.
 func (q *Queue) Peek(max, maxBytes int) ([]Record, error) {
-	out, outLens, _, err := q.head(max, maxBytes)
+	q.mu.Lock()
+	at := q.cur
+	q.mu.Unlock()
+	out, outLens, _, err := q.head(at, max, maxBytes)
 	if err != nil {
 		return nil, err
 	}
 	q.mu.Lock()
 	q.peeked, q.peekVoid = outLens, false
 	q.mu.Unlock()
+	return out, nil
+}
+
+// PeekMore returns up to max records that follow those the sender holds:
+// the ones Peek and PeekMore returned that Ack has not removed yet. So a
+// sender that keeps what one message could not take reads each record
+// once. Like Peek, it stays in one segment file; it returns none when the
+// held records end the segment, or a rollback cut them.
+func (q *Queue) PeekMore(max, maxBytes int) ([]Record, error) {
+	q.mu.Lock()
+	if q.peekVoid {
+		q.mu.Unlock()
+		return nil, nil
+	}
+	at := q.cur
+	for _, l := range q.peeked {
+		at.Offset += l
+	}
+	q.mu.Unlock()
+	out, outLens, _, err := q.head(at, max, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.peekVoid {
+		return nil, nil
+	}
+	q.peeked = append(q.peeked, outLens...)
 	return out, nil
 }
 
@@ -442,7 +475,7 @@ func (q *Queue) Trim() (bool, error) {
 		q.mu.Lock()
 		cur, pubSeg := q.cur, q.pub.Segment
 		q.mu.Unlock()
-		out, _, skip, err := q.head(16, 1<<20)
+		out, _, skip, err := q.head(cur, 16, 1<<20)
 		if err != nil {
 			return moved, err
 		}
@@ -467,13 +500,13 @@ func (q *Queue) Trim() (bool, error) {
 	}
 }
 
-// head reads the records at the cursor. lens[i] is how far acknowledging
-// out[i] moves the cursor: a marker or corrupt record before a record is
+// head reads the records at cur. lens[i] is how far acknowledging out[i]
+// moves the cursor: a marker or corrupt record before a record is
 // acknowledged with it. skip is the length of such lines at the end of what
 // was read with no record after them.
-func (q *Queue) head(max, maxBytes int) (out []Record, lens []int64, skip int64, err error) {
+func (q *Queue) head(cur cursor, max, maxBytes int) (out []Record, lens []int64, skip int64, err error) {
 	q.mu.Lock()
-	cur, pub := q.cur, q.pub
+	pub := q.pub
 	q.mu.Unlock()
 	limit := int64(-1)
 	switch {
@@ -501,15 +534,19 @@ func (q *Queue) head(max, maxBytes int) (out []Record, lens []int64, skip int64,
 	return out, lens, skip, nil
 }
 
-// Ack removes the first n records returned by the last Peek. The cursor is
-// written by the queue's saver once those records are durable, so a crash
-// before then repeats them. After a rollback cut what the last Peek
-// returned, Ack does nothing: those records are queued again.
+// ErrRolledBack is Ack's answer when a rollback cut the records the sender
+// holds (a failed sync): they are queued again, and read again from the
+// head with Peek.
+var ErrRolledBack = errors.New("spool: the records peeked were rolled back")
+
+// Ack removes the first n records returned by the last Peek (and
+// PeekMore). The cursor is written by the queue's saver once those records
+// are durable, so a crash before then repeats them.
 func (q *Queue) Ack(n int) error {
 	q.mu.Lock()
 	if q.peekVoid {
 		q.mu.Unlock()
-		return nil
+		return ErrRolledBack
 	}
 	if n > len(q.peeked) {
 		q.mu.Unlock()

@@ -111,7 +111,7 @@ func (q *Queue) readSegment(c cursor, limit int64, max, maxBytes int) ([]Record,
 		line := buf[start : start+i+1]
 		start += i + 1
 		at := cursor{Segment: c.Segment, Offset: off - int64(len(buf)-start) - int64(len(line))}
-		torn, rec, err := parseLine(line[:len(line)-1], target)
+		torn, rec, err := parseLine(line[:len(line)-1], target, true)
 		if len(torn) > 0 {
 			// The remains of a write cut short: skipped on their own,
 			// the record after them is read as any other.
@@ -171,7 +171,7 @@ func (q *Queue) countFrom(c cursor) (int, error) {
 		sc.Buffer(make([]byte, 64<<10), 64<<20)
 		for sc.Scan() {
 			// A corrupt record is skipped by the reader: not counted.
-			if _, rec, err := parseLine(sc.Bytes(), ""); err == nil && !rec.Marker {
+			if _, rec, err := parseLine(sc.Bytes(), "", false); err == nil && !rec.Marker {
 				n++
 			}
 		}
@@ -190,7 +190,7 @@ func scanSegment(f *os.File) (good, size int64, last logpos.Position, err error)
 		line, rerr := br.ReadBytes('\n')
 		off += int64(len(line))
 		if len(line) > 0 && line[len(line)-1] == '\n' {
-			if _, rec, err := parseLine(line[:len(line)-1], ""); err == nil {
+			if _, rec, err := parseLine(line[:len(line)-1], "", false); err == nil {
 				good, last = off, rec.Pos
 			}
 		}

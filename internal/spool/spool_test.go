@@ -342,3 +342,47 @@ func nums(t *testing.T, recs []Record) []int {
 	}
 	return out
 }
+
+// A sender that keeps what one message could not take tops it up with
+// PeekMore: each record is read once, in order, and Ack removes them from
+// the head as with Peek alone.
+func TestPeekMoreReadsOnAfterTheHeldRecords(t *testing.T) {
+	q, err := open(t.TempDir(), 2000, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	appendAll(t, q, 0, 40) // more than one segment
+	var got []int
+	held := peek(t, q, 5, 1<<20)
+	for len(held) > 0 || q.Len() > 0 {
+		if len(held) < 5 {
+			more, err := q.PeekMore(5-len(held), 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, more...)
+		}
+		if len(held) == 0 { // the held ones ended a segment
+			held = peek(t, q, 5, 1<<20)
+			continue
+		}
+		take := min(len(held), 3)
+		got = append(got, nums(t, held[:take])...)
+		if err := q.Ack(take); err != nil {
+			t.Fatal(err)
+		}
+		held = held[take:]
+	}
+	wantSeq(t, got, 0, 40)
+	q.saveNow()
+	q.Close()
+	q2, err := open(q.dir, 2000, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q2.Close()
+	if q2.Len() != 0 {
+		t.Fatalf("%d records left after everything was acknowledged", q2.Len())
+	}
+}

@@ -154,8 +154,8 @@ func TestFailedSyncHoldsUntilRollbackThenRepeats(t *testing.T) {
 		t.Fatalf("a sync after a failed one = %v: it must not count the data as durable", err)
 	}
 	q.Rollback()
-	if err := q.Ack(len(held)); err != nil {
-		t.Fatalf("the sender's ack after the rollback: %v", err)
+	if err := q.Ack(len(held)); !errors.Is(err, ErrRolledBack) {
+		t.Fatalf("the sender's ack after the rollback: %v, want ErrRolledBack", err)
 	}
 	if q.Len() != 0 || q.HighWater() != rec(1).Pos {
 		t.Fatalf("after the rollback: len %d, high water %+v", q.Len(), q.HighWater())
