@@ -378,4 +378,3 @@ func sameTarget(recs []spool.Record) []spool.Record {
 	}
 	return recs[:k]
 }
-
