@@ -131,7 +131,7 @@ func (c *Client) Update(ctx context.Context, channelID, ts string, m Message) (P
 // Failures come back as slack-go's own error types, as from every other
 // call, so Classify treats them alike.
 func (c *Client) send(ctx context.Context, method string, args call, m Message) (Posted, error) {
-	body, err := appendCall(make([]byte, 0, 512+2*len(m.Text)), args, m)
+	body, err := appendCall(make([]byte, 0, callSize(m)), args, m)
 	if err != nil {
 		return Posted{}, fmt.Errorf("%s: %w", method, err)
 	}

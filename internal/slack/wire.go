@@ -59,6 +59,29 @@ func appendCall(b []byte, c call, m Message) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+// callSize is about how long appendCall's body for m is, so that it is
+// written into one buffer without growing it.
+func callSize(m Message) int {
+	n := 512 + len(m.Text) + len(m.Text)/8
+	for _, bl := range m.Blocks {
+		switch x := bl.(type) {
+		case *slackapi.SectionBlock:
+			if x.Text != nil {
+				n += 64 + len(x.Text.Text) + len(x.Text.Text)/8
+			}
+		case *slackapi.ContextBlock:
+			for _, e := range x.ContextElements.Elements {
+				if t, ok := e.(*slackapi.TextBlockObject); ok {
+					n += 64 + len(t.Text) + len(t.Text)/8
+				}
+			}
+		default:
+			n += 256
+		}
+	}
+	return n
+}
+
 // appendBlock appends one block as encoding/json would write it.
 func appendBlock(b []byte, bl slackapi.Block) ([]byte, error) {
 	switch x := bl.(type) {
