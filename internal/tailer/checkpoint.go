@@ -95,7 +95,13 @@ func (t *Tailer) commitAt(following bool) error {
 		return commitFailed(err)
 	}
 	wait := !following || t.fault != nil
-	if !ok || t.cur == nil {
+	if t.cur == nil { // no log open: nothing new was handed over
+		if wait {
+			return t.flushSyncer()
+		}
+		return nil
+	}
+	if !ok {
 		// No position to record (mid multi-line record): the events
 		// handed on are made durable all the same.
 		t.sy.save(syncJob{})
