@@ -6,7 +6,6 @@ package pipeline
 
 import (
 	"fmt"
-	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,9 +35,11 @@ type Sink interface {
 	Rollback()
 }
 
-// Handler implements tailer.Handler. Its counts reach the metrics when the
-// lines they count are durable (the Sync after their Commit), so lines read
-// again after a rollback are counted once.
+// Handler implements tailer.Handler. Its counts reach the metrics when a
+// commit succeeds, so lines read again after an append failed are counted
+// once. (After a failed fsync the lines since the last good one are read,
+// and counted, again: their events may have gone out already, and go out
+// again.)
 type Handler struct {
 	rules  atomic.Pointer[rules.Rules]
 	unwrap *event.Unwrapper
@@ -57,16 +58,13 @@ type Handler struct {
 	routed   map[string]*pending
 	repeated map[string]*pending
 
-	cmu sync.Mutex // held counts and all: Commit and Rollback on the reading goroutine, Sync on another
-	all []*pending // every count, for Sync
+	all []*pending // every count
 }
 
-// pending is a count not yet added to its counter: n since the last
-// Commit (the reading goroutine's), held committed but not durable yet.
+// pending is a count not yet added to its counter.
 type pending struct {
-	c    prometheus.Counter
-	n    int
-	held int
+	c prometheus.Counter
+	n int
 }
 
 // New returns a Handler routing with r.
@@ -168,9 +166,7 @@ func (h *Handler) counter(by map[string]*pending, vec *prometheus.CounterVec, ch
 	if !ok {
 		p = &pending{c: vec.WithLabelValues(channel)}
 		by[channel] = p
-		h.cmu.Lock()
 		h.all = append(h.all, p)
-		h.cmu.Unlock()
 	}
 	return p
 }
@@ -179,54 +175,34 @@ func (h *Handler) counter(by map[string]*pending, vec *prometheus.CounterVec, ch
 func (h *Handler) Skip(kind event.Kind, _ logpos.Position) { h.lines[kind].n++ }
 
 // Commit hands the events routed since the last Commit to the sink's
-// senders (Publish); their counts wait for the Sync that makes them
-// durable. A failed enqueue fails the commit, so the log is never
-// checkpointed past an event that was not queued.
+// senders (Publish), then publishes the counts. A failed enqueue fails the
+// commit, so the log is never checkpointed past an event that was not
+// queued. The events are durable after Sync.
 func (h *Handler) Commit() (bool, error) {
 	if h.err != nil {
 		return false, h.err
 	}
 	h.sink.Publish()
-	h.cmu.Lock()
 	for _, p := range h.all {
-		p.held += p.n
-		p.n = 0
+		if p.n > 0 {
+			p.c.Add(float64(p.n))
+			p.n = 0
+		}
 	}
-	h.cmu.Unlock()
 	return !h.unwrap.Pending(), nil
 }
 
-// Sync makes every event handed on by Commit durable, then adds what those
-// commits counted to the metrics. The tailer calls it off its read path,
-// before it checkpoints.
-func (h *Handler) Sync() error {
-	h.cmu.Lock()
-	taken := make([]int, len(h.all))
-	for i, p := range h.all {
-		taken[i], p.held = p.held, 0
-	}
-	all := h.all
-	h.cmu.Unlock()
-	if err := h.sink.Sync(); err != nil {
-		return err // the lines are read again after the rollback, and counted then
-	}
-	for i, n := range taken {
-		if n > 0 {
-			all[i].c.Add(float64(n))
-		}
-	}
-	return nil
-}
+// Sync makes every event handed on by Commit durable. The tailer calls it
+// off its read path, before it checkpoints.
+func (h *Handler) Sync() error { return h.sink.Sync() }
 
-// Rollback forgets everything that is not durable (since the last Commit
-// whose Sync succeeded): the tailer hands those lines over again.
+// Rollback forgets everything that is not durable: the tailer hands those
+// lines over again.
 func (h *Handler) Rollback() {
 	h.sink.Rollback()
 	h.unwrap.Reset()
 	h.err = nil
-	h.cmu.Lock()
 	for _, p := range h.all {
-		p.n, p.held = 0, 0
+		p.n = 0
 	}
-	h.cmu.Unlock()
 }
