@@ -30,8 +30,9 @@ help:
 	@echo "make check-ops  check alerts, dashboard, systemd unit (scripts/check-ops.sh)"
 	@echo "make local      auditfwd against the fake Slack on this machine (scripts/local-run.sh); Ctrl-C stops both"
 
+# Static, like the releases: no libc pages in memory (BENCHMARKS.md).
 build:
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/auditfwd ./cmd/auditfwd
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/auditfwd ./cmd/auditfwd
 
 # Static binaries (no cgo, no build paths, no VCS stamp but ours), then
 # packaging/ (its own module, with nfpm) writes a tarball, a .deb and an

@@ -62,7 +62,9 @@ func build(dir string, static bool) (string, error) {
 	return bin, nil
 }
 
-// configYAML is the daemon's config: the default channels of configs/example.yaml.
+// configYAML is the daemon's config: the default channels of
+// configs/example.yaml and its rule with a where (security-oncall, without
+// its template: the binary of 820d514 has no templates).
 func configYAML(logPath, stateDir, apiURL, metricsAddr, adminAddr string) string {
 	return fmt.Sprintf(`audit_log:
   path: %s
@@ -89,6 +91,13 @@ channels:
       - user.update
       - user.update_roles
       - "api_token.*"
+  - name: security-oncall
+    slack_channel: "#security"
+    actions: ["login.*", "mfa_method.*"]
+    where:
+      status: [failed, denied, error]
+      user_email: ["!*@bots.*"]
+    mention: [S0123ABCD]
   - name: infrastructure
     slack_channel: "#infrastructure"
     actions:

@@ -97,3 +97,53 @@ func percentile(d []time.Duration, p float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// phase is one latency phase's summary, for the JSON line.
+type phase struct {
+	Events int       `json:"events"`
+	P50    float64   `json:"p50_ms"`
+	P99    float64   `json:"p99_ms"`
+	Max    float64   `json:"max_ms"`
+	First  []float64 `json:"first_ms"`
+}
+
+func newPhase(l latencies) *phase {
+	var p phase
+	p.Events, p.P50, p.P99, p.Max, p.First = l.summary()
+	return &p
+}
+
+// busyDiskLatency is the latency phase while another process writes and
+// syncs in a loop on the file system of dir (the state directory's), and
+// what that process did meanwhile.
+func busyDiskLatency(fs *fakeslack.Server, logPath, dir string, o options, first int) (latencies, busyDiskStats, error) {
+	step("latency with a busy disk: another process writes %d MiB and fsyncs it, in a loop, in %s; %g routed events/s for %v",
+		o.busyDiskMB, dir, o.latencyRate, o.busyDur)
+	b, err := startBusyDisk(dir, o.busyDiskMB)
+	if err != nil {
+		return nil, busyDiskStats{}, err
+	}
+	defer b.stop()
+	time.Sleep(2 * time.Second) // its first round written, its fsync under way
+	lat, err := latency(fs, logPath, o, o.busyDur, first)
+	st, serr := b.diskStats()
+	if err == nil {
+		err = serr
+	}
+	if err == nil {
+		step("busy disk: %d rounds, %.0f MiB written, fsync mean %.0f ms, max %.0f ms", st.Rounds, st.MB, st.MeanSync, st.MaxSync)
+	}
+	return lat, st, err
+}
+
+// busyCPULatency is the latency phase while o.busyCPUs processes spin.
+func busyCPULatency(fs *fakeslack.Server, logPath string, o options, first int) (latencies, error) {
+	step("latency with busy CPUs: %d spinning processes; %g routed events/s for %v", o.busyCPUs, o.latencyRate, o.busyDur)
+	b, err := startBusyCPUs(o.busyCPUs)
+	if err != nil {
+		return nil, err
+	}
+	defer b.stop()
+	time.Sleep(time.Second)
+	return latency(fs, logPath, o, o.busyDur, first)
+}

@@ -10,6 +10,10 @@
 //     p99, max, and the first events one by one;
 //   - idle: CPU used over a minute with nothing appended; steady RSS;
 //   - latency after idle: the same for 5 s once the idle minute is over;
+//   - latency with a busy disk: the same while another process writes
+//     256 MiB (buffered) to the same file system and fsyncs it, in a loop;
+//   - latency with busy CPUs: the same while one spinning process per CPU
+//     competes for the CPUs;
 //   - floor: a minimal Go program that only reads the lines and finds the
 //     action value, as a separate process on the same file.
 //
@@ -29,6 +33,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/auditfwd/auditfwd/bench/workload"
@@ -53,6 +58,9 @@ type options struct {
 	source      string
 	rows        int
 	poll        time.Duration
+	busyDur     time.Duration
+	busyDiskMB  int
+	busyCPUs    int
 }
 
 func main() {
@@ -75,13 +83,22 @@ func main() {
 	flag.StringVar(&o.source, "source", "file", "file (the reference log) or postgres (the gateway's table in a throw-away PostgreSQL; needs the postgresql package)")
 	flag.IntVar(&o.rows, "rows", 100_000, "with -source postgres: rows in the table")
 	flag.DurationVar(&o.poll, "poll", time.Second, "with -source postgres: audit_log.postgres.poll_interval")
+	flag.DurationVar(&o.busyDur, "busy-duration", 20*time.Second, "length of each busy phase: latency with a busy disk, then with busy CPUs (0 skips both)")
+	flag.IntVar(&o.busyDiskMB, "busy-disk-mb", 256, "busy disk: MiB another process writes (buffered) and then fsyncs, in a loop, on the work directory's file system")
+	flag.IntVar(&o.busyCPUs, "busy-cpus", runtime.NumCPU(), "busy CPUs: processes spinning in a loop (one thread each)")
 	floorPath := flag.String("floor", "", "internal: run the floor program on this file and exit")
+	busyDiskDir := flag.String("busy-disk", "", "internal: write and sync in this directory in a loop until SIGTERM")
+	spin := flag.Bool("spin", false, "internal: spin on one CPU until killed")
 	flag.Parse()
 
 	var err error
 	switch {
 	case *floorPath != "":
 		err = runFloorChild(*floorPath)
+	case *busyDiskDir != "":
+		err = runBusyDisk(*busyDiskDir, o.busyDiskMB)
+	case *spin:
+		err = runSpin()
 	case o.profile != "":
 		err = runProfile(o)
 	case o.source == "postgres":

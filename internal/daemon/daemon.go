@@ -197,6 +197,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go d.conn.Run(ctx)
 	go reloader.watch(ctx)
 	go sdnotify.Watchdog(ctx, func() bool { return d.ready.Load() && d.hb.healthy() })
+	go releaseWhenIdle(ctx)
 
 	srcErr := source(ctx)
 	stop()

@@ -78,6 +78,7 @@ func (f *fixture) enqueue(n ...int) {
 			f.t.Fatal(err)
 		}
 	}
+	f.svc.Publish()
 	if err := f.svc.Sync(); err != nil {
 		f.t.Fatal(err)
 	}

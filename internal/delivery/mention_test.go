@@ -25,6 +25,7 @@ func TestMentionsTravelWithTheEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	f.svc.Publish()
 	if err := f.svc.Sync(); err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +50,7 @@ func TestMentionsTravelWithTheEvents(t *testing.T) {
 	f.fs.FailNext("chat.postMessage", "channel_not_found", 1)
 	f.svc.Enqueue(rules.Destination{Channel: "security", SlackChannel: "#security", Mention: []string{"U0BOB"}},
 		[]byte(`{"action":"x","resource":"evt-008"}`), logpos.Position{Gen: 1, Offset: 10_000})
+	f.svc.Publish()
 	f.svc.Sync()
 	testenv.Eventually(t, 10*time.Second, "two dead letters", func() bool {
 		dls, err := readDeadLetters(path)

@@ -36,6 +36,7 @@ func TestRedactionsCountedOnceSlackTakesTheMessage(t *testing.T) {
 		if _, err := f.svc.Enqueue(d, []byte(line), logpos.Position{Gen: 1, Offset: f.pos}); err != nil {
 			t.Fatal(err)
 		}
+		f.svc.Publish()
 		if err := f.svc.Sync(); err != nil {
 			t.Fatal(err)
 		}

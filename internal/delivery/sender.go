@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 
@@ -21,11 +22,13 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 	attempt := 0
 	stuck := 0 // dead letters that could not be written in a row (state_dir full)
 	var sh shape
+	var h held
 	for {
 		if ctx.Err() != nil {
 			return
 		}
 		if ch.q.Len() == 0 {
+			h = held{}
 			select {
 			case <-ctx.Done():
 				return
@@ -42,8 +45,7 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 			}
 			continue
 		}
-		recs, err := ch.q.Peek(s.opts.DigestMax, digestBytes)
-		if err != nil {
+		if err := h.fill(ch.q, s.opts.DigestMax); err != nil {
 			s.log.Error("cannot read spool", "channel", ch.name, "err", err)
 			if !s.sleep(ctx, s.backoff(attempt), nil) { // a disk problem: retry slowly
 				return
@@ -51,7 +53,7 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 			attempt++
 			continue
 		}
-		if len(recs) == 0 {
+		if len(h.recs) == 0 {
 			// A segment's marker or end at the head: move past it.
 			if moved, err := ch.q.Trim(); err != nil {
 				s.log.Error("cannot move the spool's cursor", "channel", ch.name, "err", err)
@@ -64,19 +66,20 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 			}
 			continue
 		}
+		recs := h.recs
 		if j := s.deliveredBefore(ch.name, recs); j > 0 {
 			// Another instance delivered these (the Postgres source after a
 			// takeover): acknowledged without posting.
-			s.ack(ch, recs[:j])
+			s.ack(ch, &h, j)
 			s.m.QueueEvents.WithLabelValues(ch.name).Set(float64(ch.q.Len()))
 			continue
 		}
 		recs = sameTarget(recs)
-		events, bad := parseRecords(recs)
-		if bad > 0 {
+		events := h.parse(len(recs))
+		if len(events) < len(recs) {
 			// Only the records before the unreadable one go out now.
 			if len(events) == 0 {
-				if !s.deadLetterOrWait(ctx, ch, recs[:1], "unparseable_event", &stuck) && ctx.Err() != nil {
+				if !s.deadLetterOrWait(ctx, ch, &h, recs[:1], "unparseable_event", &stuck) && ctx.Err() != nil {
 					return
 				}
 				continue
@@ -102,16 +105,17 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 			if st.commit != nil {
 				st.commit() // durable before the spool's cursor moves
 			}
-			s.ack(ch, recs[:n])
+			delivered := events[:n] // the events stay readable after the ack
+			s.ack(ch, &h, n)
 			if st.posted {
-				s.delivered(ch, events[:n])
+				s.delivered(ch, delivered)
 			} else {
 				s.m.QueueEvents.WithLabelValues(ch.name).Set(float64(ch.q.Len()))
 			}
 		case hold:
 			s.conn.Invalid(sess.Gen, o.reason)
 		case deadLetter:
-			if !s.deadLetterOrWait(ctx, ch, st.asSent(recs[:n]), o.reason, &stuck) && ctx.Err() != nil {
+			if !s.deadLetterOrWait(ctx, ch, &h, st.asSent(recs[:n]), o.reason, &stuck) && ctx.Err() != nil {
 				return
 			}
 		case retry:
@@ -123,12 +127,77 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 	}
 }
 
+// held is the head of a channel's spool as its sender holds it: the
+// records peeked and not acknowledged yet, and the events parsed from them.
+// What one message could not take waits here for the next, so that each
+// record is read and parsed once.
+type held struct {
+	recs   []spool.Record
+	events []event.Event // events[i] is recs[i] parsed; fewer when recs[len(events)] cannot be parsed
+	bad    bool          // recs[len(events)] cannot be parsed
+}
+
+// fill tops the held records up to max from the spool, when more are
+// waiting.
+func (h *held) fill(q *spool.Queue, max int) error {
+	if len(h.recs) >= max || q.Len() <= len(h.recs) {
+		return nil
+	}
+	if len(h.recs) == 0 {
+		recs, err := q.Peek(max, digestBytes)
+		*h = held{recs: recs}
+		return err
+	}
+	size := 0
+	for _, r := range h.recs {
+		size += len(r.Event)
+	}
+	if size >= digestBytes {
+		return nil
+	}
+	more, err := q.PeekMore(max-len(h.recs), digestBytes-size)
+	h.recs = append(h.recs, more...)
+	return err
+}
+
+// parse returns the events of the first n records, up to the first that
+// cannot be parsed, parsing only those not parsed before.
+func (h *held) parse(n int) []event.Event {
+	for len(h.events) < n && !h.bad {
+		r := h.recs[len(h.events)]
+		ev, ok := r.Parsed() // parsed as the spool read it
+		if !ok {
+			var err error
+			if ev, err = event.Parse(r.Event); err != nil {
+				h.bad = true
+				break
+			}
+		}
+		h.events = append(h.events, ev)
+	}
+	return h.events[:min(n, len(h.events))]
+}
+
+// drop forgets the first n records, acknowledged.
+func (h *held) drop(n int) {
+	if n >= len(h.recs) {
+		*h = held{}
+		return
+	}
+	h.recs = h.recs[n:]
+	if n > len(h.events) {
+		h.events, h.bad = nil, false
+	} else {
+		h.events = h.events[n:]
+	}
+}
+
 // deadLetterOrWait writes recs as dead letters, or, when that fails (they
 // stay queued), waits with backoff before the sender tries again, so that a
 // full state_dir does not make it re-post at once. stuck counts the failures
 // in a row.
-func (s *Service) deadLetterOrWait(ctx context.Context, ch *channel, recs []spool.Record, reason string, stuck *int) bool {
-	if s.deadLetter(ch, recs, reason) {
+func (s *Service) deadLetterOrWait(ctx context.Context, ch *channel, h *held, recs []spool.Record, reason string, stuck *int) bool {
+	if s.deadLetter(ch, h, recs, reason) {
 		*stuck = 0
 		return true
 	}
@@ -222,7 +291,7 @@ func (s *Service) failed(ch *channel, reason string, err error) {
 
 // deadLetter writes recs to the dead-letter file and acknowledges them. It
 // reports false when they could not be written and stay queued.
-func (s *Service) deadLetter(ch *channel, recs []spool.Record, reason string) bool {
+func (s *Service) deadLetter(ch *channel, h *held, recs []spool.Record, reason string) bool {
 	hint := slack.Hint(reason, recs[0].Target, token.EnvOverride())
 	entries := make([]DeadLetter, len(recs))
 	for i, r := range recs {
@@ -236,7 +305,7 @@ func (s *Service) deadLetter(ch *channel, recs []spool.Record, reason string) bo
 		s.log.Error("cannot write dead letters; keeping the events queued", "channel", ch.name, "err", err)
 		return false
 	}
-	s.ack(ch, recs)
+	s.ack(ch, h, len(recs))
 	s.m.DeadLettered.WithLabelValues(ch.name, reason).Add(float64(len(recs)))
 	s.m.QueueEvents.WithLabelValues(ch.name).Set(float64(ch.q.Len()))
 	s.log.Error("Slack rejected events for good; written to "+statedir.DeadLetterFile,
@@ -245,14 +314,24 @@ func (s *Service) deadLetter(ch *channel, recs []spool.Record, reason string) bo
 	return true
 }
 
-// ack removes recs, the head of ch's spool, after Slack accepted them (or
-// they were dead-lettered or delivered before) and tells Options.Acked.
-func (s *Service) ack(ch *channel, recs []spool.Record) {
-	if err := ch.q.Ack(len(recs)); err != nil {
+// ack removes the first n held records, the head of ch's spool, after
+// Slack accepted them (or they were dead-lettered or delivered before) and
+// tells Options.Acked.
+func (s *Service) ack(ch *channel, h *held, n int) {
+	last := h.recs[n-1].Pos
+	err := ch.q.Ack(n)
+	switch {
+	case errors.Is(err, spool.ErrRolledBack):
+		// A failed sync cut them: they are queued again and read afresh.
+		*h = held{}
+	case err != nil:
 		s.log.Error("cannot record delivery; it may repeat after a restart", "channel", ch.name, "err", err)
+		*h = held{}
+	default:
+		h.drop(n)
 	}
 	if s.opts.Acked != nil {
-		s.opts.Acked(ch.name, recs[len(recs)-1].Pos)
+		s.opts.Acked(ch.name, last)
 	}
 }
 
@@ -299,17 +378,4 @@ func sameTarget(recs []spool.Record) []spool.Record {
 		k++
 	}
 	return recs[:k]
-}
-
-// parseRecords decodes the leading records up to the first unreadable one.
-func parseRecords(recs []spool.Record) ([]event.Event, int) {
-	events := make([]event.Event, 0, len(recs))
-	for _, r := range recs {
-		ev, err := event.Parse(r.Event)
-		if err != nil {
-			return events, len(recs) - len(events)
-		}
-		events = append(events, ev)
-	}
-	return events, 0
 }

@@ -130,6 +130,7 @@ func enqueue(t *testing.T, svc *Service, from, to int) {
 			t.Fatal(err)
 		}
 	}
+	svc.Publish()
 	if err := svc.Sync(); err != nil {
 		t.Fatal(err)
 	}

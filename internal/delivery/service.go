@@ -69,7 +69,7 @@ type Service struct {
 	mu       sync.Mutex
 	channels map[string]*channel
 	targets  []config.Target
-	touched  map[*channel]bool // enqueued since the last Sync (tailer goroutine only)
+	touched  map[*channel]bool // enqueued since the last Publish (tailer goroutine only)
 	ctx      context.Context
 	wg       sync.WaitGroup
 }
@@ -228,30 +228,51 @@ func (s *Service) Enqueue(d rules.Destination, line []byte, pos logpos.Position)
 	return queued, nil
 }
 
-// Sync implements pipeline.Sink: the spools are durable before the log
-// checkpoint. All of them are flushed before any is published, so a failure
-// in one rolls all back with no record handed to a sender.
-func (s *Service) Sync() error {
-	for ch := range s.touched {
-		if err := ch.q.Flush(); err != nil {
-			s.Rollback()
-			return err
-		}
-	}
+// Publish implements pipeline.Sink: what was enqueued since the last
+// Publish goes to the senders, who may post it at once, before it is
+// durable (Sync).
+func (s *Service) Publish() {
 	for ch := range s.touched {
 		ch.q.Publish()
 		s.m.QueueEvents.WithLabelValues(ch.name).Set(float64(ch.q.Len()))
 		delete(s.touched, ch)
 	}
-	return nil
 }
 
-// Rollback implements pipeline.Sink: what was enqueued since the last Sync
-// is dropped; the tailer reads those lines again.
+// Sync implements pipeline.Sink: every published event is made durable
+// (the tailer calls it off its read path, and checkpoints the log only
+// after it). Every spool is synced, even after one failed.
+func (s *Service) Sync() error {
+	s.mu.Lock()
+	queues := make([]*spool.Queue, 0, len(s.channels))
+	for _, ch := range s.channels {
+		queues = append(queues, ch.q)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, q := range queues {
+		if err := q.Sync(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Rollback implements pipeline.Sink: every event that is not durable is
+// dropped (those enqueued since the last Publish, and after a failed Sync
+// those published since the last good one); the tailer reads those lines
+// again.
 func (s *Service) Rollback() {
-	for ch := range s.touched {
+	clear(s.touched)
+	s.mu.Lock()
+	channels := make([]*channel, 0, len(s.channels))
+	for _, ch := range s.channels {
+		channels = append(channels, ch)
+	}
+	s.mu.Unlock()
+	for _, ch := range channels {
 		ch.q.Rollback()
-		delete(s.touched, ch)
+		s.m.QueueEvents.WithLabelValues(ch.name).Set(float64(ch.q.Len()))
 	}
 }
 

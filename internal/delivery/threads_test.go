@@ -30,6 +30,7 @@ func (f *fixture) enqueueLines(d rules.Destination, lines ...string) {
 			f.t.Fatal(err)
 		}
 	}
+	f.svc.Publish()
 	if err := f.svc.Sync(); err != nil {
 		f.t.Fatal(err)
 	}

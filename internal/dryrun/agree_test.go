@@ -67,6 +67,7 @@ func (s *senders) send(d rules.Destination, line string, pos logpos.Position) []
 	if _, err := s.svc.Enqueue(d, []byte(line), pos); err != nil {
 		s.t.Fatal(err)
 	}
+	s.svc.Publish()
 	if err := s.svc.Sync(); err != nil {
 		s.t.Fatal(err)
 	}

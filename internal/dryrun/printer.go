@@ -113,6 +113,9 @@ func (p *printer) threaded(d rules.Destination, ev *event.Event, line []byte) []
 	return append(msgs, out("reply", reply))
 }
 
+// Publish implements pipeline.Sink; the messages are printed as they come.
+func (p *printer) Publish() {}
+
 // Sync implements pipeline.Sink: what is printed is flushed.
 func (p *printer) Sync() error { return p.w.Flush() }
 

@@ -54,6 +54,29 @@ func Parse(line []byte) (Event, error) {
 	return parseDecoder(line)
 }
 
+// ParseChecked is Parse for a line that must also be one valid JSON object
+// as Classify validates it (Parse alone is lenient: it decodes what it can):
+// kind is KindMalformed when the line is not, KindNotAudit for an object
+// without an action, KindEvent with ev parsed. One scan does both, where
+// Classify and then Parse scan the line twice.
+func ParseChecked(line []byte) (Event, Kind) {
+	if ev, ok := parseFast(line); ok {
+		if ev.Action == "" {
+			return ev, KindNotAudit
+		}
+		return ev, KindEvent
+	}
+	kind, _ := Classify(line)
+	if kind != KindEvent {
+		return Event{}, kind
+	}
+	ev, err := parseDecoder(line)
+	if err != nil {
+		return Event{}, KindNotAudit
+	}
+	return ev, KindEvent
+}
+
 // parseFast is Parse for a line that is one valid JSON object, as the
 // scanner of Classify validates it: every line a spool holds. It makes one
 // string of the line and takes keys and plain values from it, and decodes

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -59,6 +60,30 @@ func FuzzClassifyAgreesWithParse(f *testing.F) {
 		ev, err := Parse([]byte(line))
 		if kind == KindEvent && (err != nil || ev.Action != string(action)) {
 			t.Fatalf("Classify says event %q, Parse says %q %v", action, ev.Action, err)
+		}
+	})
+}
+
+// ParseChecked answers as Classify and Parse together: Classify's kind,
+// and for an event Parse's event.
+func FuzzParseCheckedAgreesWithClassifyAndParse(f *testing.F) {
+	f.Add(`{"action":"login.complete","user_email":"a@b"}`)
+	f.Add(`{"action":1}`)
+	f.Add(`{"x":[1,2,{"y":"z"}],"action":"a"}`)
+	f.Add(`{"action":"a","n":2` + "\r" + `{"pos":1}`)
+	f.Add(`{"action":"a\u00e9","t":"\ud800"}`)
+	f.Fuzz(func(t *testing.T, line string) {
+		ev, kind := ParseChecked([]byte(line))
+		want, _ := Classify([]byte(line))
+		if kind != want {
+			t.Fatalf("ParseChecked(%q) kind %v, Classify %v", line, kind, want)
+		}
+		if kind != KindEvent {
+			return
+		}
+		pev, err := Parse([]byte(line))
+		if err != nil || !reflect.DeepEqual(ev, pev) {
+			t.Fatalf("ParseChecked(%q) = %+v, Parse %+v %v", line, ev, pev, err)
 		}
 	})
 }

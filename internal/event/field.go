@@ -274,6 +274,16 @@ func keyIndex(key []byte, escaped bool, keys []string, vals []Value) int {
 	return missingKey(key, keys, vals)
 }
 
+// Raw returns v's bytes in line as written: a string's contents without
+// its quotes (escapes not decoded), any other value whole; nil for a
+// missing field.
+func (v Value) Raw(line []byte) []byte {
+	if v.kind == valueMissing {
+		return nil
+	}
+	return line[v.start:v.end]
+}
+
 // Text returns v's value as routing compares it: a string's contents,
 // numbers in their shortest decimal form, true or false, objects and arrays
 // as compact JSON; "" for a missing field or null. The result aliases line

@@ -152,6 +152,8 @@ func (h *handler) Commit() (bool, error) {
 	return true, nil
 }
 
+func (h *handler) Sync() error { return nil }
+
 func (h *handler) Rollback() {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -21,9 +21,12 @@ type Handler interface {
 	// Alert takes one of auditfwd's own alert events (BreakPos): routed as
 	// a line is, and to the first configured channel when no rule routes it.
 	Alert(line []byte, end logpos.Position)
-	// Commit makes everything handed over durable.
+	// Commit hands everything handed over on (the senders may post it at
+	// once).
 	Commit() (bool, error)
-	// Rollback forgets what was handed over since the last Commit.
+	// Sync makes everything committed durable.
+	Sync() error
+	// Rollback forgets what is not durable.
 	Rollback()
 }
 
@@ -42,7 +45,7 @@ type Options struct {
 	Logger       *slog.Logger
 	Metrics      *metrics.Metrics // chain breaks and lag
 	// Committed is told the position of the last row whose events are
-	// durable in the spools, after each successful Commit.
+	// durable in the spools, after each successful Commit and Sync.
 	Committed func(pos logpos.Position)
 	// Writable reports whether commits succeed (state_dir writable).
 	Writable func(ok bool)
@@ -142,7 +145,14 @@ func (rd *Reader) Run(ctx context.Context, h Handler, after int64) error {
 			handed++
 		}
 		if handed > 0 {
-			if _, err := h.Commit(); err != nil {
+			// The batch's events may go out before they are durable; the
+			// read position (and with it the cursors of idle channels)
+			// moves only once they are.
+			_, err := h.Commit()
+			if err == nil {
+				err = h.Sync()
+			}
+			if err != nil {
 				// state_dir cannot be written: forget this batch and read it
 				// again later; the table is the buffer.
 				h.Rollback()

@@ -17,6 +17,7 @@ func (s *destSink) Enqueue(d rules.Destination, _ []byte, _ logpos.Position) (bo
 	s.got = append(s.got, d.Channel+" "+d.SlackChannel)
 	return true, nil
 }
+func (s *destSink) Publish()    {}
 func (s *destSink) Sync() error { return nil }
 func (s *destSink) Rollback()   {}
 
@@ -41,9 +42,7 @@ func TestAlertRoutesOrFallsBackToTheFirstChannel(t *testing.T) {
 	if len(s.got) != 1 || s.got[0] != "ops #ops" {
 		t.Errorf("no rule routes it: %v, want the first channel", s.got)
 	}
-	if _, err := h.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitSync(t, h)
 	if v := value(t, m.LogLines.WithLabelValues("event")); v != 0 {
 		t.Errorf("counted as %v lines read", v)
 	}
@@ -65,7 +64,7 @@ func TestAlertRoutesOrFallsBackToTheFirstChannel(t *testing.T) {
 
 	h, s, m = mk([]config.Channel{}, config.DeployApprovalAlerts{})
 	h.Alert(alert, logpos.Position{Gen: 1, Offset: 2})
-	h.Commit()
+	commitSync(t, h)
 	if len(s.got) != 0 || value(t, m.EventsUnrouted) != 1 {
 		t.Errorf("nowhere to go: %v, unrouted %v", s.got, value(t, m.EventsUnrouted))
 	}

@@ -22,14 +22,24 @@ type Sink interface {
 	// the call. queued is false when the destination already holds the event
 	// at pos (the line was read again after a restart).
 	Enqueue(d rules.Destination, line []byte, pos logpos.Position) (queued bool, err error)
-	// Sync makes everything enqueued durable (before the log is checkpointed).
+	// Publish hands everything enqueued on: the senders may post it at
+	// once, before it is durable.
+	Publish()
+	// Sync makes everything published durable (before the log is
+	// checkpointed). It is called off the goroutine that enqueues, never at
+	// the same time as Rollback.
 	Sync() error
-	// Rollback drops what was enqueued since the last successful Sync.
+	// Rollback drops everything that is not durable: what was enqueued
+	// since the last Publish, and after a failed Sync what was published
+	// since the last good one.
 	Rollback()
 }
 
 // Handler implements tailer.Handler. Its counts reach the metrics when a
-// commit succeeds, so lines read again after a rollback are counted once.
+// commit succeeds, so lines read again after an append failed are counted
+// once. (After a failed fsync the lines since the last good one are read,
+// and counted, again: their events may have gone out already, and go out
+// again.)
 type Handler struct {
 	rules  atomic.Pointer[rules.Rules]
 	unwrap *event.Unwrapper
@@ -40,25 +50,21 @@ type Handler struct {
 	// routes (the dry run's summary); action is only valid during the call.
 	onUnrouted func(action []byte)
 
-	fields event.Fields // the current line's fields, for where conditions
+	fields event.Fields  // the current line's fields, for where conditions
+	router *rules.Router // routes with the rules in force (Line's goroutine only)
 
 	lines    [4]pending // by event.Kind
 	unrouted pending
 	routed   map[string]*pending
 	repeated map[string]*pending
+
+	all []*pending // every count
 }
 
 // pending is a count not yet added to its counter.
 type pending struct {
 	c prometheus.Counter
 	n int
-}
-
-func (p *pending) flush() {
-	if p.n > 0 {
-		p.c.Add(float64(p.n))
-		p.n = 0
-	}
 }
 
 // New returns a Handler routing with r.
@@ -73,7 +79,9 @@ func New(format event.Format, maxLine int, r *rules.Rules, sink Sink, m *metrics
 	}
 	for k := event.KindEvent; k <= event.KindOversized; k++ {
 		h.lines[k].c = m.LogLines.WithLabelValues(k.String())
+		h.all = append(h.all, &h.lines[k])
 	}
+	h.all = append(h.all, &h.unrouted)
 	h.rules.Store(r)
 	return h
 }
@@ -98,19 +106,17 @@ func (h *Handler) Line(raw []byte, end logpos.Position) {
 		h.lines[event.KindOversized].n++
 		return
 	}
-	r := h.rules.Load()
-	var kind event.Kind
-	var action []byte
-	if r.HasWhere() { // indexing the fields costs every line a little
-		kind, action = event.ClassifyFields(line, &h.fields)
-	} else {
-		kind, action = event.Classify(line)
-	}
+	kind, action := event.Classify(line)
 	h.lines[kind].n++
 	if kind != event.KindEvent {
 		return
 	}
-	h.enqueue(r.RouteEvent(action, &h.fields), line, action, end)
+	if r := h.rules.Load(); h.router == nil || h.router.Rules() != r {
+		h.router = r.Router() // new rules (a reload): their own plans
+	}
+	// The fields are indexed only for an action a rule with a where can
+	// route: the other lines are scanned once.
+	h.enqueue(h.router.RouteLine(line, action, &h.fields), line, action, end)
 }
 
 // Alert routes one of auditfwd's own alert events (a break in the gateway's
@@ -148,18 +154,19 @@ func (h *Handler) enqueue(dests []rules.Destination, line, action []byte, end lo
 			return
 		}
 		if queued {
-			counter(h.routed, h.m.EventsRouted, d.Channel).n++
+			h.counter(h.routed, h.m.EventsRouted, d.Channel).n++
 		} else {
-			counter(h.repeated, h.m.EventsRepeated, d.Channel).n++
+			h.counter(h.repeated, h.m.EventsRepeated, d.Channel).n++
 		}
 	}
 }
 
-func counter(by map[string]*pending, vec *prometheus.CounterVec, channel string) *pending {
+func (h *Handler) counter(by map[string]*pending, vec *prometheus.CounterVec, channel string) *pending {
 	p, ok := by[channel]
 	if !ok {
 		p = &pending{c: vec.WithLabelValues(channel)}
 		by[channel] = p
+		h.all = append(h.all, p)
 	}
 	return p
 }
@@ -167,43 +174,35 @@ func counter(by map[string]*pending, vec *prometheus.CounterVec, channel string)
 // Skip counts a line the tailer did not pass on.
 func (h *Handler) Skip(kind event.Kind, _ logpos.Position) { h.lines[kind].n++ }
 
-// Commit syncs the sink, then publishes the counts. A failed enqueue fails
-// the commit, so the log is never checkpointed past an event that was not
-// queued.
+// Commit hands the events routed since the last Commit to the sink's
+// senders (Publish), then publishes the counts. A failed enqueue fails the
+// commit, so the log is never checkpointed past an event that was not
+// queued. The events are durable after Sync.
 func (h *Handler) Commit() (bool, error) {
 	if h.err != nil {
 		return false, h.err
 	}
-	if err := h.sink.Sync(); err != nil {
-		return false, err
-	}
-	for i := range h.lines {
-		h.lines[i].flush()
-	}
-	h.unrouted.flush()
-	for _, p := range h.routed {
-		p.flush()
-	}
-	for _, p := range h.repeated {
-		p.flush()
+	h.sink.Publish()
+	for _, p := range h.all {
+		if p.n > 0 {
+			p.c.Add(float64(p.n))
+			p.n = 0
+		}
 	}
 	return !h.unwrap.Pending(), nil
 }
 
-// Rollback forgets everything since the last successful Commit: the tailer
-// hands those lines over again.
+// Sync makes every event handed on by Commit durable. The tailer calls it
+// off its read path, before it checkpoints.
+func (h *Handler) Sync() error { return h.sink.Sync() }
+
+// Rollback forgets everything that is not durable: the tailer hands those
+// lines over again.
 func (h *Handler) Rollback() {
 	h.sink.Rollback()
 	h.unwrap.Reset()
 	h.err = nil
-	for i := range h.lines {
-		h.lines[i].n = 0
-	}
-	h.unrouted.n = 0
-	for _, p := range h.routed {
-		p.n = 0
-	}
-	for _, p := range h.repeated {
+	for _, p := range h.all {
 		p.n = 0
 	}
 }

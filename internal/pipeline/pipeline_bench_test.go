@@ -24,6 +24,7 @@ func (s *nopSink) Enqueue(rules.Destination, []byte, logpos.Position) (bool, err
 	s.n++
 	return true, nil
 }
+func (s *nopSink) Publish()    {}
 func (s *nopSink) Sync() error { return nil }
 func (s *nopSink) Rollback()   {}
 

@@ -18,10 +18,13 @@ import (
 type memSink struct {
 	last, synced logpos.Position
 	n, syncedN   int
-	failSync     error
+	failEnqueue  error
 }
 
 func (s *memSink) Enqueue(_ rules.Destination, _ []byte, pos logpos.Position) (bool, error) {
+	if s.failEnqueue != nil {
+		return false, s.failEnqueue
+	}
 	if !s.last.Less(pos) {
 		return false, nil
 	}
@@ -30,10 +33,9 @@ func (s *memSink) Enqueue(_ rules.Destination, _ []byte, pos logpos.Position) (b
 	return true, nil
 }
 
+func (s *memSink) Publish() {}
+
 func (s *memSink) Sync() error {
-	if s.failSync != nil {
-		return s.failSync
-	}
 	s.synced, s.syncedN = s.last, s.n
 	return nil
 }
@@ -58,16 +60,12 @@ func TestRoutedCountsOnlyQueuedAndRepeatsAreCounted(t *testing.T) {
 	line := []byte(`{"action":"login.complete","status":"success"}`)
 	h.Line(line, logpos.Position{Gen: 1, Offset: 100})
 	h.Line(line, logpos.Position{Gen: 1, Offset: 200})
-	if _, err := h.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitSync(t, h)
 	// Read again after a restart: both already held.
 	h.Line(line, logpos.Position{Gen: 1, Offset: 100})
 	h.Line(line, logpos.Position{Gen: 1, Offset: 200})
 	h.Line(line, logpos.Position{Gen: 1, Offset: 300})
-	if _, err := h.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitSync(t, h)
 	if got := value(t, m.EventsRouted.WithLabelValues("security")); got != 3 {
 		t.Errorf("routed = %v, want 3 (only what was queued)", got)
 	}
@@ -84,20 +82,18 @@ func TestFailedCommitRollsBackCountsAndEvents(t *testing.T) {
 	sink := &memSink{}
 	h := New(event.FormatJSON, 1<<20, exampleRules(t), sink, m)
 	line := []byte(`{"action":"login.complete","status":"success"}`)
+	sink.failEnqueue = errors.New("no space left on device")
 	h.Line(line, logpos.Position{Gen: 1, Offset: 100})
 	h.Line([]byte("junk"), logpos.Position{Gen: 1, Offset: 105})
-	sink.failSync = errors.New("no space left on device")
 	if _, err := h.Commit(); err == nil {
-		t.Fatal("commit succeeded over a failing sink")
+		t.Fatal("commit succeeded after a failed enqueue")
 	}
 	h.Rollback()
-	sink.failSync = nil
+	sink.failEnqueue = nil
 	// The tailer hands the same lines over again.
 	h.Line(line, logpos.Position{Gen: 1, Offset: 100})
 	h.Line([]byte("junk"), logpos.Position{Gen: 1, Offset: 105})
-	if _, err := h.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitSync(t, h)
 	if got := value(t, m.EventsRouted.WithLabelValues("security")); got != 1 {
 		t.Errorf("routed = %v, want 1", got)
 	}
@@ -106,5 +102,16 @@ func TestFailedCommitRollsBackCountsAndEvents(t *testing.T) {
 	}
 	if sink.syncedN != 1 {
 		t.Errorf("sink holds %d events, want 1", sink.syncedN)
+	}
+}
+
+// commitSync is what the tailer does: Commit, then (off its read path) Sync.
+func commitSync(t *testing.T, h *Handler) {
+	t.Helper()
+	if _, err := h.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Sync(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -225,7 +225,8 @@ func (r *Rules) First() (Destination, bool) {
 }
 
 // HasWhere reports whether any rule has where conditions: only then does
-// RouteEvent read the event's fields, and need them indexed.
+// RouteEvent read the event's fields, and need them indexed (RouteLine
+// indexes them when they are needed).
 func (r *Rules) HasWhere() bool { return r.where }
 
 // RouteEvent returns where the event goes: action is its action (as
@@ -242,6 +243,54 @@ func (r *Rules) RouteEvent(action []byte, f *event.Fields) []Destination {
 	if p.cond == nil {
 		return p.static
 	}
+	return p.route(f)
+}
+
+// RouteLine is RouteEvent for a line event.Classify accepted with this
+// action: it indexes the line's fields into f (event.ClassifyFields) only
+// when a rule with a where can route the action, so that the other lines,
+// nearly all of them, are scanned once.
+func (r *Rules) RouteLine(line, action []byte, f *event.Fields) []Destination {
+	p := r.plan(action)
+	if p.cond == nil {
+		return p.static
+	}
+	event.ClassifyFields(line, f)
+	return p.route(f)
+}
+
+// A Router is RouteLine for one goroutine (the pipeline's): it keeps the
+// plans of the actions it has seen without the lock that Rules' own cache
+// takes for every line. Its zero value is not usable: Rules.Router makes one.
+type Router struct {
+	r     *Rules
+	plans map[string]*plan
+}
+
+// Router returns a Router over r, for one goroutine.
+func (r *Rules) Router() *Router { return &Router{r: r, plans: map[string]*plan{}} }
+
+// Rules is what the Router routes by.
+func (rt *Router) Rules() *Rules { return rt.r }
+
+// RouteLine is Rules.RouteLine.
+func (rt *Router) RouteLine(line, action []byte, f *event.Fields) []Destination {
+	p, ok := rt.plans[string(action)]
+	if !ok {
+		p = rt.r.plan(action)
+		if len(rt.plans) < maxCache {
+			rt.plans[string(action)] = p
+		}
+	}
+	if p.cond == nil {
+		return p.static
+	}
+	event.ClassifyFields(line, f)
+	return p.route(f)
+}
+
+// route is where the event whose fields f indexes goes, by p's conditions.
+func (p *plan) route(f *event.Fields) []Destination {
 	var buf [maxTabulated]bool
 	holds := buf[:]
 	if len(p.cond) > len(buf) {

@@ -1,15 +1,15 @@
 package slack
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -74,6 +74,9 @@ type Client struct {
 	http   *http.Client
 	apiURL string
 	token  string
+	// answers are the buffers message calls' answers are read into: Slack
+	// echoes every message, so an answer is about as large as the message.
+	answers sync.Pool
 }
 
 // New returns a Client for o.Token. slack-go's own retries stay off.
@@ -102,32 +105,23 @@ type Posted struct {
 // unfurls off. m must already be escaped (Pack, TestMessage and TextOnly
 // build such messages).
 func (c *Client) Post(ctx context.Context, channelID string, m Message) (Posted, error) {
-	return c.send(ctx, "chat.postMessage", url.Values{
-		"channel":      {channelID},
-		"unfurl_links": {"false"},
-		"unfurl_media": {"false"},
-	}, m)
+	return c.send(ctx, "chat.postMessage", call{channel: channelID, noUnfurl: true}, m)
 }
 
 // Reply posts m in the thread of the parent message threadTS (a parent's
 // ts, never a reply's) with chat.postMessage.
 func (c *Client) Reply(ctx context.Context, channelID, threadTS string, m Message) (Posted, error) {
-	return c.send(ctx, "chat.postMessage", url.Values{
-		"channel":      {channelID},
-		"thread_ts":    {threadTS},
-		"unfurl_links": {"false"},
-		"unfurl_media": {"false"},
-	}, m)
+	return c.send(ctx, "chat.postMessage", call{channel: channelID, threadTS: threadTS, noUnfurl: true}, m)
 }
 
 // Update replaces the text and blocks of the message ts with chat.update.
 // channelID must be an ID: Slack answers a name with channel_not_found.
 func (c *Client) Update(ctx context.Context, channelID, ts string, m Message) (Posted, error) {
-	return c.send(ctx, "chat.update", url.Values{"channel": {channelID}, "ts": {ts}}, m)
+	return c.send(ctx, "chat.update", call{channel: channelID, ts: ts}, m)
 }
 
-// send makes one message call (chat.postMessage, chat.update) with form and
-// m's text and blocks.
+// send makes one message call (chat.postMessage, chat.update): a JSON body
+// (wire.go) with m's text and blocks.
 //
 // These are the calls made here rather than through slack-go: Slack answers
 // with the whole message echoed back, and slack-go decodes that echo into
@@ -136,21 +130,17 @@ func (c *Client) Update(ctx context.Context, channelID, ts string, m Message) (P
 // thread_ts are read here.
 // Failures come back as slack-go's own error types, as from every other
 // call, so Classify treats them alike.
-func (c *Client) send(ctx context.Context, method string, form url.Values, m Message) (Posted, error) {
-	form.Set("token", c.token)
-	form.Set("text", m.Text)
-	if len(m.Blocks) > 0 {
-		blocks, err := json.Marshal(m.Blocks)
-		if err != nil {
-			return Posted{}, fmt.Errorf("%s: blocks: %w", method, err)
-		}
-		form.Set("blocks", string(blocks))
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.apiURL+method, strings.NewReader(form.Encode()))
+func (c *Client) send(ctx context.Context, method string, args call, m Message) (Posted, error) {
+	body, err := appendCall(make([]byte, 0, callSize(m)), args, m)
 	if err != nil {
 		return Posted{}, fmt.Errorf("%s: %w", method, err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.apiURL+method, bytes.NewReader(body))
+	if err != nil {
+		return Posted{}, fmt.Errorf("%s: %w", method, err)
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return Posted{}, fmt.Errorf("%s: %w", method, err)
@@ -167,22 +157,27 @@ func (c *Client) send(ctx context.Context, method string, form url.Values, m Mes
 	if resp.StatusCode != http.StatusOK {
 		return Posted{}, fmt.Errorf("%s: %w", method, slackapi.StatusCodeError{Code: resp.StatusCode, Status: resp.Status})
 	}
-	var answer struct {
-		OK      bool   `json:"ok"`
-		Error   string `json:"error"`
-		Channel string `json:"channel"`
-		TS      string `json:"ts"`
-		Message struct {
-			ThreadTS string `json:"thread_ts"`
-		} `json:"message"`
+	buf, _ := c.answers.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&answer); err != nil {
+	defer func() {
+		if buf.Cap() <= 1<<20 { // a huge answer's buffer is not kept
+			buf.Reset()
+			c.answers.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, 8<<20)); err != nil {
 		return Posted{}, fmt.Errorf("%s: reading the answer: %w", method, err)
 	}
-	if !answer.OK {
-		return Posted{}, fmt.Errorf("%s: %w", method, slackapi.SlackErrorResponse{Err: answer.Error})
+	a, err := parseAnswer(buf.Bytes())
+	if err != nil {
+		return Posted{}, fmt.Errorf("%s: reading the answer: %w", method, err)
 	}
-	return Posted{Channel: answer.Channel, TS: answer.TS, ThreadTS: answer.Message.ThreadTS}, nil
+	if !a.ok {
+		return Posted{}, fmt.Errorf("%s: %w", method, slackapi.SlackErrorResponse{Err: a.err})
+	}
+	return Posted{Channel: a.channel, TS: a.ts, ThreadTS: a.thr}, nil
 }
 
 // Channel is a public channel the bot can see.

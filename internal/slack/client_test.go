@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -81,19 +80,27 @@ func TestPostAndReplyReturnChannelAndTS(t *testing.T) {
 // Update sends chat.update with the channel, the ts, the text and the
 // blocks, and reads Slack's ok:false like a post.
 func TestUpdate(t *testing.T) {
-	var form url.Values
+	var body struct {
+		Channel, TS, Text string
+		Blocks            json.RawMessage
+	}
+	var auth string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.ParseForm()
-		form = r.PostForm
+		auth = r.Header.Get("Authorization")
+		body.Channel, body.TS, body.Text, body.Blocks = "", "", "", nil
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || r.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+			fmt.Fprint(w, `{"ok":false,"error":"invalid_json"}`)
+			return
+		}
 		if r.URL.Path != "/api/chat.update" {
 			fmt.Fprint(w, `{"ok":false,"error":"unknown_method"}`)
 			return
 		}
-		if form.Get("ts") == "1.000002" {
+		if body.TS == "1.000002" {
 			fmt.Fprint(w, `{"ok":false,"error":"message_not_found"}`)
 			return
 		}
-		fmt.Fprintf(w, `{"ok":true,"channel":%q,"ts":%q,"text":"echo"}`, form.Get("channel"), form.Get("ts"))
+		fmt.Fprintf(w, `{"ok":true,"channel":%q,"ts":%q,"text":"echo"}`, body.Channel, body.TS)
 	}))
 	defer srv.Close()
 	c := New(Options{APIURL: srv.URL + "/api/", Token: "xoxb-good"})
@@ -105,8 +112,8 @@ func TestUpdate(t *testing.T) {
 	if got != (Posted{Channel: "C0GENERAL1", TS: "1.000001"}) {
 		t.Errorf("Update = %+v", got)
 	}
-	if form.Get("token") != "xoxb-good" || form.Get("text") != m.Text || form.Get("blocks") == "" {
-		t.Errorf("chat.update form = %v", form)
+	if auth != "Bearer xoxb-good" || body.Text != m.Text || len(body.Blocks) == 0 {
+		t.Errorf("chat.update: Authorization %q, body %+v", auth, body)
 	}
 	_, err = c.Update(t.Context(), "C0GENERAL1", "1.000002", m)
 	if class, reason, _ := Classify(err); class != Permanent || reason != "message_not_found" {

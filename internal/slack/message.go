@@ -186,18 +186,28 @@ type eventParts struct {
 // parts lays out one event: under rule template l when it is not nil.
 func (x *render) parts(ev *event.Event, l *layout.Layout) eventParts {
 	var main, text strings.Builder
+	main.Grow(512) // an event's main section and fallback text: a few hundred bytes each
+	text.Grow(512)
 	heading := x.title(ev, l)
 	if heading == "" {
 		heading = x.text(ev.Action, capAction)
 	}
 	emo := emoji(ev)
-	main.WriteString("*" + emo + " " + heading + "*")
-	text.WriteString(emo + " " + heading)
+	for _, s := range [...]string{"*", emo, " ", heading, "*"} {
+		main.WriteString(s)
+	}
+	for _, s := range [...]string{emo, " ", heading} {
+		text.WriteString(s)
+	}
 
 	shown := map[string]bool{}
 	line := func(label, mrkdwnValue, textValue string) {
-		main.WriteString("\n*" + label + ":* " + mrkdwnValue)
-		text.WriteString("\n" + label + ": " + textValue)
+		for _, s := range [...]string{"\n*", label, ":* ", mrkdwnValue} {
+			main.WriteString(s)
+		}
+		for _, s := range [...]string{"\n", label, ": ", textValue} {
+			text.WriteString(s)
+		}
 	}
 	timeLine := func() {
 		switch {
@@ -242,7 +252,8 @@ func (x *render) parts(ev *event.Event, l *layout.Layout) eventParts {
 func (p *eventParts) finish(main, text *strings.Builder) eventParts {
 	for _, kv := range p.ctx {
 		p.size += units(kv)
-		text.WriteString("\n" + kv)
+		text.WriteByte('\n')
+		text.WriteString(kv)
 	}
 	p.main = main.String()
 	p.size += units(p.main)

@@ -17,6 +17,9 @@ func peekAck(t *testing.T, q *Queue, k int) []int {
 	if err := q.Ack(len(recs)); err != nil {
 		t.Fatal(err)
 	}
+	if err := q.saveNow(); err != nil { // what the saver does next
+		t.Fatal(err)
+	}
 	return got
 }
 

@@ -26,7 +26,18 @@ type Record struct {
 	// posted.
 	Template string `json:"template,omitempty"`
 
-	corrupt bool // a line that could not be decoded: skipped, never delivered
+	corrupt bool         // a line that could not be decoded: skipped, never delivered
+	parsed  *event.Event // Event parsed, when it was read for delivery
+}
+
+// Parsed is the record's event as event.Parse returns it, when the record
+// was read by Peek (the reader checks the event by parsing it); ok is false
+// otherwise, and for an event Parse refuses.
+func (r Record) Parsed() (ev event.Event, ok bool) {
+	if r.parsed == nil {
+		return ev, false
+	}
+	return *r.parsed, true
 }
 
 // decodeRecord decodes a record line (without its newline) exactly as encode
@@ -35,6 +46,13 @@ type Record struct {
 // valid JSON object), and json.Unmarshal decides then. The event aliases line;
 // the target is prevTarget when equal (records share a few targets).
 func decodeRecord(line []byte, prevTarget string) (r Record, ok bool) {
+	return decodeFast(line, prevTarget, false)
+}
+
+// decodeFast is decodeRecord; with parse, the event is checked by parsing
+// it (event.Parse, kept for Parsed: the sender needs it anyway) instead of
+// by event.Classify, so that a record read for delivery is scanned once.
+func decodeFast(line []byte, prevTarget string, parse bool) (r Record, ok bool) {
 	rest, ok := bytes.CutPrefix(line, []byte(`{"pos":{"gen":`))
 	if !ok {
 		return r, false
@@ -83,7 +101,15 @@ func decodeRecord(line []byte, prevTarget string) (r Record, ok bool) {
 	if ev[0] != '{' || ev[len(ev)-1] != '}' {
 		return r, false
 	}
-	if kind, _ := event.Classify(ev); kind == event.KindMalformed {
+	if parse {
+		e, kind := event.ParseChecked(ev)
+		switch kind {
+		case event.KindMalformed:
+			return r, false
+		case event.KindEvent:
+			r.parsed = &e
+		}
+	} else if kind, _ := event.Classify(ev); kind == event.KindMalformed {
 		return r, false
 	}
 	r.Pos = logpos.Position{Gen: gen, Offset: int64(off)}
@@ -160,15 +186,15 @@ const recordStart = '\r'
 // none). The line is taken whole when it decodes whole (an older line may
 // hold a carriage return as white space); only then is it split at its last
 // record start. err is the whole line's when neither decodes.
-func parseLine(line []byte, prevTarget string) (remains []byte, r Record, err error) {
-	if r, err = decodeLine(bytes.TrimPrefix(line, []byte{recordStart}), prevTarget); err == nil {
+func parseLine(line []byte, prevTarget string, parse bool) (remains []byte, r Record, err error) {
+	if r, err = decodeLine(bytes.TrimPrefix(line, []byte{recordStart}), prevTarget, parse); err == nil {
 		return nil, r, nil
 	}
 	i := bytes.LastIndexByte(line, recordStart)
 	if i <= 0 {
 		return nil, r, err
 	}
-	tail, terr := decodeLine(line[i+1:], prevTarget)
+	tail, terr := decodeLine(line[i+1:], prevTarget, parse)
 	if terr != nil {
 		return nil, r, err
 	}
@@ -177,8 +203,8 @@ func parseLine(line []byte, prevTarget string) (remains []byte, r Record, err er
 
 // decodeLine decodes one record's JSON: by decodeRecord when it can,
 // otherwise by json.Unmarshal.
-func decodeLine(b []byte, prevTarget string) (Record, error) {
-	if r, ok := decodeRecord(b, prevTarget); ok {
+func decodeLine(b []byte, prevTarget string, parse bool) (Record, error) {
+	if r, ok := decodeFast(b, prevTarget, parse); ok {
 		return r, nil
 	}
 	var r Record

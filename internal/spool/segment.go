@@ -20,43 +20,26 @@ import (
 // SegmentBytes is when a new segment file starts, so delivered data can be deleted.
 const SegmentBytes = 8 << 20
 
-// rollLocked starts a new segment whose first line remembers the last position.
+// rollLocked starts a new segment whose first line remembers the last
+// position. Nothing waits for the disk here: the segment rolled away from,
+// the new one and the directory are synced by the next Sync.
 func (q *Queue) rollLocked() error {
-	if q.dirty {
-		if err := q.w.Sync(); err != nil {
-			return fmt.Errorf("spool %s: fsync: %w", q.dir, err)
-		}
-	}
 	next := q.wSeg + 1
 	f, err := fsutil.OpenFile(q.segPath(next), os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool %s: %w", q.dir, err)
 	}
-	// A segment that could not be started whole is removed: at the next
-	// start the last segment must hold the last position.
-	abandon := func(err error) error {
+	marker := encode(Record{Pos: q.lastPos, Marker: true, Event: json.RawMessage("null")})
+	if _, err := q.writeAt(f, marker, 0); err != nil {
+		// A segment that could not be started whole is removed: at the
+		// next start the last segment must hold the last position.
 		f.Close()
 		os.Remove(q.segPath(next))
-		return err
+		return fmt.Errorf("spool %s: %w", q.dir, err)
 	}
-	marker := encode(Record{Pos: q.lastPos, Marker: true, Event: json.RawMessage("null")})
-	if _, err := f.Write(marker); err != nil {
-		return abandon(fmt.Errorf("spool %s: %w", q.dir, err))
-	}
-	if err := f.Sync(); err != nil {
-		return abandon(fmt.Errorf("spool %s: %w", q.dir, err))
-	}
-	if err := fsutil.SyncDir(q.dir); err != nil {
-		return abandon(err)
-	}
-	q.w.Close()
+	q.rolled = append(q.rolled, segFile{seg: q.wSeg, f: q.w})
 	q.w, q.wSeg, q.wSize = f, next, int64(len(marker))
-	// The old segment's records are durable: they are published now.
-	q.pending += q.unsynced
-	q.unsynced = 0
-	q.synced, q.flushed = q.wSize, q.wSize
-	q.pubPos = q.lastPos
-	q.dirty = false
+	q.dirty = true
 	return nil
 }
 
@@ -128,7 +111,7 @@ func (q *Queue) readSegment(c cursor, limit int64, most, maxBytes int) ([]Record
 		line := buf[start : start+i+1]
 		start += i + 1
 		at := cursor{Segment: c.Segment, Offset: off - int64(len(buf)-start) - int64(len(line))}
-		torn, rec, err := parseLine(line[:len(line)-1], target)
+		torn, rec, err := parseLine(line[:len(line)-1], target, true)
 		if len(torn) > 0 {
 			// The remains of a write cut short: skipped on their own,
 			// the record after them is read as any other.
@@ -181,7 +164,7 @@ func (q *Queue) countFrom(c cursor) (int, error) {
 		sc.Buffer(make([]byte, 64<<10), 64<<20)
 		for sc.Scan() {
 			// A corrupt record is skipped by the reader: not counted.
-			if _, rec, err := parseLine(sc.Bytes(), ""); err == nil && !rec.Marker {
+			if _, rec, err := parseLine(sc.Bytes(), "", false); err == nil && !rec.Marker {
 				n++
 			}
 		}
@@ -200,7 +183,7 @@ func scanSegment(f *os.File) (good, size int64, last logpos.Position, err error)
 		line, rerr := br.ReadBytes('\n')
 		off += int64(len(line))
 		if len(line) > 0 && line[len(line)-1] == '\n' {
-			if _, rec, err := parseLine(line[:len(line)-1], ""); err == nil {
+			if _, rec, err := parseLine(line[:len(line)-1], "", false); err == nil {
 				good, last = off, rec.Pos
 			}
 		}

@@ -53,6 +53,7 @@ func BenchmarkPeek(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	q.Publish()
 	if err := q.Sync(); err != nil {
 		b.Fatal(err)
 	}
@@ -80,6 +81,7 @@ func BenchmarkAck(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	q.Publish()
 	if err := q.Sync(); err != nil {
 		b.Fatal(err)
 	}

@@ -35,6 +35,7 @@ func appendAll(t *testing.T, q *Queue, from, to int) {
 			t.Fatal(err)
 		}
 	}
+	q.Publish()
 	if err := q.Sync(); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,9 @@ func wantSeq(t *testing.T, got []int, from, to int) {
 	}
 }
 
-func TestUnsyncedRecordsAreInvisible(t *testing.T) {
+// An appended record reaches the sender when it is published, before it
+// is durable: nothing on the way to Slack waits for the disk.
+func TestRecordsAreVisibleOncePublishedBeforeSync(t *testing.T) {
 	q, err := Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -100,16 +103,20 @@ func TestUnsyncedRecordsAreInvisible(t *testing.T) {
 	defer q.Close()
 	q.Append(rec(0))
 	if recs, _ := q.Peek(10, 1<<20); len(recs) != 0 || q.Len() != 0 {
-		t.Fatalf("unsynced record visible: %d, len %d", len(recs), q.Len())
+		t.Fatalf("unpublished record visible: %d, len %d", len(recs), q.Len())
 	}
-	q.Sync()
+	q.fsync = func(*os.File) error { panic("published records waited for a sync") }
+	q.Publish()
 	select {
 	case <-q.Ready():
 	default:
-		t.Fatal("Sync did not signal Ready")
+		t.Fatal("Publish did not signal Ready")
 	}
-	if q.Len() != 1 {
-		t.Fatalf("len %d", q.Len())
+	if recs, _ := q.Peek(10, 1<<20); len(recs) != 1 || q.Len() != 1 {
+		t.Fatalf("published record not visible: %d, len %d", len(recs), q.Len())
+	}
+	if q.HighWater() != (logpos.Position{}) {
+		t.Fatalf("high water %+v before any sync", q.HighWater())
 	}
 }
 
@@ -144,6 +151,7 @@ func TestAckSurvivesRestartAndDuplicatesAreRefused(t *testing.T) {
 			t.Fatalf("record %d added=%v", i, added)
 		}
 	}
+	q.Publish()
 	q.Sync()
 	wantSeq(t, drainAll(t, q, 3), 4, 12)
 }
@@ -164,6 +172,7 @@ func TestTornRecordIsCut(t *testing.T) {
 	if added, _ := q.Append(rec(3)); !added {
 		t.Fatal("record after a torn one was refused")
 	}
+	q.Publish()
 	q.Sync()
 	wantSeq(t, drainAll(t, q, 10), 0, 4)
 }
@@ -180,6 +189,7 @@ func TestSegmentsRollAndDeliveredOnesAreDeleted(t *testing.T) {
 		t.Fatalf("only %d segments", len(segs))
 	}
 	wantSeq(t, drainAll(t, q, 7), 0, 100)
+	q.saveNow() // what the saver does next
 	segs, _ = q.segments()
 	if len(segs) != 1 {
 		t.Fatalf("%d segments left after everything was delivered", len(segs))
@@ -206,6 +216,7 @@ func TestPeekBoundsBytesButReturnsOneLargeRecord(t *testing.T) {
 	big.Event = json.RawMessage(fmt.Sprintf(`{"n":0,"pad":%q}`, strings.Repeat("a", 5000)))
 	q.Append(big)
 	q.Append(rec(1))
+	q.Publish()
 	q.Sync()
 	if recs := peek(t, q, 10, 1000); len(recs) != 1 {
 		t.Fatalf("got %d records", len(recs))
@@ -234,6 +245,7 @@ func TestCorruptRecordSkippedOthersDelivered(t *testing.T) {
 	if added, _ := q.Append(rec(5)); !added {
 		t.Fatal("record after the damage refused")
 	}
+	q.Publish()
 	q.Sync()
 	if q.Len() != 5 {
 		t.Fatalf("len %d; a corrupt record is not counted as waiting", q.Len())
@@ -259,9 +271,6 @@ func TestRollbackDropsUnpublishedRecords(t *testing.T) {
 			t.Fatal(added, err)
 		}
 	}
-	if err := q.Flush(); err != nil { // flushed but not published: still rolled back
-		t.Fatal(err)
-	}
 	q.Rollback()
 	if q.Len() != 3 || q.HighWater() != rec(2).Pos {
 		t.Fatalf("after rollback len %d high water %+v", q.Len(), q.HighWater())
@@ -271,6 +280,7 @@ func TestRollbackDropsUnpublishedRecords(t *testing.T) {
 			t.Fatalf("record %d refused after rollback: %v %v", i, added, err)
 		}
 	}
+	q.Publish()
 	q.Sync()
 	wantSeq(t, drainAll(t, q, 10), 0, 6)
 	q.Close()
@@ -302,6 +312,7 @@ func TestPeekHasNoSideEffectsTrimMovesOn(t *testing.T) {
 	if err := q.Ack(len(first)); err != nil {
 		t.Fatal(err)
 	}
+	q.saveNow() // what the saver does next
 	cursorBefore, _ := os.ReadFile(filepath.Join(dir, cursorFile))
 	for range 3 {
 		if recs, err := q.Peek(100, 1<<20); err != nil || len(recs) != 0 {
@@ -317,6 +328,7 @@ func TestPeekHasNoSideEffectsTrimMovesOn(t *testing.T) {
 	if moved, err := q.Trim(); err != nil || !moved {
 		t.Fatalf("Trim: moved %v, %v", moved, err)
 	}
+	q.saveNow() // what the saver does next
 	if _, err := os.Stat(q.segPath(segs[0])); !os.IsNotExist(err) {
 		t.Fatalf("the delivered segment is still there after Trim: %v", err)
 	}
@@ -331,12 +343,46 @@ func nums(t *testing.T, recs []Record) []int {
 	return out
 }
 
-// Sync makes appended records durable and visible to the sender, as the
-// delivery service's Sync does for all its queues (Flush, then Publish).
-func (q *Queue) Sync() error {
-	if err := q.Flush(); err != nil {
-		return err
+// A sender that keeps what one message could not take tops it up with
+// PeekMore: each record is read once, in order, and Ack removes them from
+// the head as with Peek alone.
+func TestPeekMoreReadsOnAfterTheHeldRecords(t *testing.T) {
+	q, err := open(t.TempDir(), 2000, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	q.Publish()
-	return nil
+	defer q.Close()
+	appendAll(t, q, 0, 40) // more than one segment
+	var got []int
+	held := peek(t, q, 5, 1<<20)
+	for len(held) > 0 || q.Len() > 0 {
+		if len(held) < 5 {
+			more, err := q.PeekMore(5-len(held), 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, more...)
+		}
+		if len(held) == 0 { // the held ones ended a segment
+			held = peek(t, q, 5, 1<<20)
+			continue
+		}
+		take := min(len(held), 3)
+		got = append(got, nums(t, held[:take])...)
+		if err := q.Ack(take); err != nil {
+			t.Fatal(err)
+		}
+		held = held[take:]
+	}
+	wantSeq(t, got, 0, 40)
+	q.saveNow()
+	q.Close()
+	q2, err := open(q.dir, 2000, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q2.Close()
+	if q2.Len() != 0 {
+		t.Fatalf("%d records left after everything was acknowledged", q2.Len())
+	}
 }

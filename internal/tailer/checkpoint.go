@@ -62,15 +62,22 @@ func saveCheckpoint(path string, cp Checkpoint) error {
 // commit makes the handler durable, then records the position.
 func (t *Tailer) commit() error { return t.commitAt(false) }
 
-// commitFollowing is commit at the end of the log while following it. The
-// handler is made durable at once (that is what hands new events to the
-// senders), but while lines keep arriving the checkpoint of the same file
-// is rewritten at most every CheckpointEvery; the poll tick writes a
-// position left waiting. Skipping a write weakens no guarantee: the
-// checkpoint only lags, never leads the spools, and a line read again after
-// a crash is recognised downstream by its position.
+// commitFollowing is commit while following the log (at its end, or every
+// CommitBytes of a backlog). The handler hands the new events to the
+// senders at once, and the syncer makes them durable off the read path;
+// while lines keep arriving the checkpoint of the same file is rewritten at
+// most every CheckpointEvery, and the poll tick writes a position left
+// waiting. Lagging weakens no guarantee: the checkpoint never leads the
+// spools, and a line read again after a crash is recognised downstream by
+// its position.
 func (t *Tailer) commitFollowing() error { return t.commitAt(true) }
 
+// commitAt commits: the handler publishes, then the commit is made durable
+// (the handler's Sync, then the checkpoint), by the syncer. Unless
+// following (start, rotation, truncation, shutdown) and while the state
+// directory fails, it waits for that, so that those positions are on disk
+// before the tailer moves on and a fault ends only when a write really
+// succeeded.
 func (t *Tailer) commitAt(following bool) error {
 	t.uncommit = 0
 	if t.opts.Heartbeat != nil {
@@ -78,6 +85,73 @@ func (t *Tailer) commitAt(following bool) error {
 	}
 	ok, err := t.h.Commit()
 	if err != nil {
+		return commitFailed(err)
+	}
+	if t.sy == nil {
+		return t.commitNow(ok)
+	}
+	if err := t.sy.takeErr(); err != nil {
+		// A sync or write off the read path failed: roll back to what is
+		// durable, and write again, waiting.
+		t.lastSaved, t.lastHanded = Checkpoint{}, Checkpoint{}
+		return commitFailed(err)
+	}
+	wait := !following || t.fault != nil
+	if t.cur == nil { // no log open: nothing new was handed over
+		if wait {
+			return t.flushSyncer()
+		}
+		return nil
+	}
+	if !ok {
+		// No position to record (mid multi-line record): the events
+		// handed on are made durable all the same.
+		t.sy.save(syncJob{})
+		if wait {
+			return t.flushSyncer()
+		}
+		return nil
+	}
+	of := t.cur
+	cp := Checkpoint{
+		Version: 1, Path: of.name, Dev: of.dev, Ino: of.ino,
+		FPLen: of.fp.n, FPHash: of.fp.hash, Position: of.pos(),
+	}
+	now := time.Now()
+	// A fault ends with a checkpoint written, not one left waiting: the
+	// state directory is writable again only once all of it was written.
+	write := cp != t.lastSaved && !(following && t.fault == nil && cp.Gen == t.lastSaved.Gen &&
+		cp.Dev == t.lastSaved.Dev && cp.Ino == t.lastSaved.Ino && now.Sub(t.lastSaveTime) < t.opts.CheckpointEvery)
+	if cp == t.lastHanded && !write && !wait {
+		return nil // nothing new since the last job
+	}
+	t.sy.save(syncJob{cp: cp, write: write})
+	t.lastHanded = cp
+	if write {
+		t.lastSaved, t.lastSaveTime = cp, now
+	}
+	if wait {
+		if err := t.flushSyncer(); err != nil {
+			return err
+		}
+		of.safe = of.off
+	}
+	return nil
+}
+
+// flushSyncer waits for the syncer's jobs.
+func (t *Tailer) flushSyncer() error {
+	if err := t.sy.flush(); err != nil {
+		t.lastSaved, t.lastHanded = Checkpoint{}, Checkpoint{}
+		return commitFailed(err)
+	}
+	return nil
+}
+
+// commitNow is commitAt without a syncer (Once, or no checkpoint): the
+// handler's Sync and the checkpoint write happen here.
+func (t *Tailer) commitNow(ok bool) error {
+	if err := t.h.Sync(); err != nil {
 		return commitFailed(err)
 	}
 	if !ok || t.cur == nil {
@@ -88,13 +162,6 @@ func (t *Tailer) commitAt(following bool) error {
 	if t.opts.CheckpointPath == "" {
 		return nil
 	}
-	if t.cps != nil {
-		if err := t.cps.takeErr(); err != nil {
-			// A write off the read path failed: write it again, waiting.
-			t.lastSaved = Checkpoint{}
-			return commitFailed(err)
-		}
-	}
 	cp := Checkpoint{
 		Version: 1, Path: of.name, Dev: of.dev, Ino: of.ino,
 		FPLen: of.fp.n, FPHash: of.fp.hash, Position: of.pos(),
@@ -102,34 +169,23 @@ func (t *Tailer) commitAt(following bool) error {
 	if cp == t.lastSaved {
 		return nil
 	}
-	now := time.Now()
-	// A fault ends with a checkpoint written, not one left waiting: the
-	// state directory is writable again only once all of it was written.
-	if following && t.fault == nil && cp.Gen == t.lastSaved.Gen && cp.Dev == t.lastSaved.Dev && cp.Ino == t.lastSaved.Ino &&
-		now.Sub(t.lastSaveTime) < t.opts.CheckpointEvery {
-		return nil
-	}
-	// While following, the write happens off the read path; while writes
-	// fail, every commit waits for its write, so that the fault ends only
-	// when one really succeeded.
-	if err := t.writeCheckpoint(cp, !following || t.fault != nil); err != nil {
+	if err := t.checkpointWriter()(t.opts.CheckpointPath, cp); err != nil {
 		t.lastSaved = Checkpoint{}
 		return commitFailed(err)
 	}
-	t.lastSaved, t.lastSaveTime = cp, now
+	t.lastSaved, t.lastSaveTime = cp, time.Now()
 	return nil
 }
 
-// writeCheckpoint writes cp, waiting for the write unless it may lag.
-func (t *Tailer) writeCheckpoint(cp Checkpoint, wait bool) error {
-	if t.cps == nil {
-		return t.checkpointWriter()(t.opts.CheckpointPath, cp)
+// durableOffset is where a rollback resumes in of: the position of the last
+// commit made durable in it.
+func (t *Tailer) durableOffset(of *openFile) int64 {
+	if t.sy != nil {
+		if d := t.sy.durablePos(); d.Gen == of.gen && d.Dev == of.dev && d.Ino == of.ino && d.Offset > of.safe {
+			of.safe = d.Offset
+		}
 	}
-	t.cps.save(cp)
-	if wait {
-		return t.cps.flush()
-	}
-	return nil
+	return of.safe
 }
 
 func (t *Tailer) checkpointWriter() func(string, Checkpoint) error {

@@ -38,9 +38,10 @@ const (
 // good commit is rolled back and will be read again from the log. It returns
 // how long to wait before trying again (jittered exponential backoff).
 func (t *Tailer) holdBack(err error) time.Duration {
-	t.h.Rollback()
+	t.rollback()
 	if of := t.cur; of != nil {
-		of.off, of.scan, of.n, of.skipping, of.padding = of.safe, of.safe, 0, false, false
+		safe := t.durableOffset(of)
+		of.off, of.scan, of.n, of.skipping, of.padding = safe, safe, 0, false, false
 	}
 	now := time.Now()
 	first := t.fault == nil
@@ -64,6 +65,14 @@ func (t *Tailer) holdBack(err error) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
+// rollback rolls the handler back to what is durable, once no sync runs.
+func (t *Tailer) rollback() {
+	if t.sy != nil {
+		t.sy.flush() // a failure it reports is the one being handled
+	}
+	t.h.Rollback()
+}
+
 // recovered ends a run of failed commits.
 func (t *Tailer) recovered() {
 	t.log.Info("state directory writable again; reading on", "held_back_for", time.Since(t.fault.since).Round(time.Second).String(), "attempts", t.fault.attempts)
@@ -78,7 +87,7 @@ func (t *Tailer) recovered() {
 func (t *Tailer) shutdown() error {
 	err := t.commit()
 	if err != nil && isCommitError(err) {
-		t.h.Rollback()
+		t.rollback()
 		t.log.Warn("could not save progress at shutdown; the lines after the last checkpoint will be read again", "err", err)
 		return nil
 	}

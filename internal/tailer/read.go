@@ -98,7 +98,9 @@ func (t *Tailer) drain(ctx context.Context, of *openFile, final bool) error {
 			return nil
 		}
 		if t.uncommit >= t.opts.CommitBytes && t.cur == of {
-			if err := t.commit(); err != nil {
+			// A backlog: its events go out as it is read, and are made
+			// durable behind the reading.
+			if err := t.commitFollowing(); err != nil {
 				return err
 			}
 		}

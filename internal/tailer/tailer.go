@@ -27,11 +27,17 @@ type Handler interface {
 	// Skip reports a line that is not passed on: event.KindOversized, or
 	// event.KindMalformed for a run of NUL padding (copytruncate).
 	Skip(kind event.Kind, end logpos.Position)
-	// Commit makes everything handed over durable. It returns false when the
+	// Commit hands everything handed over since the last Commit on: it
+	// may reach Slack before it is durable. It returns false when the
 	// current position must not be checkpointed yet (mid multi-line record).
 	Commit() (bool, error)
-	// Rollback forgets everything handed over since the last successful
-	// Commit: the tailer reads those lines again later (state_dir unwritable).
+	// Sync makes everything committed durable. The tailer calls it off its
+	// read path (from a goroutine of its own, never at the same time as
+	// Rollback) and checkpoints a position only after the Sync that
+	// followed its Commit.
+	Sync() error
+	// Rollback forgets everything that is not durable: the tailer reads
+	// those lines again later (state_dir unwritable).
 	Rollback()
 }
 
@@ -122,8 +128,9 @@ type Tailer struct {
 	absent  *absence // set while the log cannot be opened
 	present *bool    // last reported to Options.Present
 
-	afterCommit func(*openFile) // tests: act in the window before the fingerprint is extended
-	cps         *checkpointer
+	afterCommit func(*openFile)                        // tests: act in the window before the fingerprint is extended
+	sy          *syncer                                // makes commits durable off the read path (nil: Once, or no checkpoint)
+	lastHanded  Checkpoint                             // the position of the last job handed to sy
 	saveCP      func(path string, cp Checkpoint) error // nil: saveCheckpoint; tests slow it down
 }
 
@@ -167,8 +174,8 @@ func (t *Tailer) Run(ctx context.Context) error {
 		return t.runOnce(ctx)
 	}
 	if t.opts.CheckpointPath != "" {
-		t.cps = newCheckpointer(t.opts.CheckpointPath, t.checkpointWriter())
-		defer t.cps.close()
+		t.sy = newSyncer(t.opts.CheckpointPath, t.h.Sync, t.checkpointWriter())
+		defer t.sy.close()
 	}
 	stopWatch := t.watch()
 	defer stopWatch()

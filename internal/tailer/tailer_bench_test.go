@@ -15,6 +15,7 @@ type countHandler struct{ lines, bytes int }
 func (h *countHandler) Line(line []byte, _ logpos.Position) { h.lines++; h.bytes += len(line) }
 func (h *countHandler) Skip(event.Kind, logpos.Position)    {}
 func (h *countHandler) Commit() (bool, error)               { return true, nil }
+func (h *countHandler) Sync() error                         { return nil }
 func (h *countHandler) Rollback()                           {}
 
 // BenchmarkReadOnce is the tailer's own cost through a backlog: bulk

@@ -21,6 +21,7 @@ type recorder struct {
 	skipped   map[event.Kind]int
 	commits   int
 	committed int          // len(lines) at the last successful commit
+	synced    int          // committed at the last Sync: what a rollback keeps
 	fail      func() error // when set and non-nil, Commit fails
 	rollbacks int
 	changed   chan struct{}
@@ -58,10 +59,18 @@ func (r *recorder) Commit() (bool, error) {
 	return true, nil
 }
 
+func (r *recorder) Sync() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.synced = r.committed
+	return nil
+}
+
 func (r *recorder) Rollback() {
 	r.mu.Lock()
 	r.rollbacks++
-	r.lines, r.ends = r.lines[:r.committed], r.ends[:r.committed]
+	r.lines, r.ends = r.lines[:r.synced], r.ends[:r.synced]
+	r.committed = r.synced
 	r.mu.Unlock()
 }
 

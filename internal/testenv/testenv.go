@@ -52,7 +52,9 @@ func Binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "auditfwd")
-		args := []string{"build", "-o", binPath}
+		// The test hooks (kill points of the in-flight test) are compiled
+		// in; they do nothing unless their environment variable is set.
+		args := []string{"build", "-tags", "auditfwd_testhooks", "-o", binPath}
 		if raceEnabled {
 			args = append(args, "-race")
 		}
