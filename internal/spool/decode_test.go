@@ -155,3 +155,8 @@ func TestDecodeRecordWithMentionAndThread(t *testing.T) {
 	}
 	checkDecode(t, line)
 }
+
+// decodeRecord is decodeFast with the event checked by event.Classify.
+func decodeRecord(line []byte, prevTarget string) (Record, bool) {
+	return decodeFast(line, prevTarget, false)
+}

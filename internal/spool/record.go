@@ -40,18 +40,14 @@ func (r Record) Parsed() (ev event.Event, ok bool) {
 	return *r.parsed, true
 }
 
-// decodeRecord decodes a record line (without its newline) exactly as encode
+// decodeFast decodes a record line (without its newline) exactly as encode
 // lays it out, as json.Unmarshal would, without reflection; ok is false for
 // any other layout or doubt (markers, escaped targets, an event that is not a
 // valid JSON object), and json.Unmarshal decides then. The event aliases line;
-// the target is prevTarget when equal (records share a few targets).
-func decodeRecord(line []byte, prevTarget string) (r Record, ok bool) {
-	return decodeFast(line, prevTarget, false)
-}
-
-// decodeFast is decodeRecord; with parse, the event is checked by parsing
-// it (event.Parse, kept for Parsed: the sender needs it anyway) instead of
-// by event.Classify, so that a record read for delivery is scanned once.
+// the target is prevTarget when equal (records share a few targets). With
+// parse, the event is checked by parsing it (event.Parse, kept for Parsed:
+// the sender needs it anyway) instead of by event.Classify, so that a
+// record read for delivery is scanned once.
 func decodeFast(line []byte, prevTarget string, parse bool) (r Record, ok bool) {
 	rest, ok := bytes.CutPrefix(line, []byte(`{"pos":{"gen":`))
 	if !ok {
