@@ -123,7 +123,8 @@ func requestState(r *threads.Request) (string, string) {
 	default:
 		md, txt = "❔ State unknown (no event of this request has applied yet)", "state unknown (no event of this request has applied yet)"
 	}
-	if r.Until != "" && r.State != threads.Rejected {
+	// An expired request's end is the time it expired at, said above.
+	if r.Until != "" && r.State != threads.Rejected && r.State != threads.Expired {
 		urfc, udate := untilTime(r.Until)
 		verb := "until"
 		if r.Extended {

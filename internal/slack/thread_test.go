@@ -72,6 +72,23 @@ func TestParentOfARequestTellsItsState(t *testing.T) {
 	}
 }
 
+// An expired request's heading says when it expired and who had approved
+// it; the approval's end is that same moment, so it is not said twice.
+func TestParentOfAnExpiredRequestSaysItsEndOnce(t *testing.T) {
+	th := newThread(t, threads.Spec{Approval: true},
+		`{"action":"deploy_approval_request.create","resource":"42","status":"success","ts":"2026-03-20T01:00:00Z","user_email":"bob@example.com"}`,
+		`{"action":"deploy_approval_request.approve","expires_at":"2026-03-20T02:00:00Z","resource":"42","status":"success","ts":"2026-03-20T01:05:00Z","user_email":"alice@example.com"}`,
+		`{"action":"deploy_approval_request.expired","resource":"42","status":"success","ts":"2026-03-20T02:00:00Z"}`)
+	m := Parent(th)
+	want := "Deploy approval request 42: expired at 2026-03-20T02:00:00Z (approved by alice@example.com)\n"
+	if !strings.Contains(m.Text, want) {
+		t.Errorf("expired parent lacks %q:\n%s", want, m.Text)
+	}
+	if strings.Contains(m.Text, "until") {
+		t.Errorf("expired parent says until:\n%s", m.Text)
+	}
+}
+
 func TestParentOfAThreadByCountsAndShowsTheLatest(t *testing.T) {
 	lines := []string{`{"action":"login.oauth_failed","ip_address":"203.0.113.9","status":"failed","ts":"2026-03-20T01:00:00Z","resource":"evt-0000001"}`}
 	for i := 0; i < 19; i++ {
