@@ -213,6 +213,50 @@ func TestCommitFailureHoldsBackAndResumes(t *testing.T) {
 	}
 }
 
+// A retry while commits fail reads one buffer of the backlog before it
+// meets the fault again, not CommitBytes of it: a busy log wakes the tailer
+// on every write, and each wake-up retries.
+func TestRetryDuringAFaultReadsOneBuffer(t *testing.T) {
+	h := newHarness(t)
+	var full atomic.Bool
+	full.Store(true)
+	h.rec = newRecorder()
+	h.rec.fail = func() error {
+		if full.Load() {
+			return errors.New("no space left on device")
+		}
+		return nil
+	}
+	tl := New(Options{Path: h.path, CheckpointPath: h.cp, PollInterval: 10 * time.Millisecond}, h.rec)
+	line := strings.Repeat("x", 199) // 200 bytes with its newline
+	var backlog strings.Builder
+	const lines = 60_000 // 12 MB: three CommitBytes
+	for range lines {
+		backlog.WriteString(line + "\n")
+	}
+	appendFile(t, h.path, backlog.String())
+	h.runTailer(tl)
+	waitUntil(t, "four failed attempts", func() bool {
+		h.rec.mu.Lock()
+		defer h.rec.mu.Unlock()
+		return h.rec.rollbacks >= 4
+	})
+	h.rec.mu.Lock()
+	dropped := append([]int(nil), h.rec.dropped...)
+	h.rec.mu.Unlock()
+	perBuffer := initialBuffer/200 + 1
+	for i, n := range dropped[1:] { // the first attempt did not know of the fault yet
+		if n > perBuffer {
+			t.Errorf("retry %d read %d lines (%d bytes) before failing again, want at most one buffer (%d lines)", i+1, n, n*200, perBuffer)
+		}
+	}
+	full.Store(false)
+	got := h.rec.waitFor(t, "every line once writing works", atLeast(lines))
+	if len(got) != lines {
+		t.Errorf("%d lines handed over, want %d", len(got), lines)
+	}
+}
+
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)

@@ -97,9 +97,11 @@ func (t *Tailer) drain(ctx context.Context, of *openFile, final bool) error {
 			of.n = 0 // a partial line is read again, whole, next time
 			return nil
 		}
-		if t.uncommit >= t.opts.CommitBytes && t.cur == of {
+		if (t.uncommit >= t.opts.CommitBytes || t.fault != nil) && t.cur == of {
 			// A backlog: its events go out as it is read, and are made
-			// durable behind the reading.
+			// durable behind the reading. While commits fail, each buffer
+			// read is committed: a retry that fails again has read one
+			// buffer of the backlog, not CommitBytes of it.
 			if err := t.commitFollowing(); err != nil {
 				return err
 			}

@@ -24,6 +24,7 @@ type recorder struct {
 	synced    int          // committed at the last Sync: what a rollback keeps
 	fail      func() error // when set and non-nil, Commit fails
 	rollbacks int
+	dropped   []int // lines each rollback dropped
 	changed   chan struct{}
 }
 
@@ -69,6 +70,7 @@ func (r *recorder) Sync() error {
 func (r *recorder) Rollback() {
 	r.mu.Lock()
 	r.rollbacks++
+	r.dropped = append(r.dropped, len(r.lines)-r.synced)
 	r.lines, r.ends = r.lines[:r.synced], r.ends[:r.synced]
 	r.committed = r.synced
 	r.mu.Unlock()
