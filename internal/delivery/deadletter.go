@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -169,7 +168,7 @@ type deadLetterFile struct {
 }
 
 func readDeadLetters(path string) (*deadLetterFile, error) {
-	data, err := readNoFollow(path)
+	data, err := fsutil.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return &deadLetterFile{}, nil
 	}
@@ -194,16 +193,6 @@ func readDeadLetters(path string) (*deadLetterFile, error) {
 		f.lines = append(f.lines, line)
 	}
 	return f, nil
-}
-
-// readNoFollow reads path, refusing a symlink (fsutil.Open).
-func readNoFollow(path string) ([]byte, error) {
-	f, err := fsutil.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(f)
 }
 
 // repairDeadLetters reads path (its lock held) and sets damage aside: the

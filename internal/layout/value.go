@@ -24,12 +24,7 @@ func Value(ev *event.Event, path string) (string, bool) {
 	case "ts", "timestamp":
 		v = ev.TimeRaw
 	default:
-		for _, f := range ev.Fields {
-			if f.Key == head {
-				v = f.Value
-				break
-			}
-		}
+		v = ev.Get(head)
 	}
 	if !nested {
 		return v, v != ""

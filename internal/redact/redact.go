@@ -73,10 +73,11 @@ func New(o Options) (*Redactor, error) {
 		}
 	}
 	for _, p := range o.Patterns {
-		if err := ValidatePattern(p); err != nil {
+		re, err := compilePattern(p)
+		if err != nil {
 			return nil, err
 		}
-		r.patterns = append(r.patterns, regexp.MustCompile(p))
+		r.patterns = append(r.patterns, re)
 	}
 	return r, nil
 }
@@ -95,14 +96,20 @@ func ValidateField(g string) error {
 // ValidatePattern reports whether p is a usable redact.patterns expression:
 // valid RE2 that does not match the empty string (it would match everywhere).
 func ValidatePattern(p string) error {
+	_, err := compilePattern(p)
+	return err
+}
+
+// compilePattern compiles p once for New and ValidatePattern alike.
+func compilePattern(p string) (*regexp.Regexp, error) {
 	re, err := regexp.Compile(p)
 	if err != nil {
-		return fmt.Errorf("invalid expression %q (RE2 syntax): %v", p, err)
+		return nil, fmt.Errorf("invalid expression %q (RE2 syntax): %v", p, err)
 	}
 	if re.MatchString("") {
-		return fmt.Errorf("expression %q matches the empty string, so it would match everywhere", p)
+		return nil, fmt.Errorf("expression %q matches the empty string, so it would match everywhere", p)
 	}
-	return nil
+	return re, nil
 }
 
 // Hides reports whether the field at path (a top-level key, or

@@ -146,6 +146,13 @@ func (x *render) single(ev *event.Event, l *layout.Layout, alert bool, reserve r
 	return Message{Text: clip(text.String(), maxText), Blocks: blocks}
 }
 
+// stepDone is what each step of a request's life (threads.StepOf) did, as
+// an alert's heading says it.
+var stepDone = map[string]string{
+	threads.StepCreate: "requested", threads.StepApprove: "approved", threads.StepReject: "rejected",
+	threads.StepExtend: "extended", threads.StepExpire: "expired",
+}
+
 // alertHeading heads a deploy approval alert posted on its own (a
 // redelivered dead letter, or alerts without threads): what the event did
 // to its request, so that an approval never reads "requested". Its values
@@ -155,13 +162,7 @@ func (x *render) alertHeading(ev *event.Event) string {
 	if !lifecycle {
 		return "🚀 Deploy approval alert"
 	}
-	done, known := map[string]string{
-		"create": "requested", "created": "requested",
-		"approve": "approved", "approved": "approved",
-		"reject": "rejected", "rejected": "rejected",
-		"extend": "extended", "extended": "extended",
-		"expire": "expired", "expired": "expired",
-	}[verb]
+	done, known := stepDone[threads.StepOf(ev.Action)]
 	switch st := ev.Get("status"); {
 	case known && (st == "" || st == "success") && done == "requested":
 		return "🚀 Deploy approval requested"

@@ -205,12 +205,12 @@ func (r *Renderer) Redactions(ev *event.Event) []event.Field {
 // event, and always searched by the detectors and patterns. A field added
 // to threads.Thread fails TestEveryThreadValueIsRedactedOrNotShown until it
 // is placed here or known not to be shown.
-func (x *render) thread(t *threads.Thread) threads.Thread {
+func (x *render) thread(t *threads.Thread, first *event.Event) threads.Thread {
 	c := t.Clone()
 	if x.r == nil || x.r.redact == nil {
 		return c
 	}
-	hidden := x.hiddenIn(t.First)
+	hidden := x.hiddenIn(first)
 	heading := func(s string) string {
 		for _, h := range hidden {
 			if s != "" && (s == h || len(s) >= 64 && strings.HasPrefix(h, s)) {
@@ -248,12 +248,11 @@ func (x *render) thread(t *threads.Thread) threads.Thread {
 	return c
 }
 
-// hiddenIn lists the values redact.fields hides in the event line: its
+// hiddenIn lists the values redact.fields hides in ev (nil: none): its
 // fields, and the keys of JSON objects in them one level down
 // (details.branch).
-func (x *render) hiddenIn(line []byte) []string {
-	ev, err := event.Parse(line)
-	if err != nil {
+func (x *render) hiddenIn(ev *event.Event) []string {
+	if ev == nil {
 		return nil
 	}
 	var out []string
@@ -271,7 +270,7 @@ func (x *render) hiddenIn(line []byte) []string {
 		}
 		for k := range obj {
 			if x.r.redact.Hides(f.Key + "." + k) {
-				if v, ok := layout.Value(&ev, f.Key+"."+k); ok && v != "" {
+				if v, ok := layout.Value(ev, f.Key+"."+k); ok && v != "" {
 					out = append(out, v)
 				}
 			}
@@ -284,8 +283,14 @@ func (x *render) hiddenIn(line []byte) []string {
 // every value from the thread's events redacted.
 func (r *Renderer) Parent(t *threads.Thread) Message {
 	x := r.start()
-	shown := x.thread(t)
-	return x.done(parent(&shown, x))
+	// The first event is parsed once, for what redact.fields hides in it
+	// and for the parent to show it.
+	var first *event.Event
+	if ev, err := event.Parse(t.First); err == nil {
+		first = &ev
+	}
+	shown := x.thread(t, first)
+	return x.done(parent(&shown, first, x))
 }
 
 // ThreadStart is the parent a threads.Start decision posts: the new

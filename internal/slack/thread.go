@@ -21,8 +21,9 @@ const maxUpdateText = 3900
 // thread holds and the latest one's action, status and time. Then the
 // thread's first event, as it was first shown, and a line counting the
 // thread. It is posted for a new thread and sent again with chat.update
-// as replies arrive. Renderer.Parent redacts t's values before.
-func parent(t *threads.Thread, x *render) Message {
+// as replies arrive. Renderer.Parent redacts t's values before, and
+// parses t.First into first (nil when it cannot be parsed).
+func parent(t *threads.Thread, first *event.Event, x *render) Message {
 	var head, text strings.Builder
 	if t.Request != nil {
 		approvalHead(t.Request, &head, &text)
@@ -51,8 +52,8 @@ func parent(t *threads.Thread, x *render) Message {
 
 	blocks := []slackapi.Block{section(head.String())}
 	budgetBlocks, budgetText := maxBlocks-2, maxBlocksText-units(head.String())-200
-	if ev, err := event.Parse(t.First); err == nil {
-		p := x.notedParts(&ev, nil, t.FirstNotApplied)
+	if first != nil {
+		p := x.notedParts(first, nil, t.FirstNotApplied)
 		k := p.fit(budgetBlocks, budgetText)
 		blocks = append(blocks, p.blocks(k)...)
 		text.WriteString("\n\n" + p.text)

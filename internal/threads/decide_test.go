@@ -1,6 +1,7 @@
 package threads
 
 import (
+	"cmp"
 	"fmt"
 	"reflect"
 	"slices"
@@ -104,7 +105,7 @@ func TestDecide(t *testing.T) {
 				before = cur.Clone()
 			}
 			ev := parse(t, c.line)
-			in := Input{Channel: "ch", Spec: c.spec, Key: c.spec.Key(ev), SlackChannel: cmpOr(c.slack, "C1"), Event: ev,
+			in := Input{Channel: "ch", Spec: c.spec, Key: c.spec.Key(ev), SlackChannel: cmp.Or(c.slack, "C1"), Event: ev,
 				Line: []byte(c.line), Pos: logpos.Position{Gen: 1, Offset: 500}, Mention: ping, Now: now, ParentGone: c.parentGone}
 			d := Decide(cur, in)
 			if d.Action != c.action || !slices.Equal(d.Ping, c.ping) || d.Edit != c.edit || d.Thread.Count != c.count || d.Thread.TS != c.ts || d.NotApplied != c.notApplied {
@@ -122,13 +123,6 @@ func TestDecide(t *testing.T) {
 			}
 		})
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // Decide never needs more than its arguments: the same input, the same

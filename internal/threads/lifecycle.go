@@ -19,27 +19,27 @@ const (
 // writes create, approve, reject, extend; its documentation also names
 // created, approved, rejected, expired).
 const (
-	stepCreate  = "create"
-	stepApprove = "approve"
-	stepReject  = "reject"
-	stepExtend  = "extend"
-	stepExpire  = "expire"
+	StepCreate  = "create"
+	StepApprove = "approve"
+	StepReject  = "reject"
+	StepExtend  = "extend"
+	StepExpire  = "expire"
 )
 
-// stepOf is the step an action names, or "" for one that is not a step
+// StepOf is the step an action names, or "" for one that is not a step
 // auditfwd knows.
-func stepOf(action string) string {
+func StepOf(action string) string {
 	switch strings.TrimPrefix(action, LifecyclePrefix) {
 	case "create", "created":
-		return stepCreate
+		return StepCreate
 	case "approve", "approved":
-		return stepApprove
+		return StepApprove
 	case "reject", "rejected":
-		return stepReject
+		return StepReject
 	case "extend", "extended":
-		return stepExtend
+		return StepExtend
 	case "expire", "expired":
-		return stepExpire
+		return StepExpire
 	}
 	return ""
 }
@@ -50,9 +50,9 @@ func stepOf(action string) string {
 // From Unknown every step fits: auditfwd did not see what came before, and
 // a successful event is the gateway's word that it happened.
 var lifecycle = map[string]map[string]string{
-	Unknown:  {stepCreate: Pending, stepApprove: Approved, stepReject: Rejected, stepExtend: Approved, stepExpire: Expired},
-	Pending:  {stepApprove: Approved, stepReject: Rejected},
-	Approved: {stepExtend: Approved, stepExpire: Expired, stepReject: Rejected},
+	Unknown:  {StepCreate: Pending, StepApprove: Approved, StepReject: Rejected, StepExtend: Approved, StepExpire: Expired},
+	Pending:  {StepApprove: Approved, StepReject: Rejected},
+	Approved: {StepExtend: Approved, StepExpire: Expired, StepReject: Rejected},
 	Rejected: {},
 	Expired:  {},
 }
@@ -74,7 +74,7 @@ func transition(state, step, status string) (next, notApplied string) {
 		return to, ""
 	}
 	switch {
-	case step == stepCreate:
+	case step == StepCreate:
 		return state, "the request was already opened"
 	case state == Pending:
 		return state, "nobody has approved the request"

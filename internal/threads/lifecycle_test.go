@@ -29,7 +29,7 @@ func TestTransition(t *testing.T) {
 		}
 		for i, step := range steps {
 			for _, status := range []string{"success", "denied", "failed", "error", ""} {
-				next, why := transition(from, stepOf(LifecyclePrefix+step), status)
+				next, why := transition(from, StepOf(LifecyclePrefix+step), status)
 				want := cells[i+1]
 				if status != "success" {
 					want = "-"
@@ -43,12 +43,12 @@ func TestTransition(t *testing.T) {
 				}
 			}
 		}
-		if next, why := transition(from, stepOf(LifecyclePrefix+"deployed"), "success"); why == "" || next != from {
+		if next, why := transition(from, StepOf(LifecyclePrefix+"deployed"), "success"); why == "" || next != from {
 			t.Errorf("an unknown step applied to %s: %q", cells[0], next)
 		}
 	}
 	for _, alias := range []string{"created", "approved", "rejected", "extended", "expired"} {
-		if stepOf(LifecyclePrefix+alias) == "" {
+		if StepOf(LifecyclePrefix+alias) == "" {
 			t.Errorf("%s is not read as a step", alias)
 		}
 	}

@@ -188,7 +188,7 @@ func Hash(line []byte) uint64 {
 // the first event that applies, and never changes afterwards: a later
 // event's details cannot rewrite it.
 func (r *Request) apply(ev *event.Event) (notApplied string) {
-	step := stepOf(ev.Action)
+	step := StepOf(ev.Action)
 	next, why := transition(r.State, step, ev.Get("status"))
 	if why != "" {
 		return why
@@ -208,7 +208,7 @@ func (r *Request) apply(ev *event.Event) (notApplied string) {
 	who := actor(ev)
 	if !r.Fixed {
 		r.Fixed = true
-		if step == stepCreate {
+		if step == StepCreate {
 			r.Requester = who
 		}
 		r.App = get("app", "app_name")
@@ -219,21 +219,21 @@ func (r *Request) apply(ev *event.Event) (notApplied string) {
 	}
 	at, atRaw := ev.Time, clip(ev.TimeRaw, maxValue)
 	switch step {
-	case stepCreate:
+	case StepCreate:
 		r.At, r.AtRaw = at, atRaw
-	case stepApprove:
+	case StepApprove:
 		r.By, r.At, r.AtRaw = who, at, atRaw
 		r.Until, r.Notes = get("expires_at", "approved_until", "until"), get("notes")
-	case stepReject:
+	case StepReject:
 		r.By, r.At, r.AtRaw = who, at, atRaw
 		r.Notes = get("notes", "reason")
 		r.Until, r.Extended, r.ExtendBy = "", false, ""
-	case stepExtend:
+	case StepExtend:
 		r.Extended, r.ExtendBy = true, who
 		if until := get("expires_at", "extended_until", "until"); until != "" {
 			r.Until = until
 		}
-	case stepExpire:
+	case StepExpire:
 		r.At, r.AtRaw = at, atRaw
 	}
 	r.State = next
