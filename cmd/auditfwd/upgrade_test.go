@@ -23,11 +23,7 @@ const unstampedRelease = "820d514"
 // repository's own history (CI clones it whole).
 func buildFromHistory(t *testing.T, commit string) string {
 	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(out)))
+	root := testenv.ModuleRoot(t)
 	if out, err := exec.Command("git", "-C", root, "cat-file", "-e", commit+"^{commit}").CombinedOutput(); err != nil {
 		t.Fatalf("commit %s is not in this clone's history (%v %s); the upgrade test builds the daemon as it was then: "+
 			"use a full clone (git fetch --unshallow)", commit, err, out)
