@@ -48,33 +48,16 @@ func buildFromHistory(t *testing.T, commit string) string {
 	return bin
 }
 
-// upgradeConfig uses only keys both versions know (the old one refuses
-// unknown keys).
-func upgradeConfig(d *testenv.Daemon, apiURL string) string {
-	return fmt.Sprintf(`audit_log:
-  path: %s
-  start_at: beginning
-state_dir: %s
-log_level: debug
-slack:
-  api_url: %s
-metrics:
-  listen: %s
-admin:
-  listen: %s
-  public_url: http://%s
-channels:
+// upgradeChannels, with testenv's config and alertsOn, uses only keys
+// both versions know (the old one refuses unknown keys).
+const upgradeChannels = `
   - name: security
     slack_channel: "#security"
     actions: [login.complete]
   - name: infrastructure
     slack_channel: "#infrastructure"
     actions: [release.promote]
-deploy_approval_alerts:
-  enabled: true
-  slack_channel: "#deploy-approvals"
-`, d.LogPath, d.StateDir, apiURL, d.Metrics, d.Admin, d.Admin)
-}
+`
 
 // An upgrade from the unstamped layout: the old daemon queues events while
 // Slack is down and stops (SIGTERM, or a crash), more events are written
@@ -98,8 +81,7 @@ func TestUpgradeFromUnstampedLayoutDeliversEveryEventOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSlack(t)
-			d := newDaemon(t, s, testenv.Options{})
-			d.WriteConfig(upgradeConfig(d, s.URL))
+			d := newDaemon(t, s, testenv.Options{Channels: upgradeChannels, Extra: alertsOn})
 			d.Bin = old
 			d.Start()
 
