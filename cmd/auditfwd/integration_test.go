@@ -436,21 +436,30 @@ func TestRateLimitHonoursRetryAfter(t *testing.T) {
 	}
 }
 
-func TestChannelNotFoundDeadLetterThenRedeliver(t *testing.T) {
-	t.Parallel()
-	s := newSlack(t)
-	d := newDaemon(t, s, testenv.Options{Channels: `
+// startTwoDeadLetters starts a daemon whose one channel, audit, posts to a
+// Slack channel that does not exist (#audit-new), appends login events 1
+// and 2, and waits until both are in the dead-letter file, deadPath.
+func startTwoDeadLetters(t *testing.T) (s *fakeslack.Server, d *testenv.Daemon, deadPath string) {
+	t.Helper()
+	s = newSlack(t)
+	d = newDaemon(t, s, testenv.Options{Channels: `
   - name: audit
     slack_channel: "#audit-new"
     actions: ["login.*"]
 `})
 	d.Start()
-	d.Append(testenv.Event("login.complete", 1), testenv.Event("login.complete", 2))
-	deadPath := filepath.Join(d.StateDir, "dead-letter.jsonl")
-	testenv.Eventually(t, 20*time.Second, "dead letters", func() bool {
+	d.Append(events(1, 3)...)
+	deadPath = filepath.Join(d.StateDir, "dead-letter.jsonl")
+	testenv.Eventually(t, 20*time.Second, "two dead letters", func() bool {
 		data, _ := os.ReadFile(deadPath)
 		return strings.Count(string(data), "channel_not_found") == 2
 	})
+	return s, d, deadPath
+}
+
+func TestChannelNotFoundDeadLetterThenRedeliver(t *testing.T) {
+	t.Parallel()
+	s, d, deadPath := startTwoDeadLetters(t)
 	// The file is written before the counter moves: wait for both.
 	testenv.Eventually(t, 10*time.Second, "dead-lettered metric 2", func() bool {
 		v, _ := d.Metric("auditfwd_events_dead_lettered_total", "channel=audit", "reason=channel_not_found")

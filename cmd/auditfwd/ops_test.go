@@ -3,7 +3,6 @@ package main
 import (
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/auditfwd/auditfwd/internal/testenv"
@@ -18,11 +17,7 @@ func TestOpsFiles(t *testing.T) {
 	for _, tool := range []string{"promtool", "systemd-analyze"} {
 		lookTool(t, tool)
 	}
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(out)))
+	root := testenv.ModuleRoot(t)
 	cmd := exec.Command("bash", filepath.Join(root, "scripts", "check-ops.sh"))
 	cmd.Dir = root
 	res, err := cmd.CombinedOutput()

@@ -278,19 +278,7 @@ func TestAlertSeriesExistFromStartUp(t *testing.T) {
 // dead letters after the intact ones, and redeliver sends those.
 func TestTornDeadLetterLineIsSetAside(t *testing.T) {
 	t.Parallel()
-	s := newSlack(t)
-	d := newDaemon(t, s, testenv.Options{Channels: `
-  - name: audit
-    slack_channel: "#audit-new"
-    actions: ["login.*"]
-`})
-	d.Start()
-	d.Append(events(1, 3)...)
-	deadPath := filepath.Join(d.StateDir, "dead-letter.jsonl")
-	testenv.Eventually(t, 20*time.Second, "two dead letters", func() bool {
-		data, _ := os.ReadFile(deadPath)
-		return strings.Count(string(data), "channel_not_found") == 2
-	})
+	s, d, deadPath := startTwoDeadLetters(t)
 	stop(t, d)
 	data, err := os.ReadFile(deadPath)
 	if err != nil {

@@ -23,11 +23,7 @@ const unstampedRelease = "820d514"
 // repository's own history (CI clones it whole).
 func buildFromHistory(t *testing.T, commit string) string {
 	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(out)))
+	root := testenv.ModuleRoot(t)
 	if out, err := exec.Command("git", "-C", root, "cat-file", "-e", commit+"^{commit}").CombinedOutput(); err != nil {
 		t.Fatalf("commit %s is not in this clone's history (%v %s); the upgrade test builds the daemon as it was then: "+
 			"use a full clone (git fetch --unshallow)", commit, err, out)
@@ -52,33 +48,16 @@ func buildFromHistory(t *testing.T, commit string) string {
 	return bin
 }
 
-// upgradeConfig uses only keys both versions know (the old one refuses
-// unknown keys).
-func upgradeConfig(d *testenv.Daemon, apiURL string) string {
-	return fmt.Sprintf(`audit_log:
-  path: %s
-  start_at: beginning
-state_dir: %s
-log_level: debug
-slack:
-  api_url: %s
-metrics:
-  listen: %s
-admin:
-  listen: %s
-  public_url: http://%s
-channels:
+// upgradeChannels, with testenv's config and alertsOn, uses only keys
+// both versions know (the old one refuses unknown keys).
+const upgradeChannels = `
   - name: security
     slack_channel: "#security"
     actions: [login.complete]
   - name: infrastructure
     slack_channel: "#infrastructure"
     actions: [release.promote]
-deploy_approval_alerts:
-  enabled: true
-  slack_channel: "#deploy-approvals"
-`, d.LogPath, d.StateDir, apiURL, d.Metrics, d.Admin, d.Admin)
-}
+`
 
 // An upgrade from the unstamped layout: the old daemon queues events while
 // Slack is down and stops (SIGTERM, or a crash), more events are written
@@ -102,8 +81,7 @@ func TestUpgradeFromUnstampedLayoutDeliversEveryEventOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSlack(t)
-			d := newDaemon(t, s, testenv.Options{})
-			d.WriteConfig(upgradeConfig(d, s.URL))
+			d := newDaemon(t, s, testenv.Options{Channels: upgradeChannels, Extra: alertsOn})
 			d.Bin = old
 			d.Start()
 

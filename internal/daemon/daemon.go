@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/auditfwd/auditfwd/internal/config"
@@ -242,20 +243,17 @@ func (d *Daemon) tail(ctx context.Context) error {
 }
 
 // logPresent reports whether the audit log file exists.
-func (d *Daemon) logPresent(ok bool) {
-	if ok {
-		d.m.AuditLogPresent.Set(1)
-	} else {
-		d.m.AuditLogPresent.Set(0)
-	}
-}
+func (d *Daemon) logPresent(ok bool) { setFlag(d.m.AuditLogPresent, ok) }
 
 // writable reports whether state_dir can be written.
-func (d *Daemon) writable(ok bool) {
-	if ok {
-		d.m.StateDirWritable.Set(1)
+func (d *Daemon) writable(ok bool) { setFlag(d.m.StateDirWritable, ok) }
+
+// setFlag sets a gauge that is 1 or 0.
+func setFlag(g prometheus.Gauge, on bool) {
+	if on {
+		g.Set(1)
 	} else {
-		d.m.StateDirWritable.Set(0)
+		g.Set(0)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -135,14 +136,7 @@ func (r *reloader) load(trigger string, data []byte, sum string) error {
 var liveSections = [...]string{"channels", "deploy_approval_alerts", "redact"}
 
 // isLive reports whether the top-level key applies on reload.
-func isLive(key string) bool {
-	for _, k := range liveSections {
-		if k == key {
-			return true
-		}
-	}
-	return false
-}
+func isLive(key string) bool { return slices.Contains(liveSections[:], key) }
 
 // restartKeysChanged returns the dotted names of the keys outside the live
 // sections whose values differ between boot and cfg, e.g.

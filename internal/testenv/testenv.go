@@ -40,12 +40,11 @@ var (
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		out, err := exec.Command("go", "env", "GOMOD").Output()
+		root, err := moduleRoot()
 		if err != nil {
 			buildErr = err
 			return
 		}
-		root := filepath.Dir(strings.TrimSpace(string(out)))
 		dir, err := os.MkdirTemp("", "auditfwd-bin-")
 		if err != nil {
 			buildErr = err
@@ -68,6 +67,25 @@ func Binary(t testing.TB) string {
 		t.Fatal(buildErr)
 	}
 	return binPath
+}
+
+// ModuleRoot is the directory of the auditfwd module the test runs in (its
+// go.mod's directory).
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out))), nil
 }
 
 // Main runs a package's tests (call it from TestMain) and then removes the
