@@ -46,7 +46,6 @@ type Rules struct {
 	rules  []rule // the channels in config order, then the alerts when enabled
 	owner  map[string]*rule
 	alerts *rule // nil when deploy approval alerts are disabled
-	where  bool  // some rule has a where
 
 	mu    sync.RWMutex
 	cache map[string]*plan
@@ -188,9 +187,6 @@ func Compile(cfg *config.Config) (*Rules, error) {
 		r.rules = append(r.rules, ru)
 		r.alerts = &r.rules[len(r.rules)-1]
 	}
-	for i := range r.rules {
-		r.where = r.where || len(r.rules[i].where) > 0
-	}
 	// One queue per Slack channel keeps its events in log order: every rule
 	// naming the same Slack channel delivers under the first such name.
 	r.owner = map[string]*rule{}
@@ -224,14 +220,8 @@ func (r *Rules) First() (Destination, bool) {
 	return Destination{Channel: ru.name, SlackChannel: ru.slack, Alert: ru.alert, Mention: ru.mention}, true
 }
 
-// HasWhere reports whether any rule has where conditions: only then does
-// RouteEvent read the event's fields, and need them indexed (RouteLine
-// indexes them when they are needed).
-func (r *Rules) HasWhere() bool { return r.where }
-
 // RouteEvent returns where the event goes: action is its action (as
-// event.ClassifyFields found it) and f the index of its line; when
-// HasWhere is false, f is not read (event.Classify's action will do). The
+// event.ClassifyFields found it) and f the index of its line. The
 // destinations are in config order, the alert destination last unless it
 // took the place of a rule naming the same Slack channel; nil when the event
 // goes nowhere. Callers must not modify the slice.
@@ -246,20 +236,7 @@ func (r *Rules) RouteEvent(action []byte, f *event.Fields) []Destination {
 	return p.route(f)
 }
 
-// RouteLine is RouteEvent for a line event.Classify accepted with this
-// action: it indexes the line's fields into f (event.ClassifyFields) only
-// when a rule with a where can route the action, so that the other lines,
-// nearly all of them, are scanned once.
-func (r *Rules) RouteLine(line, action []byte, f *event.Fields) []Destination {
-	p := r.plan(action)
-	if p.cond == nil {
-		return p.static
-	}
-	event.ClassifyFields(line, f)
-	return p.route(f)
-}
-
-// A Router is RouteLine for one goroutine (the pipeline's): it keeps the
+// A Router routes lines for one goroutine (the pipeline's): it keeps the
 // plans of the actions it has seen without the lock that Rules' own cache
 // takes for every line. Its zero value is not usable: Rules.Router makes one.
 type Router struct {
@@ -273,7 +250,10 @@ func (r *Rules) Router() *Router { return &Router{r: r, plans: map[string]*plan{
 // Rules is what the Router routes by.
 func (rt *Router) Rules() *Rules { return rt.r }
 
-// RouteLine is Rules.RouteLine.
+// RouteLine is RouteEvent for a line event.Classify accepted with this
+// action: it indexes the line's fields into f (event.ClassifyFields) only
+// when a rule with a where can route the action, so that the other lines,
+// nearly all of them, are scanned once.
 func (rt *Router) RouteLine(line, action []byte, f *event.Fields) []Destination {
 	p, ok := rt.plans[string(action)]
 	if !ok {

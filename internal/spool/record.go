@@ -84,10 +84,10 @@ func decodeFast(line []byte, prevTarget string, parse bool) (r Record, ok bool) 
 	if r.Mention, rest, ok = cutMention(rest); !ok {
 		return r, false
 	}
-	if rest, ok = cutThread(rest, &r); !ok {
+	if rest, ok = cutPlainString(rest, []byte(`,"thread":"`), &r.Thread); !ok {
 		return r, false
 	}
-	if rest, ok = cutTemplate(rest, &r); !ok {
+	if rest, ok = cutPlainString(rest, []byte(`,"template":"`), &r.Template); !ok {
 		return r, false
 	}
 	if rest, ok = bytes.CutPrefix(rest, []byte(`,"event":`)); !ok || len(rest) < 2 || rest[len(rest)-1] != '}' {
@@ -197,7 +197,7 @@ func parseLine(line []byte, prevTarget string, parse bool) (remains []byte, r Re
 	return line[:i], tail, nil
 }
 
-// decodeLine decodes one record's JSON: by decodeRecord when it can,
+// decodeLine decodes one record's JSON: by decodeFast when it can,
 // otherwise by json.Unmarshal.
 func decodeLine(b []byte, prevTarget string, parse bool) (Record, error) {
 	if r, ok := decodeFast(b, prevTarget, parse); ok {
@@ -261,11 +261,12 @@ func appendString(b []byte, s string) []byte {
 	return append(b, t...)
 }
 
-// cutThread takes an optional `,"thread":"…"` (a plain string, as encode
-// writes thread specs) off the front of rest into r.Thread; ok is false
-// when it is there in another form.
-func cutThread(rest []byte, r *Record) ([]byte, bool) {
-	rest, found := bytes.CutPrefix(rest, []byte(`,"thread":"`))
+// cutPlainString takes an optional field off the front of rest into dst:
+// prefix is its key up to the value's opening quote (`,"thread":"`), and
+// the value a plain string, as encode writes thread specs and rule names;
+// ok is false when the field is there in another form.
+func cutPlainString(rest, prefix []byte, dst *string) ([]byte, bool) {
+	rest, found := bytes.CutPrefix(rest, prefix)
 	if !found {
 		return rest, true
 	}
@@ -273,23 +274,7 @@ func cutThread(rest []byte, r *Record) ([]byte, bool) {
 	if q < 0 || !plainJSONString(string(rest[:q])) {
 		return rest, false
 	}
-	r.Thread = string(rest[:q])
-	return rest[q+1:], true
-}
-
-// cutTemplate takes an optional `,"template":"…"` (a plain string: rule
-// names are) off the front of rest into r.Template; ok is false when it is
-// there in another form.
-func cutTemplate(rest []byte, r *Record) ([]byte, bool) {
-	rest, found := bytes.CutPrefix(rest, []byte(`,"template":"`))
-	if !found {
-		return rest, true
-	}
-	q := bytes.IndexByte(rest, '"')
-	if q < 0 || !plainJSONString(string(rest[:q])) {
-		return rest, false
-	}
-	r.Template = string(rest[:q])
+	*dst = string(rest[:q])
 	return rest[q+1:], true
 }
 

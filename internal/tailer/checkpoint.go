@@ -113,10 +113,7 @@ func (t *Tailer) commitAt(following bool) error {
 		return nil
 	}
 	of := t.cur
-	cp := Checkpoint{
-		Version: 1, Path: of.name, Dev: of.dev, Ino: of.ino,
-		FPLen: of.fp.n, FPHash: of.fp.hash, Position: of.pos(),
-	}
+	cp := of.checkpoint()
 	now := time.Now()
 	// A fault ends with a checkpoint written, not one left waiting: the
 	// state directory is writable again only once all of it was written.
@@ -162,10 +159,7 @@ func (t *Tailer) commitNow(ok bool) error {
 	if t.opts.CheckpointPath == "" {
 		return nil
 	}
-	cp := Checkpoint{
-		Version: 1, Path: of.name, Dev: of.dev, Ino: of.ino,
-		FPLen: of.fp.n, FPHash: of.fp.hash, Position: of.pos(),
-	}
+	cp := of.checkpoint()
 	if cp == t.lastSaved {
 		return nil
 	}
@@ -175,6 +169,14 @@ func (t *Tailer) commitNow(ok bool) error {
 	}
 	t.lastSaved, t.lastSaveTime = cp, time.Now()
 	return nil
+}
+
+// checkpoint is the checkpoint of of's current position.
+func (of *openFile) checkpoint() Checkpoint {
+	return Checkpoint{
+		Version: 1, Path: of.name, Dev: of.dev, Ino: of.ino,
+		FPLen: of.fp.n, FPHash: of.fp.hash, Position: of.pos(),
+	}
 }
 
 // durableOffset is where a rollback resumes in of: the position of the last
