@@ -1,6 +1,6 @@
-// Package backoff is how the Postgres source waits before trying again:
-// capped exponential delays with jitter, and sleeps that keep the systemd
-// watchdog fed. It knows nothing of what is retried.
+// Package backoff is how auditfwd waits before trying again: capped
+// exponential delays with jitter, and sleeps that keep the systemd watchdog
+// fed. It knows nothing of what is retried.
 package backoff
 
 import (
@@ -20,8 +20,12 @@ func Delay(n int, ceiling time.Duration) time.Duration {
 	if n < 31 && time.Second<<(n-1) < ceiling {
 		d = time.Second << (n - 1)
 	}
-	return d/2 + rand.N(d/2+1)
+	return Jitter(d)
 }
+
+// Jitter is a random duration between d/2 and d, so that retries do not go
+// in step.
+func Jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
 
 // Sleep waits d, or until ctx is done (then it returns false), calling
 // beat at once and every second meanwhile (beat may be nil).

@@ -3,9 +3,9 @@ package delivery
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
 
+	"github.com/auditfwd/auditfwd/internal/backoff"
 	"github.com/auditfwd/auditfwd/internal/event"
 	"github.com/auditfwd/auditfwd/internal/slack"
 	"github.com/auditfwd/auditfwd/internal/spool"
@@ -119,7 +119,7 @@ func (s *Service) send(ctx context.Context, ch *channel) {
 				return
 			}
 		case retry:
-			if !s.sleep(ctx, max(jitter(d.backoff), d.atLeast), nil) {
+			if !s.sleep(ctx, max(backoff.Jitter(d.backoff), d.atLeast), nil) {
 				return
 			}
 		case resend:
@@ -201,7 +201,7 @@ func (s *Service) deadLetterOrWait(ctx context.Context, ch *channel, h *held, re
 		*stuck = 0
 		return true
 	}
-	wait := jitter(backoffCeiling(*stuck, s.opts.MaxBackoff))
+	wait := backoff.Jitter(backoffCeiling(*stuck, s.opts.MaxBackoff))
 	*stuck++
 	s.sleep(ctx, wait, nil)
 	return false
@@ -351,12 +351,8 @@ func (s *Service) deliveredBefore(channel string, recs []spool.Record) int {
 // backoff is capped exponential with jitter: 1s, 2s, 4s … MaxBackoff, each
 // between half and all of that.
 func (s *Service) backoff(attempt int) time.Duration {
-	return jitter(backoffCeiling(attempt, s.opts.MaxBackoff))
+	return backoff.Jitter(backoffCeiling(attempt, s.opts.MaxBackoff))
 }
-
-// jitter is a random duration between d/2 and d, so that failing channels
-// do not retry in step.
-func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
 
 // sleep waits d (or until wake), returning false when ctx ended first.
 func (s *Service) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {

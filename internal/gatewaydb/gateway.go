@@ -120,27 +120,17 @@ func (g *Gateway) Append(ctx context.Context, e Event) (Row, error) {
 // lock, the highest chain_index and its hash, the HMAC, the insert through
 // audit.append_event. Several calls in one transaction append several rows.
 func AppendTx(ctx context.Context, tx pgx.Tx, e Event) (Row, error) {
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(chainLock)); err != nil {
-		return Row{}, fmt.Errorf("gatewaydb: lock: %w", err)
+	last, prev, err := head(ctx, tx)
+	if err != nil {
+		return Row{}, err
 	}
-	r := Row{Event: e}
+	r := Row{Event: e, ChainIndex: last + 1, PreviousHash: prev}
 	if r.Time.IsZero() {
 		r.Time = time.Now()
 	}
 	r.Time = r.Time.UTC()
 	if r.EventCount == 0 {
 		r.EventCount = 1
-	}
-	var last int64
-	var prev []byte
-	err := tx.QueryRow(ctx, "SELECT chain_index, event_hash FROM audit.audit_event ORDER BY chain_index DESC LIMIT 1").Scan(&last, &prev)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		r.ChainIndex = 0
-	case err != nil:
-		return Row{}, fmt.Errorf("gatewaydb: last row: %w", err)
-	default:
-		r.ChainIndex, r.PreviousHash = last+1, prev
 	}
 	r.EventHash = Hash(HMACSecret, r.ChainIndex, r.PreviousHash, r.Event)
 	var ip *netip.Addr
@@ -160,6 +150,22 @@ func AppendTx(ctx context.Context, tx pgx.Tx, e Event) (Row, error) {
 		return Row{}, fmt.Errorf("gatewaydb: append: %w", err)
 	}
 	return r, nil
+}
+
+// head takes the gateway's chain lock for tx and reads the chain's last
+// row: its chain index (-1 when the table is empty) and event_hash.
+func head(ctx context.Context, tx pgx.Tx) (last int64, prev []byte, err error) {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(chainLock)); err != nil {
+		return 0, nil, fmt.Errorf("gatewaydb: lock: %w", err)
+	}
+	err = tx.QueryRow(ctx, "SELECT chain_index, event_hash FROM audit.audit_event ORDER BY chain_index DESC LIMIT 1").Scan(&last, &prev)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return -1, nil, nil
+	case err != nil:
+		return 0, nil, fmt.Errorf("gatewaydb: last row: %w", err)
+	}
+	return last, prev, nil
 }
 
 func null(s string) *string {
@@ -210,13 +216,8 @@ func (c *Cluster) Tx(ctx context.Context, db string, f func(tx pgx.Tx) error) er
 // which the gateway's one-row transactions would take minutes to write.
 func (c *Cluster) Preload(ctx context.Context, db string, events []Event) error {
 	return c.Tx(ctx, db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(chainLock)); err != nil {
-			return err
-		}
-		last := int64(-1)
-		var prev []byte
-		err := tx.QueryRow(ctx, "SELECT chain_index, event_hash FROM audit.audit_event ORDER BY chain_index DESC LIMIT 1").Scan(&last, &prev)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		last, prev, err := head(ctx, tx)
+		if err != nil {
 			return err
 		}
 		i := 0

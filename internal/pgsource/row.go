@@ -13,7 +13,6 @@
 package pgsource
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/netip"
 	"time"
@@ -125,17 +124,13 @@ func (r *Row) Event() []byte {
 const maxDetailsDepth = 32
 
 // details is the details column as an event value: the JSON document
-// itself when the text is one (compacted), else the text.
+// itself when the text is one (json.Marshal compacts it), else the text.
 func details(s string) any {
 	b := []byte(s)
 	if !json.Valid(b) || depth(b) > maxDetailsDepth {
 		return s
 	}
-	var buf bytes.Buffer
-	if json.Compact(&buf, b) != nil {
-		return s
-	}
-	return json.RawMessage(buf.Bytes())
+	return json.RawMessage(b)
 }
 
 // depth is the deepest nesting of brackets in a valid JSON document.

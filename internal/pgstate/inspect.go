@@ -38,8 +38,7 @@ func Inspect(ctx context.Context, conn *pgx.Conn, schema string) []Finding {
 	add(true, "connected to database %s as role %s (PostgreSQL %s)", dbname, user, version)
 
 	// The gateway's table: SELECT is all auditfwd needs of it.
-	var present bool
-	switch err := q(&present, "SELECT to_regclass($1) IS NOT NULL", pgsource.Table); {
+	switch present, err := relationExists(ctx, conn, pgsource.Table); {
 	case err != nil:
 		add(false, "cannot read %s: %v (GRANT audit_reader TO %s)", pgsource.Table, err, ident(user))
 	case !present:
@@ -80,8 +79,8 @@ func Inspect(ctx context.Context, conn *pgx.Conn, schema string) []Finding {
 
 	// state_schema: used when it exists (USAGE, CREATE), else created (CREATE on the database).
 	id := ident(schema)
-	var exists bool
-	if err := q(&exists, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema); err != nil {
+	exists, err := schemaExists(ctx, conn, schema)
+	if err != nil {
 		add(false, "cannot look up state_schema %s: %v", schema, err)
 		return out
 	}
@@ -113,8 +112,7 @@ func Inspect(ctx context.Context, conn *pgx.Conn, schema string) []Finding {
 		}
 		for _, t := range tables {
 			name := id + "." + t.name
-			var there bool
-			if err := q(&there, "SELECT to_regclass($1) IS NOT NULL", name); err != nil || !there {
+			if there, err := relationExists(ctx, conn, name); err != nil || !there {
 				if usage && create {
 					add(true, "table %s.%s will be created by the first leader", schema, t.name)
 				}

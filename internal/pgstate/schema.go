@@ -42,8 +42,8 @@ COMMENT ON TABLE %[1]s.` + ThreadTable + ` IS 'auditfwd: Slack threads (parent m
 func Prepare(ctx context.Context, s *Session, schema string) error {
 	id := pgx.Identifier{schema}.Sanitize()
 	return s.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
-		var exists bool
-		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&exists); err != nil {
+		exists, err := schemaExists(ctx, conn, schema)
+		if err != nil {
 			return fmt.Errorf("state_schema %s: %w", schema, err)
 		}
 		if !exists {
@@ -53,8 +53,8 @@ func Prepare(ctx context.Context, s *Session, schema string) error {
 			}
 		}
 		for _, t := range tables {
-			var present bool
-			if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", id+"."+t.name).Scan(&present); err != nil {
+			present, err := relationExists(ctx, conn, id+"."+t.name)
+			if err != nil {
 				return fmt.Errorf("state_schema %s: %w", schema, err)
 			}
 			if present {
@@ -67,4 +67,19 @@ func Prepare(ctx context.Context, s *Session, schema string) error {
 		}
 		return nil
 	})
+}
+
+// schemaExists reports whether the schema named schema exists.
+func schemaExists(ctx context.Context, conn *pgx.Conn, schema string) (bool, error) {
+	var exists bool
+	err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&exists)
+	return exists, err
+}
+
+// relationExists reports whether name (schema.table, quoted as SQL would
+// need it) names a table or view.
+func relationExists(ctx context.Context, conn *pgx.Conn, name string) (bool, error) {
+	var exists bool
+	err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", name).Scan(&exists)
+	return exists, err
 }

@@ -3,8 +3,9 @@ package tailer
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
+
+	"github.com/auditfwd/auditfwd/internal/backoff"
 )
 
 // commitError marks a failure to make progress durable (the handler's
@@ -29,7 +30,6 @@ type stateFault struct {
 }
 
 const (
-	faultRetryMin = time.Second
 	faultRetryMax = 30 * time.Second
 	faultLogEvery = time.Minute
 )
@@ -61,8 +61,7 @@ func (t *Tailer) holdBack(err error) time.Duration {
 	} else {
 		t.log.Debug("state directory still cannot be written; holding back", "err", err, "attempts", f.attempts)
 	}
-	d := min(faultRetryMin<<min(f.attempts-1, 10), faultRetryMax)
-	return d/2 + rand.N(d/2+1)
+	return backoff.Delay(f.attempts, faultRetryMax)
 }
 
 // rollback rolls the handler back to what is durable, once no sync runs.
