@@ -244,7 +244,7 @@ func TestRetryDuringAFaultReadsOneBuffer(t *testing.T) {
 	h.rec.mu.Lock()
 	dropped := append([]int(nil), h.rec.dropped...)
 	h.rec.mu.Unlock()
-	perBuffer := initialBuffer/200 + 1
+	perBuffer := readBuffer/200 + 1
 	for i, n := range dropped[1:] { // the first attempt did not know of the fault yet
 		if n > perBuffer {
 			t.Errorf("retry %d read %d lines (%d bytes) before failing again, want at most one buffer (%d lines)", i+1, n, n*200, perBuffer)

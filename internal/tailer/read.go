@@ -15,6 +15,7 @@ import (
 // complete too (the file will not grow any more).
 func (t *Tailer) drain(ctx context.Context, of *openFile, final bool) error {
 	max := t.opts.MaxLineBytes
+	read := false // anything at all in this call
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -51,10 +52,12 @@ func (t *Tailer) drain(ctx context.Context, of *openFile, final bool) error {
 			copy(grown, t.buf[:of.n])
 			t.buf = grown
 		}
+		room := len(t.buf) - of.n
 		m, err := of.f.ReadAt(t.buf[of.n:], of.off+int64(of.n))
 		if err != nil && err != io.EOF {
 			return fmt.Errorf("read %s: %w", of.name, err)
 		}
+		read = read || m > 0
 		t.uncommit += int64(m)
 		end := of.n + m
 		start := 0
@@ -95,7 +98,19 @@ func (t *Tailer) drain(ctx context.Context, of *openFile, final bool) error {
 			}
 			of.scan = of.off
 			of.n = 0 // a partial line is read again, whole, next time
+			if !read && len(t.buf) > idleBuffer {
+				// Nothing new since the last call: idle. The
+				// buffer holds nothing (of.n is 0).
+				t.buf = make([]byte, min(idleBuffer, max+1))
+			}
 			return nil
+		}
+		if m == room && len(t.buf) < min(readBuffer, max+1) {
+			// The read filled the buffer: a backlog. Larger reads
+			// for the rest of it.
+			grown := make([]byte, min(readBuffer, max+1))
+			copy(grown, t.buf[:of.n])
+			t.buf = grown
 		}
 		if (t.uncommit >= t.opts.CommitBytes || t.fault != nil) && t.cur == of {
 			// A backlog: its events go out as it is read, and are made

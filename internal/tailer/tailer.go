@@ -86,7 +86,12 @@ const (
 	defaultPollInterval = time.Second
 	defaultCommitBytes  = 4 << 20
 	defaultCheckpoint   = time.Second
-	initialBuffer       = 256 << 10
+	// The read buffer is readBuffer while a backlog is read (few, large
+	// reads) and idleBuffer once the file stops growing: an idle daemon
+	// does not keep a quarter of a megabyte it only needs during a
+	// catch-up.
+	readBuffer = 256 << 10
+	idleBuffer = 16 << 10
 )
 
 type openFile struct {
@@ -161,7 +166,7 @@ func New(opts Options, h Handler) *Tailer {
 		opts: opts,
 		log:  opts.Logger,
 		h:    h,
-		buf:  make([]byte, min(initialBuffer, opts.MaxLineBytes+1)),
+		buf:  make([]byte, min(idleBuffer, opts.MaxLineBytes+1)),
 		wake: make(chan struct{}, 1),
 		stat: os.Stat,
 	}
