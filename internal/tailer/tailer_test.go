@@ -496,3 +496,51 @@ func TestOnceReadsWholeFile(t *testing.T) {
 		t.Fatal("once mode wrote a checkpoint")
 	}
 }
+
+// The read buffer is large only while a backlog is read: it grows when a
+// read fills it and shrinks at the first call that finds nothing new, and
+// every line is handed over once across the changes.
+func TestReadBufferLargeOnlyDuringBacklog(t *testing.T) {
+	h := newHarness(t)
+	const first = 40_000 // 12 bytes a line: 480 KB, more than one readBuffer
+	appendFile(t, h.path, numbered(0, first))
+	rec := newRecorder()
+	tl := New(Options{Path: h.path}, rec)
+	if len(tl.buf) != idleBuffer {
+		t.Fatalf("buffer at start %d bytes, want %d", len(tl.buf), idleBuffer)
+	}
+	f, err := os.Open(h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	of, err := tl.newOpenFile(f, h.path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	steps := []struct {
+		what    string
+		appendN int // lines appended before the drain
+		want    int // buffer size after it
+	}{
+		{"the backlog", 0, readBuffer},
+		{"nothing new", 0, idleBuffer},
+		{"a few events", 10, idleBuffer},
+		{"a second backlog", 40_000, readBuffer},
+		{"a few events after it", 10, readBuffer}, // something was read: not idle yet
+		{"nothing new again", 0, idleBuffer},
+	}
+	total := first
+	for _, s := range steps {
+		appendFile(t, h.path, numbered(total, total+s.appendN))
+		total += s.appendN
+		if err := tl.drain(ctx, of, false); err != nil {
+			t.Fatalf("%s: %v", s.what, err)
+		}
+		if len(tl.buf) != s.want {
+			t.Errorf("after %s: buffer %d bytes, want %d", s.what, len(tl.buf), s.want)
+		}
+	}
+	checkSequence(t, rec.snapshot(), total)
+}
