@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	slackapi "github.com/slack-go/slack"
 
@@ -503,14 +504,17 @@ func clip(s string, max int) string {
 	return t + "…"
 }
 
-// units is the length of s in UTF-16 code units.
+// units is the length of s in UTF-16 code units: a unit per rune (an
+// invalid byte is one), and a second for each rune outside the Basic
+// Multilingual Plane, which UTF-8 writes in four bytes, led by 0xF0–0xF4.
 func units(s string) int {
-	n := 0
-	for _, r := range s {
-		if r >= 0x10000 {
-			n += 2
-		} else {
-			n++
+	n := utf8.RuneCountInString(s)
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0xF0 {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 4 {
+				n++
+				i += 3
+			}
 		}
 	}
 	return n

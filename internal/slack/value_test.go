@@ -2,10 +2,12 @@ package slack
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
+	"unicode/utf16"
 
 	"github.com/auditfwd/auditfwd/internal/event"
 )
@@ -100,5 +102,33 @@ func TestPackRendersEveryValueAsData(t *testing.T) {
 		if n, v := strings.Count(string(data), `"type":"mrkdwn"`), strings.Count(string(data), `"verbatim":true`); n == 0 || n != v {
 			t.Errorf("%s: %d mrkdwn objects, %d verbatim", name, n, v)
 		}
+	}
+}
+
+// Value's shortcut keeps only what its full path would keep, and the
+// length Slack counts is UTF-16's: a sweep of random values over the bytes
+// either treats specially.
+func TestPlainValueAndUnitsAgreeWithTheSlowPaths(t *testing.T) {
+	alphabet := []string{"a", "Z", "7", "_", "*", " ", "  ", "\t", "\n", "&", "<", ">", "~", "`", "\x7f", "\x01", "é", "🚀", "\u200b", "\xff", "\xf0\x9f", ".", "-"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	plain := 0
+	for i := range 200000 {
+		var b strings.Builder
+		for range rng.IntN(8) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		s := b.String()
+		if plainValue(s) {
+			plain++
+			if got := rewrite(s); got != s {
+				t.Fatalf("value %d %q: plainValue says unchanged, the full path gives %q", i, s, got)
+			}
+		}
+		if got, want := units(s), len(utf16.Encode([]rune(s))); got != want {
+			t.Fatalf("units(%q) = %d, want %d", s, got, want)
+		}
+	}
+	if plain < 1000 {
+		t.Fatalf("only %d plain values: the sweep tests little", plain)
 	}
 }
