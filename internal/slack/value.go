@@ -42,8 +42,9 @@ func rewrite(s string) string {
 	prev := rune(-1) // the rune before, as written; -1 at the start
 	space := false   // the last rune written was a space
 	for i, r := range s {
-		next, _ := utf8.DecodeRuneInString(s[i+utf8.RuneLen(r):])
-		if i+utf8.RuneLen(r) >= len(s) {
+		_, size := utf8.DecodeRuneInString(s[i:]) // 1 for an invalid byte, whose r is U+FFFD
+		next, _ := utf8.DecodeRuneInString(s[i+size:])
+		if i+size >= len(s) {
 			next = -1
 		}
 		switch {

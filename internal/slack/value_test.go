@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/auditfwd/auditfwd/internal/event"
 )
@@ -130,5 +131,16 @@ func TestPlainValueAndUnitsAgreeWithTheSlowPaths(t *testing.T) {
 	}
 	if plain < 1000 {
 		t.Fatalf("only %d plain values: the sweep tests little", plain)
+	}
+}
+
+// A value that ends in invalid UTF-8 is rendered (each bad byte as U+FFFD),
+// not a panic: the byte is one wide, not as wide as U+FFFD.
+func TestValueOfInvalidUTF8AtTheEnd(t *testing.T) {
+	for _, s := range []string{"ab\xff", "\xff", "a_\xfe", "é\xc3", "*\xff*"} {
+		got := Value(s)
+		if !utf8.ValidString(got) || !strings.Contains(got, "\ufffd") {
+			t.Errorf("Value(%q) = %q", s, got)
+		}
 	}
 }
