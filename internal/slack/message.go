@@ -198,7 +198,7 @@ type eventParts struct {
 // from one string at the end.
 func (x *render) parts(ev *event.Event, l *layout.Layout) eventParts {
 	b := &x.buf
-	b.main, b.text, b.ctx, b.ends = b.main[:0], b.text[:0], b.ctx[:0], b.ends[:0]
+	b.reset()
 	heading := x.title(ev, l)
 	if heading == "" {
 		heading = x.text(ev.Action, capAction)
@@ -258,8 +258,20 @@ func (x *render) parts(ev *event.Event, l *layout.Layout) eventParts {
 // fallback text and the context elements back to back (ends[i] is where
 // element i ends).
 type partsBuffer struct {
-	main, text, ctx, all []byte
-	ends                 []int
+	main, text, ctx []byte
+	ends            []int
+}
+
+// reset empties b for the next event; the first time, it gives it room for
+// an ordinary event in one allocation.
+func (b *partsBuffer) reset() {
+	if b.main == nil {
+		const n = 512
+		buf := make([]byte, 3*n)
+		b.main, b.text, b.ctx = buf[:0:n], buf[n:n:2*n], buf[2*n:2*n]
+		b.ends = make([]int, 0, 16)
+	}
+	b.main, b.text, b.ctx, b.ends = b.main[:0], b.text[:0], b.ctx[:0], b.ends[:0]
 }
 
 // line adds a "label: value" line to the main section and the text.
@@ -283,17 +295,18 @@ func (b *partsBuffer) context(label, value string) {
 // finish adds the context elements to the fallback text and cuts the
 // event's parts, sized, from one string.
 func (b *partsBuffer) finish() eventParts {
-	all := append(b.all[:0], b.main...)
-	all = append(all, b.ctx...)
-	all = append(all, b.text...)
+	var all strings.Builder
+	all.Grow(len(b.main) + 2*len(b.ctx) + len(b.text) + len(b.ends))
+	all.Write(b.main)
+	all.Write(b.ctx)
+	all.Write(b.text)
 	start := 0
 	for _, end := range b.ends {
-		all = append(all, '\n')
-		all = append(all, b.ctx[start:end]...)
+		all.WriteByte('\n')
+		all.Write(b.ctx[start:end])
 		start = end
 	}
-	b.all = all
-	s := string(all)
+	s := all.String()
 	p := eventParts{main: s[:len(b.main)], text: s[len(b.main)+len(b.ctx):]}
 	p.size = units(p.main)
 	if len(b.ends) > 0 {
