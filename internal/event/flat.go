@@ -44,7 +44,7 @@ func classifyFlat(line []byte, f *Fields) (kind Kind, action []byte, ok bool) {
 	// Pass 1: the quote bitmap, one bit per byte; and whether any byte is a
 	// backslash or a control character (JSON forbids control characters in
 	// strings; outside strings only white space may be one).
-	var quotes [flatMax/64 + 2]uint64 // two more: end looks past the line's last block
+	var quotes [flatMax / 64]uint64
 	whole := len(b) &^ 63
 	odd := scanBlocks(b[:whole], quotes[:])
 	if whole < len(b) {
@@ -56,22 +56,20 @@ func classifyFlat(line []byte, f *Fields) (kind Kind, action []byte, ok bool) {
 		return 0, nil, false
 	}
 
-	// Pass 2: walk the object from string to string. end returns the
-	// position of the quote that closes the string opened at b[i].
-	end := func(i int) int {
-		// The 64 bits from i+1 on, from two blocks: most strings close
-		// within them, without a branch on where the block ends.
-		i++
-		k, off := i>>6, uint(i&63)
-		if m := quotes[k]>>off | quotes[k+1]<<(64-off); m != 0 {
-			return i + bits.TrailingZeros64(m)
-		}
-		for i = (k + 1) << 6; i < len(b); i += 64 {
-			if m := quotes[i>>6]; m != 0 {
-				return i + bits.TrailingZeros64(m)
+	// Pass 2: walk the object from string to string. next returns the
+	// position of the next quote not consumed yet: it follows the bitmap
+	// alone, so it never waits for the walk to find where a string ends.
+	blk, cur := 0, quotes[0]
+	next := func() int {
+		for cur == 0 {
+			if blk++; blk<<6 >= len(b) {
+				return -1
 			}
+			cur = quotes[blk]
 		}
-		return -1
+		p := blk<<6 + bits.TrailingZeros64(cur)
+		cur &= cur - 1
+		return p
 	}
 	haveAction, actionIsString := false, false
 	i := 0
@@ -86,7 +84,8 @@ func classifyFlat(line []byte, f *Fields) (kind Kind, action []byte, ok bool) {
 			if i >= len(b) || b[i] != '"' {
 				return 0, nil, false
 			}
-			ke := end(i)
+			next() // i: every quote before it belonged to a consumed string
+			ke := next()
 			if ke < 0 {
 				return 0, nil, false
 			}
@@ -103,7 +102,8 @@ func classifyFlat(line []byte, f *Fields) (kind Kind, action []byte, ok bool) {
 			}
 			switch c := b[i]; {
 			case c == '"':
-				ve := end(i)
+				next()
+				ve := next()
 				if ve < 0 {
 					return 0, nil, false
 				}
