@@ -57,3 +57,39 @@ func BenchmarkRenderRoutedEvent(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPackDigest is a sender's rendering during a catch-up: the
+// reference workload's routed events packed into digests with the default
+// config (the built-in detectors), each Pack given the next 50 held events
+// as the sender gives them, the next starting after what the last one took.
+// Per op: one digest (about 24 events).
+func BenchmarkPackDigest(b *testing.B) {
+	g := workload.New(workload.DefaultSeed)
+	var events []event.Event
+	for len(events) < 2048 {
+		ev, err := event.Parse(g.Line(workload.Routed))
+		if err != nil {
+			b.Fatal(err)
+		}
+		events = append(events, ev)
+	}
+	cfg, err := config.Parse([]byte("channels:\n  - name: security\n    slack_channel: '#security'\n    actions: ['*']\n"), "bench.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := NewRenderer(cfg, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	i, packed := 0, 0
+	for b.Loop() {
+		if i+50 > len(events) {
+			i = 0
+		}
+		_, n := r.Pack(events[i:i+50], slack.Routing{})
+		i += n
+		packed += n
+	}
+	b.ReportMetric(float64(packed)/float64(b.N), "events/op")
+}

@@ -51,6 +51,17 @@ func ClassifyFields(line []byte, f *Fields) (Kind, []byte) {
 }
 
 func classify(line []byte, f *Fields) (Kind, []byte) {
+	if kind, action, ok := classifyFlat(line, f); ok {
+		return kind, action
+	}
+	if f != nil {
+		f.reset(line)
+	}
+	return classifyAny(line, f)
+}
+
+// classifyAny is classify for any line: the byte-at-a-time scanner.
+func classifyAny(line []byte, f *Fields) (Kind, []byte) {
 	b := line
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {

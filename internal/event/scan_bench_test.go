@@ -88,3 +88,21 @@ func BenchmarkUnwrap(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkClassifyPaths compares the two scanners on the reference mix:
+// the fast path for flat lines and the general one every other line takes.
+func BenchmarkClassifyPaths(b *testing.B) {
+	lines := benchLines(4096)
+	b.Run("flat", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, _, ok := classifyFlat(lines[i%len(lines)], nil); !ok {
+				b.Fatal("not flat")
+			}
+		}
+	})
+	b.Run("any", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			classifyAny(lines[i%len(lines)], nil)
+		}
+	})
+}

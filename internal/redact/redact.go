@@ -7,6 +7,7 @@ package redact
 
 import (
 	"fmt"
+	"math/bits"
 	"path"
 	"regexp"
 	"strings"
@@ -166,11 +167,8 @@ func (r *Redactor) Text(s string, c *Counts) string {
 		return s
 	}
 	if len(r.detectors) > 0 {
-		try := r.index.candidates(s)
-		for i, d := range r.detectors {
-			if try&(1<<i) != 0 {
-				s = d.redact(s, c)
-			}
+		for try := r.index.candidates(s); try != 0; try &= try - 1 {
+			s = r.detectors[bits.TrailingZeros64(try)].redact(s, c) // in the detectors' order
 		}
 	}
 	for _, re := range r.patterns {

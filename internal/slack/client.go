@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -77,6 +79,26 @@ type Client struct {
 	// answers are the buffers message calls' answers are read into: Slack
 	// echoes every message, so an answer is about as large as the message.
 	answers sync.Pool
+	// bodies are the message calls' request bodies (*requestBody), reused
+	// once the transport closed them.
+	bodies sync.Pool
+}
+
+// requestBody is a message call's JSON body. The transport closes it when
+// it has written it, which may be after Client.Do returned; only then does
+// its buffer go back to the pool.
+type requestBody struct {
+	bytes.Reader
+	buf    []byte
+	pool   *sync.Pool
+	closed atomic.Bool
+}
+
+func (b *requestBody) Close() error {
+	if !b.closed.Swap(true) && cap(b.buf) <= 1<<20 { // a huge body's buffer is not kept
+		b.pool.Put(b)
+	}
+	return nil
 }
 
 // New returns a Client for o.Token. slack-go's own retries stay off.
@@ -131,13 +153,29 @@ func (c *Client) Update(ctx context.Context, channelID, ts string, m Message) (P
 // Failures come back as slack-go's own error types, as from every other
 // call, so Classify treats them alike.
 func (c *Client) send(ctx context.Context, method string, args call, m Message) (Posted, error) {
-	body, err := appendCall(make([]byte, 0, callSize(m)), args, m)
+	body, _ := c.bodies.Get().(*requestBody)
+	if body == nil {
+		body = &requestBody{pool: &c.bodies}
+	}
+	b, err := appendCall(slices.Grow(body.buf[:0], callSize(m)), args, m)
 	if err != nil {
+		c.bodies.Put(body)
 		return Posted{}, fmt.Errorf("%s: %w", method, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.apiURL+method, bytes.NewReader(body))
+	body.buf = b
+	body.Reset(b)
+	body.closed.Store(false)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.apiURL+method, body)
 	if err != nil {
+		body.Close()
 		return Posted{}, fmt.Errorf("%s: %w", method, err)
+	}
+	req.ContentLength = int64(len(b))
+	// A redirect replays the body: written again, as the buffer may be
+	// back in the pool by then.
+	req.GetBody = func() (io.ReadCloser, error) {
+		again, err := appendCall(nil, args, m)
+		return io.NopCloser(bytes.NewReader(again)), err
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	req.Header.Set("Authorization", "Bearer "+c.token)

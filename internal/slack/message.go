@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	slackapi "github.com/slack-go/slack"
 
@@ -84,8 +85,10 @@ func (r *Renderer) Pack(events []event.Event, how Routing) (Message, int) {
 	const headingReserve = 64
 	usedBlocks, usedText, usedFallback := 1+reserve.blocks, headingReserve+reserve.text, headingReserve+reserve.text
 	parts := make([]eventParts, 0, min(len(events), maxBlocks/2))
+	px := r.start() // each event's counts, added once the event is in the digest
 	for i := range events {
-		px := r.start() // counted once the event is in the digest
+		clear(px.n)
+		clear(px.failed)
 		p := px.notedParts(&events[i], r.Layout(how.template(i)), how.note(i))
 		// No divider between events: each starts with a bold emoji heading,
 		// and two blocks per event let a digest carry ~24 ordinary events.
@@ -117,6 +120,11 @@ func (r *Renderer) Pack(events []event.Event, how Routing) (Message, int) {
 	blocks := make([]slackapi.Block, 0, usedBlocks)
 	blocks = append(blocks, section("*"+heading+"*"))
 	var text strings.Builder
+	size := len(heading)
+	for i := range parts {
+		size += 2 + len(parts[i].text)
+	}
+	text.Grow(size)
 	text.WriteString(heading)
 	for i := range parts {
 		blocks = append(blocks, parts[i].blocks(len(parts[i].ctx))...)
@@ -185,88 +193,141 @@ type eventParts struct {
 }
 
 // parts lays out one event: under rule template l when it is not nil.
+// The main section, the context elements and the fallback text are
+// written into the render's buffers, reused from event to event, and cut
+// from one string at the end.
 func (x *render) parts(ev *event.Event, l *layout.Layout) eventParts {
-	var main, text strings.Builder
-	main.Grow(512) // an event's main section and fallback text: a few hundred bytes each
-	text.Grow(512)
+	b := &x.buf
+	b.reset()
 	heading := x.title(ev, l)
 	if heading == "" {
 		heading = x.text(ev.Action, capAction)
 	}
 	emo := emoji(ev)
 	for _, s := range [...]string{"*", emo, " ", heading, "*"} {
-		main.WriteString(s)
+		b.main = append(b.main, s...)
 	}
 	for _, s := range [...]string{emo, " ", heading} {
-		text.WriteString(s)
+		b.text = append(b.text, s...)
 	}
 
 	shown := map[string]bool{}
-	line := func(label, mrkdwnValue, textValue string) {
-		for _, s := range [...]string{"\n*", label, ":* ", mrkdwnValue} {
-			main.WriteString(s)
-		}
-		for _, s := range [...]string{"\n", label, ": ", textValue} {
-			text.WriteString(s)
-		}
-	}
 	timeLine := func() {
 		switch {
 		case !ev.Time.IsZero():
-			rfc := ev.Time.UTC().Format(time.RFC3339)
-			line("Time", slackDate(ev.Time, rfc), rfc)
+			var rfc [len(time.RFC3339) + 16]byte
+			t := ev.Time.UTC().AppendFormat(rfc[:0], time.RFC3339)
+			b.main = append(b.main, "\n*Time:* "...)
+			b.main = appendSlackDate(b.main, ev.Time, t)
+			b.text = append(b.text, "\nTime: "...)
+			b.text = append(b.text, t...)
 		case ev.TimeRaw != "":
 			v := x.text(ev.TimeRaw, capTime)
-			line("Time", v, v)
+			b.line("Time", v, v)
 		}
 	}
-	p := eventParts{}
 	if l != nil && l.Fields != nil {
-		x.listed(ev, l.Fields, &p, &main, line)
+		x.listed(ev, l.Fields)
 		timeLine()
-		return p.finish(&main, &text)
+		return b.finish()
 	}
 
 	if u := x.userLine(ev, shown); u != "" {
-		line("User", u, u)
+		b.line("User", u, u)
 	}
 	if st := ev.Get("status"); st != "" {
 		v := x.field("status", st, capStatus)
-		line("Status", v, v)
+		b.line("Status", v, v)
 		shown["status"] = true
 	}
 	timeLine()
 	if v := x.resourceLine(ev, shown); v != "" {
-		line("Resource", v, v)
+		b.line("Resource", v, v)
 	}
 
 	for _, f := range ev.Fields {
 		if f.Value == "" || shown[f.Key] {
 			continue
 		}
-		p.ctx = append(p.ctx, x.text(f.Key, capKey)+": "+x.field(f.Key, f.Value, capValue))
+		b.context(x.text(f.Key, capKey), x.field(f.Key, f.Value, capValue))
 	}
-	return p.finish(&main, &text)
+	return b.finish()
 }
 
-// finish adds the context elements to the fallback text and sizes p.
-func (p *eventParts) finish(main, text *strings.Builder) eventParts {
-	for _, kv := range p.ctx {
-		p.size += units(kv)
-		text.WriteByte('\n')
-		text.WriteString(kv)
+// partsBuffer is where parts writes one event: the main section, the
+// fallback text and the context elements back to back (ends[i] is where
+// element i ends).
+type partsBuffer struct {
+	main, text, ctx []byte
+	ends            []int
+}
+
+// reset empties b for the next event; the first time, it gives it room for
+// an ordinary event in one allocation.
+func (b *partsBuffer) reset() {
+	if b.main == nil {
+		const n = 512
+		buf := make([]byte, 3*n)
+		b.main, b.text, b.ctx = buf[:0:n], buf[n:n:2*n], buf[2*n:2*n]
+		b.ends = make([]int, 0, 16)
 	}
-	p.main = main.String()
-	p.size += units(p.main)
-	p.text = text.String()
-	return *p
+	b.main, b.text, b.ctx, b.ends = b.main[:0], b.text[:0], b.ctx[:0], b.ends[:0]
+}
+
+// line adds a "label: value" line to the main section and the text.
+func (b *partsBuffer) line(label, mrkdwnValue, textValue string) {
+	for _, s := range [...]string{"\n*", label, ":* ", mrkdwnValue} {
+		b.main = append(b.main, s...)
+	}
+	for _, s := range [...]string{"\n", label, ": ", textValue} {
+		b.text = append(b.text, s...)
+	}
+}
+
+// context adds the context element "label: value".
+func (b *partsBuffer) context(label, value string) {
+	b.ctx = append(b.ctx, label...)
+	b.ctx = append(b.ctx, ": "...)
+	b.ctx = append(b.ctx, value...)
+	b.ends = append(b.ends, len(b.ctx))
+}
+
+// finish adds the context elements to the fallback text and cuts the
+// event's parts, sized, from one string.
+func (b *partsBuffer) finish() eventParts {
+	var all strings.Builder
+	all.Grow(len(b.main) + 2*len(b.ctx) + len(b.text) + len(b.ends))
+	all.Write(b.main)
+	all.Write(b.ctx)
+	all.Write(b.text)
+	start := 0
+	for _, end := range b.ends {
+		all.WriteByte('\n')
+		all.Write(b.ctx[start:end])
+		start = end
+	}
+	s := all.String()
+	p := eventParts{main: s[:len(b.main)], text: s[len(b.main)+len(b.ctx):]}
+	p.size = units(p.main)
+	if len(b.ends) > 0 {
+		p.ctx = make([]string, len(b.ends))
+		at := len(b.main)
+		start = 0
+		for i, end := range b.ends {
+			p.ctx[i] = s[at+start : at+end]
+			p.size += units(p.ctx[i])
+			start = end
+		}
+	}
+	return p
 }
 
 // listed lays out a template's fields, in order, as lines of the main
 // section while they fit (leaving room for the time line), then as
 // context elements. A field the event lacks is left out.
-func (x *render) listed(ev *event.Event, fields []string, p *eventParts, main *strings.Builder, line func(label, mrkdwnValue, textValue string)) {
+func (x *render) listed(ev *event.Event, fields []string) {
 	const budget = maxSectionText - 300
+	b := &x.buf
 	shown := map[string]bool{}
 	for _, name := range fields {
 		var label, v string
@@ -283,10 +344,10 @@ func (x *render) listed(ev *event.Event, fields []string, p *eventParts, main *s
 		}
 		switch {
 		case v == "":
-		case len(p.ctx) == 0 && units(main.String())+units(label)+units(v)+8 <= budget:
-			line(label, v, v)
+		case len(b.ends) == 0 && units(string(b.main))+units(label)+units(v)+8 <= budget:
+			b.line(label, v, v)
 		default:
-			p.ctx = append(p.ctx, label+": "+v)
+			b.context(label, v)
 		}
 	}
 }
@@ -442,7 +503,17 @@ func emoji(ev *event.Event) string {
 }
 
 func slackDate(t time.Time, fallback string) string {
-	return "<!date^" + strconv.FormatInt(t.Unix(), 10) + "^{date_short_pretty} {time_secs}|" + fallback + ">"
+	return string(appendSlackDate(nil, t, []byte(fallback)))
+}
+
+// appendSlackDate appends the <!date^…> token for t, which shows fallback
+// where Slack cannot show the date.
+func appendSlackDate(b []byte, t time.Time, fallback []byte) []byte {
+	b = append(b, "<!date^"...)
+	b = strconv.AppendInt(b, t.Unix(), 10)
+	b = append(b, "^{date_short_pretty} {time_secs}|"...)
+	b = append(b, fallback...)
+	return append(b, '>')
 }
 
 func section(text string) *slackapi.SectionBlock {
@@ -503,14 +574,17 @@ func clip(s string, max int) string {
 	return t + "…"
 }
 
-// units is the length of s in UTF-16 code units.
+// units is the length of s in UTF-16 code units: a unit per rune (an
+// invalid byte is one), and a second for each rune outside the Basic
+// Multilingual Plane, which UTF-8 writes in four bytes, led by 0xF0–0xF4.
 func units(s string) int {
-	n := 0
-	for _, r := range s {
-		if r >= 0x10000 {
-			n += 2
-		} else {
-			n++
+	n := utf8.RuneCountInString(s)
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0xF0 {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 4 {
+				n++
+				i += 3
+			}
 		}
 	}
 	return n

@@ -92,6 +92,7 @@ type render struct {
 	r      *Renderer
 	n      redact.Counts
 	failed redact.Counts
+	buf    partsBuffer // parts' buffers, reused from event to event
 }
 
 func (r *Renderer) start() *render { return &render{r: r} }

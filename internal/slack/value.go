@@ -32,13 +32,19 @@ func Value(s string) string {
 	if plainValue(s) {
 		return s // the common case: nothing to do
 	}
+	return rewrite(s)
+}
+
+// rewrite is Value's full path.
+func rewrite(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 8)
 	prev := rune(-1) // the rune before, as written; -1 at the start
 	space := false   // the last rune written was a space
 	for i, r := range s {
-		next, _ := utf8.DecodeRuneInString(s[i+utf8.RuneLen(r):])
-		if i+utf8.RuneLen(r) >= len(s) {
+		_, size := utf8.DecodeRuneInString(s[i:]) // 1 for an invalid byte, whose r is U+FFFD
+		next, _ := utf8.DecodeRuneInString(s[i+size:])
+		if i+size >= len(s) {
 			next = -1
 		}
 		switch {
@@ -86,27 +92,48 @@ func Value(s string) string {
 func plainValue(s string) bool {
 	prevSpace := true // a leading space is kept; two in a row are not
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 0x80:
-			return false // let the full path look at it
-		case c < 0x20 || c == 0x7f, c == '&', c == '<', c == '>', c == '~', c == '`', c == '*':
-			return false
-		case c == '_':
+		switch plainClass[s[i]] {
+		case plainKeep:
+		case plainUnderscore:
 			if i == 0 || i == len(s)-1 || !wordByte(s[i-1]) || !wordByte(s[i+1]) {
 				return false
 			}
-		case c == ' ':
+		case plainSpace:
 			if prevSpace && i > 0 {
 				return false
 			}
 			prevSpace = true
 			continue
+		default:
+			return false
 		}
 		prevSpace = false
 	}
 	return true
 }
+
+// What plainValue makes of each byte: most are kept as they are; non-ASCII
+// bytes are left to the full path.
+const (
+	plainKeep = iota
+	plainChange
+	plainUnderscore // kept between two letters or digits
+	plainSpace      // kept unless it follows a space
+)
+
+var plainClass = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c >= 0x80, c < 0x20 || c == 0x7f, c == '&', c == '<', c == '>', c == '~', c == '`', c == '*':
+			t[c] = plainChange
+		case c == '_':
+			t[c] = plainUnderscore
+		case c == ' ':
+			t[c] = plainSpace
+		}
+	}
+	return t
+}()
 
 // hidden reports whether r would be invisible or act on the text around it:
 // control characters, format characters (bidi, zero-width, soft hyphen,

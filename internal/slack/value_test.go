@@ -2,10 +2,13 @@ package slack
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/auditfwd/auditfwd/internal/event"
 )
@@ -99,6 +102,45 @@ func TestPackRendersEveryValueAsData(t *testing.T) {
 		}
 		if n, v := strings.Count(string(data), `"type":"mrkdwn"`), strings.Count(string(data), `"verbatim":true`); n == 0 || n != v {
 			t.Errorf("%s: %d mrkdwn objects, %d verbatim", name, n, v)
+		}
+	}
+}
+
+// Value's shortcut keeps only what its full path would keep, and the
+// length Slack counts is UTF-16's: a sweep of random values over the bytes
+// either treats specially.
+func TestPlainValueAndUnitsAgreeWithTheSlowPaths(t *testing.T) {
+	alphabet := []string{"a", "Z", "7", "_", "*", " ", "  ", "\t", "\n", "&", "<", ">", "~", "`", "\x7f", "\x01", "é", "🚀", "\u200b", "\xff", "\xf0\x9f", ".", "-"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	plain := 0
+	for i := range 200000 {
+		var b strings.Builder
+		for range rng.IntN(8) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		s := b.String()
+		if plainValue(s) {
+			plain++
+			if got := rewrite(s); got != s {
+				t.Fatalf("value %d %q: plainValue says unchanged, the full path gives %q", i, s, got)
+			}
+		}
+		if got, want := units(s), len(utf16.Encode([]rune(s))); got != want {
+			t.Fatalf("units(%q) = %d, want %d", s, got, want)
+		}
+	}
+	if plain < 1000 {
+		t.Fatalf("only %d plain values: the sweep tests little", plain)
+	}
+}
+
+// A value that ends in invalid UTF-8 is rendered (each bad byte as U+FFFD),
+// not a panic: the byte is one wide, not as wide as U+FFFD.
+func TestValueOfInvalidUTF8AtTheEnd(t *testing.T) {
+	for _, s := range []string{"ab\xff", "\xff", "a_\xfe", "é\xc3", "*\xff*"} {
+		got := Value(s)
+		if !utf8.ValidString(got) || !strings.Contains(got, "\ufffd") {
+			t.Errorf("Value(%q) = %q", s, got)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -93,6 +94,34 @@ func TestParseAnswer(t *testing.T) {
 		got, err := parseAnswer([]byte(tc.body))
 		if (err != nil) != tc.bad || got != tc.want {
 			t.Errorf("parseAnswer(%s) = %+v, %v; want %+v (error %v)", tc.body, got, err, tc.want, tc.bad)
+		}
+	}
+}
+
+// digestAnswer is Slack's answer to a digest of 30 events: the message
+// echoed whole, as Slack (and the fake) answer.
+func digestAnswer(tb testing.TB) []byte {
+	var events []event.Event
+	for i := range 30 {
+		events = append(events, ev("release.promote", "action_type", "convox", "command", "convox releases promote \"x\"",
+			"ip_address", "10.0.0.1", "resource", fmt.Sprint("app", i), "resource_type", "app", "status", "success",
+			"user_agent", "Mozilla/5.0 (X11; Linux x86_64) <&>", "user_email", "dev@example.com", "user_name", "Dév"))
+	}
+	m, _ := Pack(events, false)
+	msg, err := appendCall(nil, call{channel: "C0SECURITY1", noUnfurl: true}, m)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fmt.Appendf(nil, `{"ok":true,"channel":"C0SECURITY1","ts":"1712345678.000100","message":%s}`, msg)
+}
+
+func BenchmarkParseAnswer(b *testing.B) {
+	body := digestAnswer(b)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if a, err := parseAnswer(body); err != nil || !a.ok {
+			b.Fatal(a, err)
 		}
 	}
 }

@@ -522,6 +522,7 @@ func (q *Queue) head(cur cursor, max, maxBytes int) (out []Record, lens []int64,
 	if err != nil {
 		return nil, nil, 0, err
 	}
+	out, lens = make([]Record, 0, len(recs)), make([]int64, 0, len(recs))
 	for i, r := range recs {
 		if r.Marker || r.corrupt {
 			skip += recLens[i]
