@@ -145,6 +145,21 @@ func TestPromtoolAcceptsTheMetrics(t *testing.T) {
 		resp.Body.Close()
 		return bytes.Contains(body, []byte("# TYPE auditfwd_delivery_lag_seconds "))
 	})
+	// Served uncompressed even to a scraper that accepts gzip, as
+	// Prometheus does: the gzip writer kept between scrapes cost an idle
+	// daemon more memory than the exposition's size.
+	req, _ := http.NewRequest(http.MethodGet, "http://"+d.Metrics+"/metrics", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if enc := resp.Header.Get("Content-Encoding"); enc != "" || !bytes.HasPrefix(plain, []byte("# HELP ")) {
+		t.Errorf("/metrics with Accept-Encoding: gzip: Content-Encoding %q, body starts %q", enc, plain[:min(len(plain), 16)])
+	}
+	t.Logf("/metrics: %d bytes", len(plain))
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = bytes.NewReader(body)
 	out, err := cmd.CombinedOutput()
