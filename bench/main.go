@@ -50,6 +50,7 @@ type options struct {
 	latencyGap  time.Duration
 	idleDur     time.Duration
 	idleLatDur  time.Duration
+	idleScrape  time.Duration
 	timeout     time.Duration
 	profile     string
 	runs        int
@@ -74,6 +75,7 @@ func main() {
 	flag.Float64Var(&o.latencyRate, "latency-rate", 20, "events appended per second in the latency phases")
 	flag.DurationVar(&o.latencyGap, "latency-gap", 2*time.Second, "pause between the catch-up's last post and the first appended event")
 	flag.DurationVar(&o.idleDur, "idle-duration", time.Minute, "idle phase length (0 skips it)")
+	flag.DurationVar(&o.idleScrape, "idle-scrape", 15*time.Second, "during the idle phase, scrape /metrics this often, as Prometheus does (gzip accepted); 0: no scrapes")
 	flag.DurationVar(&o.idleLatDur, "idle-latency-duration", 5*time.Second, "latency phase after the idle phase (0 skips it)")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up on a phase after this long")
 	flag.IntVar(&o.runs, "runs", 3, "catch-up runs (the median is reported)")

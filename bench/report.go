@@ -49,6 +49,7 @@ type result struct {
 	IdleCPU        float64 `json:"idle_cpu_s,omitempty"`
 	IdleCPUPerMin  float64 `json:"idle_cpu_s_per_min,omitempty"`
 	IdleRunTime    float64 `json:"idle_cpu_precise_s,omitempty"`
+	IdleScrapes    int     `json:"idle_scrapes,omitempty"`
 	SteadyRSS      int64   `json:"steady_rss_bytes,omitempty"`
 	SteadyRSSAnon  int64   `json:"steady_rss_anon_bytes,omitempty"`
 	SteadyRSSFile  int64   `json:"steady_rss_file_bytes,omitempty"`
@@ -117,6 +118,7 @@ func printTable(w io.Writer, r result, st workload.Stats) {
 	}
 	if r.IdleSeconds > 0 {
 		row("idle", fmt.Sprintf("CPU over %.0f s", r.IdleSeconds), fmt.Sprintf("%.4f s", r.IdleRunTime), "", fmt.Sprintf("threads' schedstat; /proc/PID/stat says %.2f s", r.IdleCPU))
+		row("", "/metrics scrapes", fmt.Sprintf("%d", r.IdleScrapes), "", "as Prometheus's, gzip accepted (-idle-scrape)")
 		row("", "CPU per minute", fmt.Sprintf("%.3f s", r.IdleCPUPerMin), "≤ 0.05 s", mark("idle_cpu_0.05s_per_min"))
 		row("", "steady RSS (VmRSS)", mb(r.SteadyRSS), "≤ 20 MB", mark("steady_rss_20m"))
 		row("", "  anonymous / file", mb(r.SteadyRSSAnon)+" / "+mb(r.SteadyRSSFile), "", "file: the binary's pages")

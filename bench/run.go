@@ -159,11 +159,34 @@ func run(o options) error {
 		cpu0, _ := procCPU(pid)
 		run0 := procRunTime(pid)
 		t0 := time.Now()
-		select {
-		case <-time.After(o.idleDur):
-		case <-exited:
-			return fmt.Errorf("auditfwd exited during the idle phase; see %s", outFile.Name())
+		scrapes, scrapeErrs := 0, 0
+		var scrape <-chan time.Time
+		if o.idleScrape > 0 {
+			tick := time.NewTicker(o.idleScrape)
+			defer tick.Stop()
+			scrape = tick.C
 		}
+		done := time.After(o.idleDur)
+	idle:
+		for {
+			select {
+			case <-scrape:
+				// As Prometheus does: the whole exposition, gzip accepted
+				// (Go's client asks for it), every scrape interval.
+				if _, err := scrapeGauges(metricsAddr); err != nil {
+					scrapeErrs++
+				}
+				scrapes++
+			case <-done:
+				break idle
+			case <-exited:
+				return fmt.Errorf("auditfwd exited during the idle phase; see %s", outFile.Name())
+			}
+		}
+		if scrapeErrs > 0 {
+			return fmt.Errorf("idle: %d of %d scrapes of /metrics failed", scrapeErrs, scrapes)
+		}
+		res.IdleScrapes = scrapes
 		cpu1, _ := procCPU(pid)
 		run1 := procRunTime(pid)
 		el := time.Since(t0)
