@@ -55,6 +55,7 @@ func nesting(line []byte) int {
 	var stack []frame
 	deepest := 0
 	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber() // a valid number may overflow a float64 (1E700)
 	afterValue := func() {
 		if n := len(stack); n > 0 && stack[n-1].object {
 			stack[n-1].wantKey = true
