@@ -97,24 +97,8 @@ func killInFlight(t *testing.T, point string, posts int) {
 	}
 	all := texts(s, idSecurity)
 	seen := map[int]bool{}
-	repeats := 0
-	for _, text := range all[:before] {
-		m, _ := testenv.CountMarkers([]string{text})
-		for n := range m {
-			seen[n] = true
-		}
-	}
-	for _, text := range all[before:] {
-		m, _ := testenv.CountMarkers([]string{text})
-		repeat := len(m) > 0
-		for n := range m {
-			repeat = repeat && seen[n]
-			seen[n] = true
-		}
-		if repeat {
-			repeats++
-		}
-	}
+	testenv.Repeats(seen, all[:before]) // what Slack had before the kill
+	repeats := testenv.Repeats(seen, all[before:])
 	if repeats > posts {
 		t.Errorf("%d messages repeated after the kill; at most the %d posted while the %s waited were in flight", repeats, posts, point)
 	}

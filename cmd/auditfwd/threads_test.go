@@ -319,18 +319,7 @@ func TestKill9DuringApprovalLifecycles(t *testing.T) {
 	}
 	// A repeated message is one whose events all arrived before: at most
 	// the one in flight per kill.
-	repeated, seen := 0, map[int]bool{}
-	for _, text := range texts(s, idDeploy) {
-		m, _ := testenv.CountMarkers([]string{text})
-		repeat := len(m) > 0
-		for n := range m {
-			repeat = repeat && seen[n]
-			seen[n] = true
-		}
-		if repeat {
-			repeated++
-		}
-	}
+	repeated := testenv.Repeats(map[int]bool{}, texts(s, idDeploy))
 	twoParents, explained := 0, 0
 	for q := range requests {
 		ps := parentsOf(s, idDeploy, 100+q)

@@ -624,6 +624,25 @@ func CountMarkers(texts []string) (Count, []int) {
 	return c, order
 }
 
+// Repeats counts the texts, one per message and in the order Slack got
+// them, whose events had all arrived before (in an earlier text or in
+// seen), and adds every text's events to seen.
+func Repeats(seen map[int]bool, texts []string) int {
+	repeats := 0
+	for _, text := range texts {
+		m, _ := CountMarkers([]string{text})
+		repeat := len(m) > 0
+		for n := range m {
+			repeat = repeat && seen[n]
+			seen[n] = true
+		}
+		if repeat {
+			repeats++
+		}
+	}
+	return repeats
+}
+
 // MissingDuplicates compares c with the events from..to-1.
 func (c Count) MissingDuplicates(from, to int) (missing, dups []int) {
 	for n := from; n < to; n++ {
