@@ -3,9 +3,11 @@ package slack
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"path"
 	"slices"
 	"strconv"
@@ -72,7 +74,6 @@ func (o observer) RoundTrip(req *http.Request) (*http.Response, error) {
 // retries: Classify tells the caller what to do with an error. Safe for
 // concurrent use.
 type Client struct {
-	api    *slackapi.Client
 	http   *http.Client
 	apiURL string
 	token  string
@@ -105,7 +106,6 @@ func (b *requestBody) Close() error {
 func New(o Options) *Client {
 	hc := o.httpClient()
 	return &Client{
-		api:    slackapi.New(o.Token, slackapi.OptionHTTPClient(hc), slackapi.OptionAPIURL(o.apiURL())),
 		http:   hc,
 		apiURL: o.apiURL(),
 		token:  o.Token,
@@ -187,13 +187,8 @@ func (c *Client) send(ctx context.Context, method string, args call, m Message) 
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // keep the connection reusable
 		resp.Body.Close()
 	}()
-	if resp.StatusCode == http.StatusTooManyRequests {
-		if secs, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && secs >= 0 {
-			return Posted{}, fmt.Errorf("%s: %w", method, &slackapi.RateLimitedError{RetryAfter: time.Duration(secs) * time.Second})
-		}
-	}
-	if resp.StatusCode != http.StatusOK {
-		return Posted{}, fmt.Errorf("%s: %w", method, slackapi.StatusCodeError{Code: resp.StatusCode, Status: resp.Status})
+	if err := statusError(resp); err != nil {
+		return Posted{}, fmt.Errorf("%s: %w", method, err)
 	}
 	buf, _ := c.answers.Get().(*bytes.Buffer)
 	if buf == nil {
@@ -226,29 +221,93 @@ type Channel struct {
 }
 
 // ListChannels returns every unarchived public channel (conversations.list,
-// all pages).
+// all pages). It decodes the answer itself, into the three fields it needs:
+// slack-go's Channel type is large, and encoding/json keeps what it learns
+// about a type for the life of the process (0.2 MB for that one).
 func (c *Client) ListChannels(ctx context.Context) ([]Channel, error) {
 	var out []Channel
 	seen := map[string]bool{}
-	params := slackapi.GetConversationsParameters{
-		Types:           []string{"public_channel"},
-		ExcludeArchived: true,
-		Limit:           200,
-	}
+	form := url.Values{"types": {"public_channel"}, "exclude_archived": {"true"}, "limit": {"200"}}
 	for {
-		chans, next, err := c.api.GetConversationsContext(ctx, &params)
-		if err != nil {
+		var page struct {
+			Channels []struct {
+				ID       string `json:"id"`
+				Name     string `json:"name"`
+				IsMember bool   `json:"is_member"`
+			} `json:"channels"`
+			Meta struct {
+				NextCursor string `json:"next_cursor"`
+			} `json:"response_metadata"`
+		}
+		if err := c.callForm(ctx, "conversations.list", form, &page); err != nil {
 			return nil, fmt.Errorf("conversations.list: %w", err)
 		}
-		for _, ch := range chans {
+		for _, ch := range page.Channels {
 			out = append(out, Channel{ID: ch.ID, Name: ch.Name, IsMember: ch.IsMember})
 		}
+		next := page.Meta.NextCursor
 		if next == "" || seen[next] {
 			return out, nil
 		}
 		seen[next] = true
-		params.Cursor = next
+		form.Set("cursor", next)
 	}
+}
+
+// callForm posts form to a Web API method and decodes its JSON answer into
+// into, with the errors slack-go would give for the same answers (see
+// Classify): HTTP 429 with Retry-After, another status, or ok:false.
+func (c *Client) callForm(ctx context.Context, method string, form url.Values, into any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.apiURL+method, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // keep the connection reusable
+		resp.Body.Close()
+	}()
+	if err := statusError(resp); err != nil {
+		return err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return fmt.Errorf("reading the answer: %w", err)
+	}
+	var status struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(body, &status); err != nil {
+		return fmt.Errorf("reading the answer: %w", err)
+	}
+	if !status.OK {
+		return slackapi.SlackErrorResponse{Err: status.Error}
+	}
+	if err := json.Unmarshal(body, into); err != nil {
+		return fmt.Errorf("reading the answer: %w", err)
+	}
+	return nil
+}
+
+// statusError is the error slack-go gives for an answer's HTTP status: a
+// RateLimitedError for 429 with Retry-After, a StatusCodeError for any
+// other status but 200, nil for 200.
+func statusError(resp *http.Response) error {
+	if resp.StatusCode == http.StatusTooManyRequests {
+		if secs, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && secs >= 0 {
+			return &slackapi.RateLimitedError{RetryAfter: time.Duration(secs) * time.Second}
+		}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return slackapi.StatusCodeError{Code: resp.StatusCode, Status: resp.Status}
+	}
+	return nil
 }
 
 // Identity is who the token belongs to (auth.test).
@@ -260,8 +319,14 @@ type Identity struct {
 
 // AuthTest checks the token with auth.test.
 func (c *Client) AuthTest(ctx context.Context) (Identity, error) {
-	r, err := c.api.AuthTestContext(ctx)
-	if err != nil {
+	var r struct {
+		TeamID string `json:"team_id"`
+		Team   string `json:"team"`
+		UserID string `json:"user_id"`
+		User   string `json:"user"`
+		BotID  string `json:"bot_id"`
+	}
+	if err := c.callForm(ctx, "auth.test", nil, &r); err != nil {
 		return Identity{}, fmt.Errorf("auth.test: %w", err)
 	}
 	return Identity{TeamID: r.TeamID, Team: r.Team, UserID: r.UserID, User: r.User, BotID: r.BotID}, nil

@@ -460,3 +460,45 @@ func TestObserve(t *testing.T) {
 
 // postErr is the error of a Post, for checks that only look at the error.
 func postErr(_ Posted, err error) error { return err }
+
+// The calls that decode their own answers (conversations.list, auth.test)
+// give the same errors as message calls for Slack's HTTP statuses: the fake
+// Slack's outage modes only cover message calls, so a plain server answers.
+func TestListAndAuthTestStatusErrors(t *testing.T) {
+	for _, c := range []struct {
+		status     int
+		retryAfter string
+		body       string
+		reason     string
+		after      time.Duration
+	}{
+		{http.StatusTooManyRequests, "7", `{"ok":false,"error":"ratelimited"}`, "ratelimited", 7 * time.Second},
+		{http.StatusServiceUnavailable, "", "<html>down</html>", "http_5xx", 0},
+		{http.StatusOK, "", "<html>not json</html>", "network", 0},
+		{http.StatusOK, "", `{"ok":false,"error":"missing_scope"}`, "missing_scope", 0},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "Bearer xoxb-good" {
+				t.Errorf("%s: Authorization %q", r.URL.Path, r.Header.Get("Authorization"))
+			}
+			if c.retryAfter != "" {
+				w.Header().Set("Retry-After", c.retryAfter)
+			}
+			w.WriteHeader(c.status)
+			io.WriteString(w, c.body)
+		}))
+		cl := New(Options{APIURL: srv.URL + "/api/", Token: "xoxb-good"})
+		_, listErr := cl.ListChannels(t.Context())
+		_, authErr := cl.AuthTest(t.Context())
+		for name, err := range map[string]error{"conversations.list": listErr, "auth.test": authErr} {
+			if err == nil || !strings.HasPrefix(err.Error(), name+": ") {
+				t.Errorf("%d %s: %s: error %v, want one naming the method", c.status, c.body, name, err)
+				continue
+			}
+			if _, reason, after := Classify(err); reason != c.reason || after != c.after {
+				t.Errorf("%d %s: %s: Classify = %q %v, want %q %v", c.status, c.body, name, reason, after, c.reason, c.after)
+			}
+		}
+		srv.Close()
+	}
+}
