@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -13,7 +14,7 @@ import (
 // anything for a whole idleCheck. Left to itself the Go runtime keeps the
 // garbage of the burst until the next collection (there may be none for
 // minutes while idle) and returns free pages slowly, so an idle daemon held
-// several megabytes more than it needs; a collection and a return of the
+// several megabytes more than it needs; two collections and a return of the
 // free pages cost about a millisecond, once per burst.
 func releaseWhenIdle(ctx context.Context) {
 	const (
@@ -37,6 +38,11 @@ func releaseWhenIdle(ctx context.Context) {
 		}
 		now := allocated()
 		if now-prev < quiet && now-released >= releaseAfter {
+			// Two collections: the first only moves the sync.Pools'
+			// contents (request and answer buffers, up to 64 KiB each) to
+			// their victim caches; the second frees them, and FreeOSMemory
+			// returns their pages. Measured: 0.1–0.3 MB less at rest.
+			runtime.GC()
 			debug.FreeOSMemory()
 			released = allocated()
 		}
