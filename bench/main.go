@@ -51,6 +51,7 @@ type options struct {
 	idleDur     time.Duration
 	idleLatDur  time.Duration
 	idleScrape  time.Duration
+	atSteady    string
 	timeout     time.Duration
 	profile     string
 	runs        int
@@ -76,6 +77,7 @@ func main() {
 	flag.DurationVar(&o.latencyGap, "latency-gap", 2*time.Second, "pause between the catch-up's last post and the first appended event")
 	flag.DurationVar(&o.idleDur, "idle-duration", time.Minute, "idle phase length (0 skips it)")
 	flag.DurationVar(&o.idleScrape, "idle-scrape", 15*time.Second, "during the idle phase, scrape /metrics this often, as Prometheus does (gzip accepted); 0: no scrapes")
+	flag.StringVar(&o.atSteady, "at-steady", "", "once the steady RSS is read (the idle phase over), run this shell command with the daemon's pid in $AUDITFWD_PID and its binary in $AUDITFWD_BIN: to inspect its memory (/proc/PID/smaps, pagemap, gdb) at that point")
 	flag.DurationVar(&o.idleLatDur, "idle-latency-duration", 5*time.Second, "latency phase after the idle phase (0 skips it)")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up on a phase after this long")
 	flag.IntVar(&o.runs, "runs", 3, "catch-up runs (the median is reported)")

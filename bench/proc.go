@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -95,4 +96,15 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// atSteady runs the -at-steady command, its output to the bench's stderr.
+func atSteady(command string, pid int, bin string) error {
+	cmd := exec.Command("sh", "-c", command)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("AUDITFWD_PID=%d", pid), "AUDITFWD_BIN="+bin)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("-at-steady: %w", err)
+	}
+	return nil
 }

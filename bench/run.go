@@ -201,6 +201,11 @@ func run(o options) error {
 		"go_memstats_heap_released_bytes", "go_memstats_stack_inuse_bytes", "go_memstats_next_gc_bytes"); err == nil {
 		res.GoHeapInuse, res.GoHeapIdle, res.GoHeapReleased, res.GoStack, res.GoNextGC = int64(gm[0]), int64(gm[1]), int64(gm[2]), int64(gm[3]), int64(gm[4])
 	}
+	if o.atSteady != "" {
+		if err := atSteady(o.atSteady, pid, bin); err != nil {
+			return err
+		}
+	}
 
 	// Latency after idle.
 	if o.idleDur > 0 && o.idleLatDur > 0 && o.latencyRate > 0 {
