@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/auditfwd/auditfwd/internal/fswatch"
 )
 
 // Options tune Watch; zero values take the defaults.
@@ -23,6 +25,9 @@ type Options struct {
 	MaxDelay time.Duration // default 2s: a steady stream of events still fires this often
 	Recheck  time.Duration // default 30s: the safety net for NFS and lost events
 	Logger   *slog.Logger
+	// Watch is the process's shared fsnotify watcher; nil: Watch starts
+	// one of its own.
+	Watch *fswatch.Hub
 }
 
 func (o *Options) defaults() {
@@ -57,18 +62,28 @@ func Watch(ctx context.Context, path string, o Options, changed func()) {
 	}
 	w := &watcher{path: path, dir: filepath.Dir(path), o: o, changed: changed}
 	w.last = fingerprint(path)
-	fw, err := fsnotify.NewWatcher()
+	hub, err := o.Watch, error(nil)
+	own := hub == nil
+	if own {
+		hub, err = fswatch.New()
+	}
 	if err == nil {
-		if err = fw.Add(w.dir); err != nil {
-			fw.Close()
+		w.fw = hub.Subscribe()
+		if err = w.fw.Add(w.dir); err != nil {
+			w.fw.Close()
+			w.fw = nil
 		}
 	}
 	if err != nil {
 		o.Logger.Warn("cannot watch the config directory; re-checking the file periodically (send SIGHUP to reload at once)",
 			"dir", w.dir, "every", o.Recheck, "err", err)
-		fw = nil
+		if own && hub != nil {
+			hub.Close()
+		}
 	} else {
-		w.fw = fw
+		if own {
+			w.own = hub
+		}
 		w.follow()
 	}
 	go w.loop(ctx)
@@ -79,7 +94,8 @@ type watcher struct {
 	dir     string // filepath.Dir(path), always watched
 	o       Options
 	changed func()
-	fw      *fsnotify.Watcher // nil: re-check only
+	fw      *fswatch.Sub // nil: re-check only
+	own     *fswatch.Hub // the watcher started for fw when none was shared; closed with it
 
 	target    string // the file path's symlinks resolve to ("" when unresolvable)
 	targetDir string // extra watched directory holding target, "" when none
@@ -152,8 +168,13 @@ func (w *watcher) loop(ctx context.Context) {
 	var events <-chan fsnotify.Event
 	var errs <-chan error
 	if w.fw != nil {
-		defer w.fw.Close()
-		events, errs = w.fw.Events, w.fw.Errors
+		defer func() {
+			w.fw.Close()
+			if w.own != nil {
+				w.own.Close()
+			}
+		}()
+		events, errs = w.fw.Events(), w.fw.Errors()
 	}
 	recheck := time.NewTicker(w.o.Recheck)
 	defer recheck.Stop()

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/auditfwd/auditfwd/internal/fswatch"
 )
 
 // watch starts Watch on path with short timings and returns the channel its
@@ -233,4 +235,73 @@ func TestReloadWatchDirectoryThroughSymlink(t *testing.T) {
 	waitCall(t, calls, "a rename in a directory reached through a symlink")
 	write(t, filepath.Join(real, "config.yaml"), "v: 3\n")
 	waitCall(t, calls, "a write through the real path")
+}
+
+// With a shared watcher whose directories another user holds too, the
+// config watch still sees every change, and moving its watch off a
+// directory (re-pointing the symlink) leaves the other user's events there.
+func TestReloadWatchSharedWatcher(t *testing.T) {
+	hub, err := fswatch.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	etc, repo := t.TempDir(), t.TempDir()
+	target := filepath.Join(repo, "auditfwd.yaml")
+	write(t, target, "v: 1\n")
+	path := filepath.Join(etc, "config.yaml")
+	symlink(t, target, path)
+
+	other := hub.Subscribe()
+	defer other.Close()
+	for _, d := range []string{etc, repo} {
+		if err := other.Add(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	marks := make(chan string, 1000)
+	go func() {
+		for {
+			select {
+			case ev, ok := <-other.Events():
+				if !ok {
+					return
+				}
+				marks <- ev.Name
+			case _, ok := <-other.Errors():
+				if !ok {
+					return
+				}
+			}
+		}
+	}()
+	waitMark := func(name string) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case got := <-marks:
+				if got == name {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("the other user saw no event on %s", name)
+			}
+		}
+	}
+
+	calls := watch(t, path, Options{Watch: hub})
+	renameOver(t, target, "v: 2\n")
+	waitCall(t, calls, "a rename over the symlink's target")
+	write(t, path, "v: 3\n")
+	waitCall(t, calls, "a write through the symlink")
+
+	target2 := filepath.Join(t.TempDir(), "auditfwd.yaml")
+	write(t, target2, "v: 4\n")
+	swapSymlink(t, target2, path)
+	waitCall(t, calls, "re-pointing the symlink")
+	write(t, target2, "v: 5\n")
+	waitCall(t, calls, "a write to the new target")
+	write(t, filepath.Join(repo, "mark"), "")
+	waitMark(filepath.Join(repo, "mark"))
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/delivery"
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/fswatch"
 	"github.com/auditfwd/auditfwd/internal/httpserver"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/oauthsrv"
@@ -61,7 +62,8 @@ type Daemon struct {
 	hb      heartbeat
 
 	// Set by Run.
-	conn *delivery.Connection
+	conn  *delivery.Connection
+	watch *fswatch.Hub // the one fsnotify watcher, shared by the tailer and the config watch; nil: each starts its own
 
 	// mu guards the rules in force and what delivers with them: for the
 	// file source from start-up on, for the Postgres source only while this
@@ -129,6 +131,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	// One fsnotify watcher for the process: each costs an inotify instance
+	// and a 128 KiB goroutine stack. Without it the tailer and the config
+	// watch each try their own and say so when they cannot.
+	if d.watch, err = fswatch.New(); err != nil {
+		log.Debug("no shared fsnotify watcher", "err", err)
+		d.watch = nil
+	} else {
+		defer d.watch.Close()
+	}
 
 	d.conn = delivery.NewConnection(slack.Options{
 		APIURL:  cfg.Slack.APIURL,
@@ -155,6 +166,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		source = d.tail
 	}
 	reloader := newReloader(cfg, log, m, d.apply)
+	reloader.fsw = d.watch
 
 	metricsLn, err := httpserver.Listen("metrics.listen", cfg.Metrics.Listen, httpserver.MetricsMaxConns)
 	if err != nil {
@@ -238,6 +250,7 @@ func (d *Daemon) tail(ctx context.Context) error {
 		HighWater:      d.active.svc.HighWater,
 		Writable:       d.writable,
 		Present:        d.logPresent,
+		Watch:          d.watch,
 	}, d.active.handler)
 	return t.Run(ctx)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/configwatch"
+	"github.com/auditfwd/auditfwd/internal/fswatch"
 	"github.com/auditfwd/auditfwd/internal/metrics"
 	"github.com/auditfwd/auditfwd/internal/rules"
 	"github.com/auditfwd/auditfwd/internal/sdnotify"
@@ -32,6 +33,7 @@ type reloader struct {
 	m     *metrics.Metrics
 	apply func(*config.Config, *rules.Rules) error
 	hup   chan os.Signal
+	fsw   *fswatch.Hub // shared with the tailer; nil: configwatch starts its own
 
 	mu   sync.Mutex
 	boot *config.Config // what the process started with: restart-only keys keep its values
@@ -168,7 +170,7 @@ func blank(data []byte) bool {
 func (r *reloader) watch(ctx context.Context) {
 	defer signal.Stop(r.hup)
 	changed := make(chan struct{}, 1)
-	configwatch.Watch(ctx, r.path, configwatch.Options{Logger: r.log}, func() {
+	configwatch.Watch(ctx, r.path, configwatch.Options{Logger: r.log, Watch: r.fsw}, func() {
 		select {
 		case changed <- struct{}{}:
 		default:

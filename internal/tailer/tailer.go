@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/event"
+	"github.com/auditfwd/auditfwd/internal/fswatch"
 	"github.com/auditfwd/auditfwd/internal/logpos"
 )
 
@@ -53,6 +54,9 @@ type Options struct {
 	RotateWait time.Duration
 	// PollInterval re-checks the file even without fsnotify events (NFS, missed events).
 	PollInterval time.Duration
+	// Watch is the process's shared fsnotify watcher; nil: the tailer
+	// starts one of its own.
+	Watch *fswatch.Hub
 	// CommitBytes bounds how much log is read between checkpoints during a backlog.
 	CommitBytes int64
 	Logger      *slog.Logger

@@ -4,21 +4,27 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/fsnotify/fsnotify"
+	"github.com/auditfwd/auditfwd/internal/fswatch"
 )
 
 // watch wakes the tailer on file-system events in the log's directory (and
-// the symlink target's). The poll tick covers file systems without events.
+// the symlink target's), through Options.Watch or a watcher of its own. The
+// poll tick covers file systems without events.
 func (t *Tailer) watch() func() {
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		t.log.Warn("fsnotify unavailable; polling the audit log", "err", err)
-		return func() {}
+	hub := t.opts.Watch
+	own := hub == nil
+	if own {
+		var err error
+		if hub, err = fswatch.New(); err != nil {
+			t.log.Warn("fsnotify unavailable; polling the audit log", "err", err)
+			return func() {}
+		}
 	}
+	sub := hub.Subscribe()
 	names := map[string]bool{}
 	add := func(p string) {
 		dir := filepath.Dir(p)
-		if err := w.Add(dir); err != nil {
+		if err := sub.Add(dir); err != nil {
 			t.log.Debug("cannot watch directory; polling", "dir", dir, "err", err)
 		}
 		names[filepath.Base(p)] = true
@@ -29,11 +35,12 @@ func (t *Tailer) watch() func() {
 	}
 	done := make(chan struct{})
 	go func() {
+		events, errs := sub.Events(), sub.Errors()
 		for {
 			select {
 			case <-done:
 				return
-			case ev, ok := <-w.Events:
+			case ev, ok := <-events:
 				if !ok {
 					return
 				}
@@ -50,7 +57,7 @@ func (t *Tailer) watch() func() {
 					default:
 					}
 				}
-			case err, ok := <-w.Errors:
+			case err, ok := <-errs:
 				if !ok {
 					return
 				}
@@ -60,6 +67,9 @@ func (t *Tailer) watch() func() {
 	}()
 	return func() {
 		close(done)
-		w.Close()
+		sub.Close()
+		if own {
+			hub.Close()
+		}
 	}
 }
