@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -105,10 +106,10 @@ func TestBreakReasons(t *testing.T) {
 // session is the simplest Session: one connection behind a mutex.
 type session struct {
 	mu   sync.Mutex
-	conn *pgx.Conn
+	conn *pgconn.PgConn
 }
 
-func (s *session) Do(ctx context.Context, f func(context.Context, *pgx.Conn) error) error {
+func (s *session) Do(ctx context.Context, f func(context.Context, *pgconn.PgConn) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return f(context.WithoutCancel(ctx), s.conn)
@@ -168,7 +169,7 @@ func (h *handler) items() []item {
 
 // setUp is a test's database holding n rows, the gateway connected to it
 // and a connection as auditfwd's role.
-func setUp(t *testing.T, n int) (*gatewaydb.Cluster, string, *gatewaydb.Gateway, *pgx.Conn, []gatewaydb.Row) {
+func setUp(t *testing.T, n int) (*gatewaydb.Cluster, string, *gatewaydb.Gateway, *pgconn.PgConn, []gatewaydb.Row) {
 	t.Helper()
 	c := pg.Get(t)
 	db := c.DB(t)
@@ -185,7 +186,7 @@ func setUp(t *testing.T, n int) (*gatewaydb.Cluster, string, *gatewaydb.Gateway,
 			t.Fatal(err)
 		}
 	}
-	conn, err := pgx.Connect(ctx, c.AuditfwdDSN(db))
+	conn, err := pgconn.Connect(ctx, c.AuditfwdDSN(db))
 	if err != nil {
 		t.Fatal(err)
 	}
