@@ -152,8 +152,9 @@ func Bytea(v []byte) ([]byte, error) {
 }
 
 // Timestamptz decodes a timestamptz as DateStyle ISO writes it
-// ("2026-12-06 23:26:35.123456+00", any offset, to the second). Like pgx it
-// refuses infinity and years before 1 or after 9999 do not parse.
+// ("2026-12-06 23:26:35.123456+00", any offset, to the second). It
+// refuses infinity, as pgx did for a time.Time, and, unlike pgx, years
+// outside 1 to 9999 (BC, five digits), which no audit row has.
 func Timestamptz(v []byte) (time.Time, error) {
 	if v == nil {
 		return time.Time{}, errNull
