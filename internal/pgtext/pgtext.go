@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -217,32 +218,96 @@ func Opt[T any](v []byte, decode func([]byte) (T, error)) (*T, error) {
 
 // Exec runs sql. Without params it goes as a simple query (several
 // statements allowed, as pgx does without arguments); with them, as one
-// statement whose parameters are in the text format and typed by the
-// server.
+// prepared statement whose parameters are in the text format and typed by
+// the server.
 func Exec(ctx context.Context, conn *pgconn.PgConn, sql string, params ...[]byte) error {
 	if len(params) == 0 {
 		_, err := conn.Exec(ctx, sql).ReadAll()
 		return err
 	}
-	_, err := conn.ExecParams(ctx, sql, params, nil, nil, nil).Close()
-	return err
+	return Query(ctx, conn, sql, params, func([][]byte) error { return nil })
 }
 
 // Query runs one statement and calls row with each row's values in the
 // text format (nil for NULL). The values are valid only during the call. An
 // error from row stops the calls and is returned once the statement is
 // read to its end.
+//
+// The statement is prepared once per connection, as pgx does by default:
+// the server then plans it once, not at each run (for the reader's poll of
+// the audit table, run after run, that is most of a query's time).
 func Query(ctx context.Context, conn *pgconn.PgConn, sql string, params [][]byte, row func(values [][]byte) error) error {
-	rr := conn.ExecParams(ctx, sql, params, nil, nil, nil)
-	var rowErr error
-	for rowErr == nil && rr.NextRow() {
-		rowErr = row(rr.Values())
+	name, err := prepare(ctx, conn, sql)
+	if err != nil {
+		return err
 	}
-	_, err := rr.Close()
-	if rowErr != nil {
-		return rowErr
+	seen, err := read(conn.ExecPrepared(ctx, name, params, nil, nil), row)
+	if !seen && stale(err) {
+		// The statement is gone (DISCARD ALL) or a table it reads changed
+		// its columns: prepare it again, once.
+		delete(preparedSet(conn), name)
+		conn.Deallocate(ctx, name)
+		if name, err = prepare(ctx, conn, sql); err != nil {
+			return err
+		}
+		_, err = read(conn.ExecPrepared(ctx, name, params, nil, nil), row)
 	}
 	return err
+}
+
+// read calls row with each row of rr; seen says whether it was called.
+func read(rr *pgconn.ResultReader, row func(values [][]byte) error) (seen bool, err error) {
+	var rowErr error
+	for rowErr == nil && rr.NextRow() {
+		seen = true
+		rowErr = row(rr.Values())
+	}
+	_, err = rr.Close()
+	if rowErr != nil {
+		return seen, rowErr
+	}
+	return seen, err
+}
+
+// preparedKey names, in a connection's CustomData, the set of statements
+// prepared on it.
+const preparedKey = "auditfwd.pgtext.prepared"
+
+func preparedSet(conn *pgconn.PgConn) map[string]bool {
+	set, _ := conn.CustomData()[preparedKey].(map[string]bool)
+	if set == nil {
+		set = map[string]bool{}
+		conn.CustomData()[preparedKey] = set
+	}
+	return set
+}
+
+// prepare prepares sql on conn unless it was, under a name derived from
+// its text.
+func prepare(ctx context.Context, conn *pgconn.PgConn, sql string) (string, error) {
+	h := fnv.New64a()
+	h.Write([]byte(sql))
+	name := "auditfwd_" + strconv.FormatUint(h.Sum64(), 16)
+	set := preparedSet(conn)
+	if set[name] {
+		return name, nil
+	}
+	if _, err := conn.Prepare(ctx, name, sql, nil); err != nil {
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "42P05" { // duplicate_prepared_statement: it is there
+			return "", err
+		}
+	}
+	set[name] = true
+	return name, nil
+}
+
+// stale reports whether err says a prepared statement must be prepared
+// again: it does not exist (26000) or its result changed (0A000, "cached
+// plan must not change result type").
+func stale(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "26000" || pe.Code == "0A000")
 }
 
 // QueryRow runs one statement and calls row with the first row's values;

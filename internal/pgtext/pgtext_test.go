@@ -207,4 +207,45 @@ func TestParams(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(rows, []int64{1, 2}) {
 		t.Errorf("after commit: %v, %v", rows, err)
 	}
+
+	// A statement is prepared once per connection, and again when the
+	// server forgot it or its result changed.
+	count := func() int64 {
+		n, _, err := QueryValue(ctx, pc, "SELECT count(*) FROM t", nil, Int64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	count()
+	count()
+	prepared, _, err := QueryValue(ctx, pc, "SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT count(*) FROM t'", nil, Int64)
+	if err != nil || prepared != 1 {
+		t.Errorf("prepared %d times, %v", prepared, err)
+	}
+	if err := Exec(ctx, pc, "DEALLOCATE ALL"); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 2 {
+		t.Errorf("after DEALLOCATE ALL: %d rows", n)
+	}
+	all := func() (out []string) {
+		err := Query(ctx, pc, "SELECT * FROM t ORDER BY n", nil, func(v [][]byte) error {
+			for _, x := range v {
+				out = append(out, string(x))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	all()
+	if err := Exec(ctx, pc, "ALTER TABLE t ADD COLUMN m int DEFAULT 7"); err != nil {
+		t.Fatal(err)
+	}
+	if got := all(); !reflect.DeepEqual(got, []string{"1", "7", "2", "7"}) {
+		t.Errorf("after ALTER TABLE: %q", got)
+	}
 }
