@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/pgsource"
@@ -15,7 +15,7 @@ import (
 
 // connectDB connects to the gateway's database with the configured DSN,
 // for the one-shot commands (`check --connect`, `route --replay-db`).
-func connectDB(ctx context.Context, cfg *config.Config) (*pgx.Conn, error) {
+func connectDB(ctx context.Context, cfg *config.Config) (*pgconn.PgConn, error) {
 	dsn, err := cfg.PostgresDSN()
 	if err != nil {
 		return nil, err

@@ -230,7 +230,7 @@ func cursors(t *testing.T, c *gatewaydb.Cluster, db string) map[string]int64 {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	out, err := pgstate.Indexes(ctx, conn, "auditfwd")
+	out, err := pgstate.Indexes(ctx, conn.PgConn(), "auditfwd")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/auditfwd/auditfwd/internal/config"
 	"github.com/auditfwd/auditfwd/internal/delivery"
@@ -65,7 +65,7 @@ func (d *Daemon) lead(ctx context.Context, s *pgstate.Session) error {
 			return -1, nil
 		}
 		var last int64
-		err := s.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+		err := s.Do(ctx, func(ctx context.Context, conn *pgconn.PgConn) error {
 			var err error
 			last, err = pgsource.LastIndex(ctx, conn)
 			return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -105,10 +107,10 @@ func TestBreakReasons(t *testing.T) {
 // session is the simplest Session: one connection behind a mutex.
 type session struct {
 	mu   sync.Mutex
-	conn *pgx.Conn
+	conn *pgconn.PgConn
 }
 
-func (s *session) Do(ctx context.Context, f func(context.Context, *pgx.Conn) error) error {
+func (s *session) Do(ctx context.Context, f func(context.Context, *pgconn.PgConn) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return f(context.WithoutCancel(ctx), s.conn)
@@ -168,7 +170,7 @@ func (h *handler) items() []item {
 
 // setUp is a test's database holding n rows, the gateway connected to it
 // and a connection as auditfwd's role.
-func setUp(t *testing.T, n int) (*gatewaydb.Cluster, string, *gatewaydb.Gateway, *pgx.Conn, []gatewaydb.Row) {
+func setUp(t *testing.T, n int) (*gatewaydb.Cluster, string, *gatewaydb.Gateway, *pgconn.PgConn, []gatewaydb.Row) {
 	t.Helper()
 	c := pg.Get(t)
 	db := c.DB(t)
@@ -185,7 +187,7 @@ func setUp(t *testing.T, n int) (*gatewaydb.Cluster, string, *gatewaydb.Gateway,
 			t.Fatal(err)
 		}
 	}
-	conn, err := pgx.Connect(ctx, c.AuditfwdDSN(db))
+	conn, err := pgconn.Connect(ctx, c.AuditfwdDSN(db))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,4 +336,58 @@ func counter(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// Rows decoded from the text format are the rows pgx scanned before, field
+// for field, NULLs and all.
+func TestRowsDecodeAsPgxScansThem(t *testing.T) {
+	c, db, gw, conn, _ := setUp(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, e := range []gatewaydb.Event{
+		{Time: time.Date(2026, 12, 6, 23, 26, 35, 123456000, time.UTC), UserEmail: "a@example.com", UserName: "Ä \"q\"", APITokenID: 7, APITokenName: "tok",
+			ActionType: "deploy", Action: "deploy.approve", Command: "kubectl \\ apply", Resource: "app", ResourceType: "service",
+			Details: `{"b": [1, 2.50], "a": "ü"}`, RequestID: "req", IPAddress: "2001:db8::7", UserAgent: "curl/8", Status: "success",
+			RBACDecision: "allow", HTTPStatus: 201, ResponseTimeMS: 12, EventCount: 3, DeployApprovalRequestID: 99},
+		{UserEmail: "b@example.com", ActionType: "auth", Action: "login", Status: "error", IPAddress: "::ffff:10.0.0.1", Details: "not {json"},
+	} {
+		if _, err := gw.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := After(ctx, conn, -1, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px, err := pgx.Connect(ctx, c.AuditfwdDSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close(ctx)
+	rows, err := px.Query(ctx, "SELECT "+columns+" FROM "+Table+" ORDER BY chain_index")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []Row
+	for rows.Next() {
+		var r Row
+		if err := rows.Scan(&r.ID, &r.Timestamp, &r.ChainIndex, &r.PreviousHash, &r.EventHash, &r.UserEmail, &r.UserName,
+			&r.APITokenID, &r.APITokenName, &r.ActionType, &r.Action, &r.Command, &r.Resource, &r.ResourceType,
+			&r.Details, &r.RequestID, &r.IPAddress, &r.UserAgent, &r.Status, &r.RBACDecision, &r.HTTPStatus,
+			&r.ResponseTimeMS, &r.EventCount, &r.DeployApprovalRequestID); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("decoded rows differ from pgx's:\n got %+v\nwant %+v", got, want)
+	}
+	for i := range got {
+		if g, w := got[i].Event(), want[i].Event(); string(g) != string(w) {
+			t.Errorf("event %d: %s, pgx's row gives %s", i, g, w)
+		}
+	}
 }

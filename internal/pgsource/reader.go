@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/auditfwd/auditfwd/internal/backoff"
 	"github.com/auditfwd/auditfwd/internal/logpos"
@@ -34,7 +34,7 @@ type Handler interface {
 // context of its own for the statements (pgstate.Session detaches it from
 // ctx's cancellation, so that a stop never cuts a statement).
 type Session interface {
-	Do(ctx context.Context, f func(ctx context.Context, conn *pgx.Conn) error) error
+	Do(ctx context.Context, f func(ctx context.Context, conn *pgconn.PgConn) error) error
 }
 
 // Options configure a Reader.
@@ -97,7 +97,7 @@ func (rd *Reader) Run(ctx context.Context, h Handler, after int64) error {
 	c := chain{last: after}
 	if after >= 0 {
 		var known bool
-		err := rd.opts.Session.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+		err := rd.opts.Session.Do(ctx, func(ctx context.Context, conn *pgconn.PgConn) error {
 			var err error
 			c.lastHash, known, err = HashAt(ctx, conn, after)
 			return err
@@ -116,7 +116,7 @@ func (rd *Reader) Run(ctx context.Context, h Handler, after int64) error {
 	failures := 0
 	for {
 		var rows []Row
-		err := rd.opts.Session.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+		err := rd.opts.Session.Do(ctx, func(ctx context.Context, conn *pgconn.PgConn) error {
 			var err error
 			rows, err = After(ctx, conn, c.last, rd.opts.Batch)
 			return err
@@ -202,7 +202,7 @@ func (rd *Reader) lag(ctx context.Context, full bool, last int64) {
 		return
 	}
 	var max int64
-	err := rd.opts.Session.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+	err := rd.opts.Session.Do(ctx, func(ctx context.Context, conn *pgconn.PgConn) error {
 		var err error
 		max, err = LastIndex(ctx, conn)
 		return err

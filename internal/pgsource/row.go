@@ -14,10 +14,12 @@ package pgsource
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/auditfwd/auditfwd/internal/logpos"
+	"github.com/auditfwd/auditfwd/internal/pgtext"
 )
 
 // Row is one row of audit.audit_event, as read.
@@ -48,16 +50,69 @@ type Row struct {
 	DeployApprovalRequestID *int64
 }
 
-// columns are the columns a Row is scanned from, in scan order.
+// columns are the columns a Row is decoded from, in decode order.
 const columns = `id, "timestamp", chain_index, previous_hash, event_hash, user_email, user_name, api_token_id,
 	api_token_name, action_type, action, command, resource, resource_type, details, request_id, ip_address,
 	user_agent, status, rbac_decision, http_status, response_time_ms, event_count, deploy_approval_request_id`
 
-func (r *Row) dest() []any {
-	return []any{&r.ID, &r.Timestamp, &r.ChainIndex, &r.PreviousHash, &r.EventHash, &r.UserEmail, &r.UserName,
-		&r.APITokenID, &r.APITokenName, &r.ActionType, &r.Action, &r.Command, &r.Resource, &r.ResourceType,
-		&r.Details, &r.RequestID, &r.IPAddress, &r.UserAgent, &r.Status, &r.RBACDecision, &r.HTTPStatus,
-		&r.ResponseTimeMS, &r.EventCount, &r.DeployApprovalRequestID}
+// decode sets r from a row of columns in the text format, in their order.
+func (r *Row) decode(values [][]byte) error {
+	if err := pgtext.Columns(values, 24); err != nil {
+		return err
+	}
+	d := &decoder{values: values}
+	r.ID = get(d, pgtext.Int64)
+	r.Timestamp = get(d, pgtext.Timestamptz)
+	r.ChainIndex = get(d, pgtext.Int64)
+	r.PreviousHash = get(d, pgtext.Bytea)
+	r.EventHash = get(d, pgtext.Bytea)
+	r.UserEmail = get(d, pgtext.String)
+	r.UserName = opt(d, pgtext.String)
+	r.APITokenID = opt(d, pgtext.Int64)
+	r.APITokenName = opt(d, pgtext.String)
+	r.ActionType = get(d, pgtext.String)
+	r.Action = get(d, pgtext.String)
+	r.Command = opt(d, pgtext.String)
+	r.Resource = opt(d, pgtext.String)
+	r.ResourceType = opt(d, pgtext.String)
+	r.Details = opt(d, pgtext.String)
+	r.RequestID = opt(d, pgtext.String)
+	r.IPAddress = opt(d, pgtext.Inet)
+	r.UserAgent = opt(d, pgtext.String)
+	r.Status = get(d, pgtext.String)
+	r.RBACDecision = opt(d, pgtext.String)
+	r.HTTPStatus = opt(d, pgtext.Int32)
+	r.ResponseTimeMS = get(d, pgtext.Int32)
+	r.EventCount = get(d, pgtext.Int32)
+	r.DeployApprovalRequestID = opt(d, pgtext.Int64)
+	return d.err
+}
+
+// decoder walks a row's values, keeping the first error.
+type decoder struct {
+	values [][]byte
+	i      int
+	err    error
+}
+
+// get decodes the next value.
+func get[T any](d *decoder, decode func([]byte) (T, error)) T {
+	i := d.i
+	d.i++
+	var x T
+	if d.err != nil {
+		return x
+	}
+	x, err := decode(d.values[i])
+	if err != nil {
+		d.err = fmt.Errorf("column %d: %w", i+1, err)
+	}
+	return x
+}
+
+// opt decodes the next value, which may be NULL.
+func opt[T any](d *decoder, decode func([]byte) (T, error)) *T {
+	return get(d, func(v []byte) (*T, error) { return pgtext.Opt(v, decode) })
 }
 
 // exported is the database-export event shape; the field order is the

@@ -19,8 +19,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/auditfwd/auditfwd/internal/pgtext"
 )
 
 // ConnectTimeout bounds a connection attempt when the DSN sets none.
@@ -37,33 +38,36 @@ func appName() string {
 // Connect opens one connection from dsn. The server is asked to notice a
 // vanished client within about 10 s (TCP keepalives), so that a dead
 // leader's lock is freed for a standby. No error shows the DSN's password.
-func Connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
+func Connect(ctx context.Context, dsn string) (*pgconn.PgConn, error) {
 	cfg, err := ParseDSN(dsn)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, errors.New(Redact(err.Error(), cfg.Password))
 	}
 	// A dead peer on a silent network is found by keepalives; the settings
 	// are per session (ignored on unix sockets). tcp_user_timeout is newer
 	// (PostgreSQL 12), so it goes alone and may fail.
-	if _, err := conn.Exec(ctx, "SET tcp_keepalives_idle = 4; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 2"); err != nil {
+	if err := pgtext.Exec(ctx, conn, "SET tcp_keepalives_idle = 4; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 2"); err != nil {
 		conn.Close(ctx)
 		return nil, errors.New(Redact(err.Error(), cfg.Password))
 	}
-	conn.Exec(ctx, "SET tcp_user_timeout = 8000")
+	pgtext.Exec(ctx, conn, "SET tcp_user_timeout = 8000")
 	return conn, nil
 }
 
 // ParseDSN parses dsn (a URL or key=value pairs) with auditfwd's defaults:
 // a connect timeout and application_name. Its error never shows the DSN.
-func ParseDSN(dsn string) (*pgx.ConnConfig, error) {
+// The session's DateStyle and TimeZone are ISO and UTC whatever the DSN
+// or the server says, so that the timestamps read are in the one format
+// pgtext decodes.
+func ParseDSN(dsn string) (*pgconn.Config, error) {
 	if strings.TrimSpace(dsn) == "" {
 		return nil, errors.New("the DSN is empty")
 	}
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := pgconn.ParseConfig(dsn)
 	if err != nil {
 		msg := err.Error()
 		var pe *pgconn.ParseConfigError
@@ -82,6 +86,18 @@ func ParseDSN(dsn string) (*pgx.ConnConfig, error) {
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = appName()
 	}
+	for k := range cfg.RuntimeParams {
+		switch strings.ToLower(k) {
+		case "datestyle", "timezone":
+			delete(cfg.RuntimeParams, k)
+		case "statement_cache_capacity", "description_cache_capacity", "default_query_exec_mode":
+			// pgx's own settings, which it took out of the DSN: the server
+			// would refuse them as unknown parameters.
+			delete(cfg.RuntimeParams, k)
+		}
+	}
+	cfg.RuntimeParams["DateStyle"] = "ISO"
+	cfg.RuntimeParams["TimeZone"] = "UTC"
 	return cfg, nil
 }
 

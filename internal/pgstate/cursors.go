@@ -9,10 +9,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/auditfwd/auditfwd/internal/logpos"
 	"github.com/auditfwd/auditfwd/internal/pgsource"
+	"github.com/auditfwd/auditfwd/internal/pgtext"
 )
 
 // ReadCursor is the cursor row that says how far the leader has read (all
@@ -46,20 +47,12 @@ type Cursors struct {
 
 // LoadCursors reads the cursors of schema (Prepare made it ready).
 func LoadCursors(ctx context.Context, s *Session, schema string, log *slog.Logger) (*Cursors, error) {
-	c := &Cursors{s: s, table: pgx.Identifier{schema, CursorTable}.Sanitize(), by: appName(), log: log,
+	c := &Cursors{s: s, table: pgtext.Ident(schema, CursorTable), by: appName(), log: log,
 		cur: map[string]logpos.Position{}, stored: map[string]logpos.Position{}, queued: func(string) int { return 1 }}
-	err := s.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
-		rows, err := conn.Query(ctx, "SELECT channel, position FROM "+c.table)
-		if err != nil {
-			return err
-		}
-		var ch string
-		var off int64
-		_, err = pgx.ForEachRow(rows, []any{&ch, &off}, func() error {
+	err := s.Do(ctx, func(ctx context.Context, conn *pgconn.PgConn) error {
+		return readCursors(ctx, conn, "SELECT channel, position FROM "+c.table, func(ch string, off int64) {
 			c.stored[ch] = logpos.Position{Gen: pgsource.Gen, Offset: off}
-			return nil
 		})
-		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read the delivery cursors: %w", err)
@@ -77,18 +70,33 @@ func LoadCursors(ctx context.Context, s *Session, schema string, log *slog.Logge
 
 // Indexes reads the cursors of schema as chain indexes: the last row
 // delivered per channel, and under ReadCursor how far the leader read.
-func Indexes(ctx context.Context, conn *pgx.Conn, schema string) (map[string]int64, error) {
-	rows, err := conn.Query(ctx, "SELECT channel, chain_index FROM "+pgx.Identifier{schema, CursorTable}.Sanitize())
+func Indexes(ctx context.Context, conn *pgconn.PgConn, schema string) (map[string]int64, error) {
+	out := map[string]int64{}
+	err := readCursors(ctx, conn, "SELECT channel, chain_index FROM "+pgtext.Ident(schema, CursorTable), func(ch string, i int64) { out[ch] = i })
 	if err != nil {
 		return nil, fmt.Errorf("read the delivery cursors: %w", err)
 	}
-	out := map[string]int64{}
-	var ch string
-	var i int64
-	if _, err := pgx.ForEachRow(rows, []any{&ch, &i}, func() error { out[ch] = i; return nil }); err != nil {
-		return nil, fmt.Errorf("read the delivery cursors: %w", err)
-	}
 	return out, nil
+}
+
+// readCursors runs sql, which selects a channel and a bigint, and hands
+// each row to f.
+func readCursors(ctx context.Context, conn *pgconn.PgConn, sql string, f func(channel string, n int64)) error {
+	return pgtext.Query(ctx, conn, sql, nil, func(v [][]byte) error {
+		if err := pgtext.Columns(v, 2); err != nil {
+			return err
+		}
+		ch, err := pgtext.String(v[0])
+		if err != nil {
+			return err
+		}
+		n, err := pgtext.Int64(v[1])
+		if err != nil {
+			return err
+		}
+		f(ch, n)
+		return nil
+	})
 }
 
 // Start fixes where this leader reads from, for the configured channels:
@@ -236,16 +244,15 @@ func (c *Cursors) flush(ctx context.Context, withRead bool) error {
 	if len(names) == 0 {
 		return nil
 	}
-	err := c.s.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+	err := c.s.Do(ctx, func(ctx context.Context, conn *pgconn.PgConn) error {
 		// A cursor never moves back: an instance that lost the lock cannot
 		// write at all (its session is gone), and GREATEST keeps a stale
 		// value from undoing a newer one.
-		_, err := conn.Exec(ctx, `INSERT INTO `+c.table+` (channel, position, chain_index, updated_at, updated_by)
+		return pgtext.Exec(ctx, conn, `INSERT INTO `+c.table+` (channel, position, chain_index, updated_at, updated_by)
 			SELECT ch, pos, idx, now(), $4 FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(ch, pos, idx)
 			ON CONFLICT (channel) DO UPDATE SET position = GREATEST(`+c.table+`.position, EXCLUDED.position),
 				chain_index = GREATEST(`+c.table+`.chain_index, EXCLUDED.chain_index), updated_at = now(), updated_by = EXCLUDED.updated_by`,
-			names, offs, idx, c.by)
-		return err
+			pgtext.TextArray(names), pgtext.IntArray(offs), pgtext.IntArray(idx), pgtext.Text(c.by))
 	})
 	if err != nil {
 		if !c.failing {

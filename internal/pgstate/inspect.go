@@ -9,9 +9,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/auditfwd/auditfwd/internal/pgsource"
+	"github.com/auditfwd/auditfwd/internal/pgtext"
 )
 
 // Finding is one line of `auditfwd check --connect`.
@@ -23,15 +24,33 @@ type Finding struct {
 // Inspect says what the connected role can and cannot do that auditfwd
 // needs: read the gateway's table, use (or create) state_schema and its
 // tables, and who holds the leader lock. It changes nothing.
-func Inspect(ctx context.Context, conn *pgx.Conn, schema string) []Finding {
+func Inspect(ctx context.Context, conn *pgconn.PgConn, schema string) []Finding {
 	var out []Finding
 	add := func(ok bool, format string, args ...any) {
 		out = append(out, Finding{ok, fmt.Sprintf(format, args...)})
 	}
-	q := func(dst any, sql string, args ...any) error { return conn.QueryRow(ctx, sql, args...).Scan(dst) }
+	// q is a privilege check: false when it cannot be answered.
+	q := func(sql string, params ...[]byte) bool {
+		ok, _ := queryBool(ctx, conn, sql, params...)
+		return ok
+	}
 
 	var user, dbname, version string
-	if err := conn.QueryRow(ctx, "SELECT current_user, current_database(), current_setting('server_version')").Scan(&user, &dbname, &version); err != nil {
+	_, err := pgtext.QueryRow(ctx, conn, "SELECT current_user, current_database(), current_setting('server_version')", nil, func(v [][]byte) error {
+		if err := pgtext.Columns(v, 3); err != nil {
+			return err
+		}
+		var err error
+		if user, err = pgtext.String(v[0]); err != nil {
+			return err
+		}
+		if dbname, err = pgtext.String(v[1]); err != nil {
+			return err
+		}
+		version, err = pgtext.String(v[2])
+		return err
+	})
+	if err != nil {
 		add(false, "cannot query the server: %v", err)
 		return out
 	}
@@ -45,13 +64,15 @@ func Inspect(ctx context.Context, conn *pgx.Conn, schema string) []Finding {
 		add(false, "%s does not exist in database %s: point the DSN at the gateway's database", pgsource.Table, dbname)
 	default:
 		var last int64
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		err := pgtext.Tx(ctx, conn, func() error {
 			// Read-only and rolled back: a check changes nothing.
-			if _, err := tx.Exec(ctx, "SET TRANSACTION READ ONLY"); err != nil {
+			if err := pgtext.Exec(ctx, conn, "SET TRANSACTION READ ONLY"); err != nil {
 				return err
 			}
-			var n *int64
-			if err := tx.QueryRow(ctx, "SELECT max(chain_index) FROM "+pgsource.Table).Scan(&n); err != nil {
+			n, _, err := pgtext.QueryValue(ctx, conn, "SELECT max(chain_index) FROM "+pgsource.Table, nil, func(v []byte) (*int64, error) {
+				return pgtext.Opt(v, pgtext.Int64)
+			})
+			if err != nil {
 				return err
 			}
 			last = -1
@@ -64,9 +85,8 @@ func Inspect(ctx context.Context, conn *pgx.Conn, schema string) []Finding {
 		case err != nil && !errors.Is(err, errRollback):
 			add(false, "cannot read %s: %v (GRANT audit_reader TO %s)", pgsource.Table, err, ident(user))
 		case last < 0:
-			var hidden bool
-			q(&hidden, `SELECT c.relrowsecurity AND NOT (EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'audit_reader') AND pg_has_role('audit_reader', 'MEMBER'))
-				FROM pg_class c WHERE c.oid = $1::regclass`, pgsource.Table)
+			hidden := q(`SELECT c.relrowsecurity AND NOT (EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'audit_reader') AND pg_has_role('audit_reader', 'MEMBER'))
+				FROM pg_class c WHERE c.oid = $1::regclass`, pgtext.Text(pgsource.Table))
 			if hidden {
 				add(false, "can read %s, but row-level security hides every row from %s: GRANT audit_reader TO %s (its policy reads every row)", pgsource.Table, user, ident(user))
 			} else {
@@ -85,18 +105,15 @@ func Inspect(ctx context.Context, conn *pgx.Conn, schema string) []Finding {
 		return out
 	}
 	if !exists {
-		var create bool
-		q(&create, "SELECT has_database_privilege(current_database(), 'CREATE')")
-		if create {
+		if q("SELECT has_database_privilege(current_database(), 'CREATE')") {
 			add(true, "state_schema %s does not exist; it will be created by the first leader (%s may create schemas in %s)", schema, user, dbname)
 		} else {
 			add(false, "state_schema %s does not exist and %s may not create it: CREATE SCHEMA %s AUTHORIZATION %s (or GRANT CREATE ON DATABASE %s TO %s)",
 				schema, user, id, ident(user), ident(dbname), ident(user))
 		}
 	} else {
-		var usage, create bool
-		q(&usage, "SELECT has_schema_privilege($1, 'USAGE')", schema)
-		q(&create, "SELECT has_schema_privilege($1, 'CREATE')", schema)
+		usage := q("SELECT has_schema_privilege($1, 'USAGE')", pgtext.Text(schema))
+		create := q("SELECT has_schema_privilege($1, 'CREATE')", pgtext.Text(schema))
 		var missing []string
 		if !usage {
 			missing = append(missing, "USAGE")
@@ -118,9 +135,7 @@ func Inspect(ctx context.Context, conn *pgx.Conn, schema string) []Finding {
 				}
 				continue
 			}
-			var rw bool
-			q(&rw, "SELECT has_table_privilege($1, 'SELECT, INSERT, UPDATE, DELETE')", name)
-			if rw {
+			if q("SELECT has_table_privilege($1, 'SELECT, INSERT, UPDATE, DELETE')", pgtext.Text(name)) {
 				add(true, "table %s.%s: %s can read and write it", schema, t.name, user)
 				if t.name == CursorTable {
 					if cur, err := Indexes(ctx, conn, schema); err == nil && len(cur) > 0 {
@@ -136,12 +151,12 @@ func Inspect(ctx context.Context, conn *pgx.Conn, schema string) []Finding {
 
 	// The leader lock.
 	k1, k2 := lockKeys(schema)
-	holder, err := lockHolder(ctx, conn, k1, k2)
+	holder, held, err := lockHolder(ctx, conn, k1, k2)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		add(true, "leader lock (pg_locks classid %d, objid %d): free; the first instance to start leads", uint32(k1), uint32(k2))
 	case err != nil:
 		add(false, "cannot look at the leader lock: %v", err)
+	case !held:
+		add(true, "leader lock (pg_locks classid %d, objid %d): free; the first instance to start leads", uint32(k1), uint32(k2))
 	default:
 		add(true, "leader lock (pg_locks classid %d, objid %d): held by %s", uint32(k1), uint32(k2), holder)
 	}
@@ -158,7 +173,7 @@ func ident(name string) string {
 	if plainIdent.MatchString(name) {
 		return name
 	}
-	return pgx.Identifier{name}.Sanitize()
+	return pgtext.Ident(name)
 }
 
 // showCursors lists cursors as "security 1233, infrastructure 1230, read

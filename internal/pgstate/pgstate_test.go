@@ -3,6 +3,7 @@ package pgstate
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,19 @@ func TestRedact(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "s3cr3t-pw") {
 			t.Errorf("ParseDSN(bad DSN) = %v: no error, or the password shows", err)
 		}
+	}
+}
+
+// The session reads timestamps in the one format pgtext decodes, whatever
+// the DSN asks, and pgx's own DSN settings do not reach the server.
+func TestParseDSNSessionSettings(t *testing.T) {
+	cfg, err := ParseDSN("host=db user=fwd timezone=Europe/Paris datestyle=German statement_cache_capacity=10 application_name=x search_path=s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"DateStyle": "ISO", "TimeZone": "UTC", "application_name": "x", "search_path": "s"}
+	if !maps.Equal(cfg.RuntimeParams, want) {
+		t.Errorf("RuntimeParams = %v, want %v", cfg.RuntimeParams, want)
 	}
 }
 
@@ -265,7 +279,7 @@ func cursorRows(t *testing.T, c *gatewaydb.Cluster, db string) map[string]int64 
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	out, err := Indexes(ctx, conn, "auditfwd")
+	out, err := Indexes(ctx, conn.PgConn(), "auditfwd")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,12 @@ package pgstate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/auditfwd/auditfwd/internal/pgtext"
 )
 
 // The tables auditfwd keeps in state_schema (docs/high-availability.md).
@@ -40,14 +43,14 @@ COMMENT ON TABLE %[1]s.` + ThreadTable + ` IS 'auditfwd: Slack threads (parent m
 // that are missing are created. Only the leader calls it, so two instances
 // never race to create them.
 func Prepare(ctx context.Context, s *Session, schema string) error {
-	id := pgx.Identifier{schema}.Sanitize()
-	return s.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+	id := pgtext.Ident(schema)
+	return s.Do(ctx, func(ctx context.Context, conn *pgconn.PgConn) error {
 		exists, err := schemaExists(ctx, conn, schema)
 		if err != nil {
 			return fmt.Errorf("state_schema %s: %w", schema, err)
 		}
 		if !exists {
-			if _, err := conn.Exec(ctx, "CREATE SCHEMA "+id); err != nil {
+			if err := pgtext.Exec(ctx, conn, "CREATE SCHEMA "+id); err != nil {
 				return fmt.Errorf("cannot create state_schema %s (%w): create it for auditfwd's role (CREATE SCHEMA %s AUTHORIZATION <role>) or GRANT CREATE ON DATABASE to it; `auditfwd check --connect` says what is missing",
 					schema, err, schema)
 			}
@@ -60,7 +63,7 @@ func Prepare(ctx context.Context, s *Session, schema string) error {
 			if present {
 				continue
 			}
-			if _, err := conn.Exec(ctx, fmt.Sprintf(t.ddl, id)); err != nil {
+			if err := pgtext.Exec(ctx, conn, fmt.Sprintf(t.ddl, id)); err != nil {
 				return fmt.Errorf("cannot create table %s.%s (%w): auditfwd's role needs USAGE and CREATE on schema %s; `auditfwd check --connect` says what is missing",
 					schema, t.name, err, schema)
 			}
@@ -70,16 +73,24 @@ func Prepare(ctx context.Context, s *Session, schema string) error {
 }
 
 // schemaExists reports whether the schema named schema exists.
-func schemaExists(ctx context.Context, conn *pgx.Conn, schema string) (bool, error) {
-	var exists bool
-	err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&exists)
-	return exists, err
+func schemaExists(ctx context.Context, conn *pgconn.PgConn, schema string) (bool, error) {
+	return queryBool(ctx, conn, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", pgtext.Text(schema))
 }
 
 // relationExists reports whether name (schema.table, quoted as SQL would
 // need it) names a table or view.
-func relationExists(ctx context.Context, conn *pgx.Conn, name string) (bool, error) {
-	var exists bool
-	err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", name).Scan(&exists)
-	return exists, err
+func relationExists(ctx context.Context, conn *pgconn.PgConn, name string) (bool, error) {
+	return queryBool(ctx, conn, "SELECT to_regclass($1) IS NOT NULL", pgtext.Text(name))
+}
+
+// errNoRow is a query that should have returned a row returning none.
+var errNoRow = errors.New("no rows in result set")
+
+// queryBool runs a query that returns one boolean.
+func queryBool(ctx context.Context, conn *pgconn.PgConn, sql string, params ...[]byte) (bool, error) {
+	b, found, err := pgtext.QueryValue(ctx, conn, sql, params, pgtext.Bool)
+	if err == nil && !found {
+		err = errNoRow
+	}
+	return b, err
 }

@@ -8,10 +8,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/auditfwd/auditfwd/internal/backoff"
 	"github.com/auditfwd/auditfwd/internal/metrics"
+	"github.com/auditfwd/auditfwd/internal/pgtext"
 )
 
 // LockClass is the first key of the leader lock, pg_try_advisory_lock(int,
@@ -44,7 +45,7 @@ const (
 // time through Do. While it holds the leader lock it is the leader's, and
 // it dies (Lost is closed) when it stops answering.
 type Session struct {
-	conn *pgx.Conn
+	conn *pgconn.PgConn
 	pid  uint32
 	log  *slog.Logger
 	m    *metrics.Metrics
@@ -56,17 +57,17 @@ type Session struct {
 	lost   chan struct{}
 }
 
-func newSession(conn *pgx.Conn, log *slog.Logger, m *metrics.Metrics) *Session {
-	return &Session{conn: conn, pid: conn.PgConn().PID(), log: log, m: m, lastOK: time.Now(), lost: make(chan struct{})}
+func newSession(conn *pgconn.PgConn, log *slog.Logger, m *metrics.Metrics) *Session {
+	return &Session{conn: conn, pid: conn.PID(), log: log, m: m, lastOK: time.Now(), lost: make(chan struct{})}
 }
 
 // Do runs f with the exclusive use of the connection. f's context has
 // ctx's values and a deadline of QueryTimeout but not ctx's cancellation:
-// cancelling a statement closes the connection (pgx cannot tell where the
+// cancelling a statement closes the connection (pgconn cannot tell where the
 // protocol stands), and a leader that stops must still write its last
 // cursors; a statement takes milliseconds. An error that closed the
 // connection (a network error, the timeout) kills the session.
-func (s *Session) Do(ctx context.Context, f func(ctx context.Context, conn *pgx.Conn) error) error {
+func (s *Session) Do(ctx context.Context, f func(ctx context.Context, conn *pgconn.PgConn) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.Err(); err != nil {
@@ -76,7 +77,7 @@ func (s *Session) Do(ctx context.Context, f func(ctx context.Context, conn *pgx.
 	defer cancel()
 	err := f(ctx, s.conn)
 	if err != nil && s.conn.IsClosed() {
-		// pgx closes the connection on a network error, a timeout or a
+		// pgconn closes the connection on a network error, a timeout or a
 		// cancelled statement; the server refusing a statement leaves it open.
 		s.kill(err)
 		return err
@@ -143,8 +144,8 @@ func (s *Session) watch(ctx context.Context) {
 				defer s.mu.Unlock()
 				pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), Lease)
 				defer cancel()
-				var pid uint32
-				err := s.conn.QueryRow(pctx, "SELECT pg_backend_pid()").Scan(&pid)
+				n, _, err := pgtext.QueryValue(pctx, s.conn, "SELECT pg_backend_pid()", nil, pgtext.Int64)
+				pid := uint32(n)
 				switch {
 				case err != nil:
 					s.kill(err)
@@ -226,8 +227,11 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, s *Ses
 		lostLead := false
 		for ctx.Err() == nil && s.Err() == nil {
 			var got bool
-			err := s.Do(ctx, func(ctx context.Context, c *pgx.Conn) error {
-				return c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", k1, k2).Scan(&got)
+			err := s.Do(ctx, func(ctx context.Context, c *pgconn.PgConn) error {
+				var err error
+				got, _, err = pgtext.QueryValue(ctx, c, "SELECT pg_try_advisory_lock($1, $2)",
+					[][]byte{pgtext.Int(int64(k1)), pgtext.Int(int64(k2))}, pgtext.Bool)
+				return err
 			})
 			if err != nil {
 				break
@@ -292,22 +296,20 @@ func (e *Elector) term(ctx context.Context, s *Session, lead func(context.Contex
 // holder names the session holding the lock, as far as this role may see.
 func (e *Elector) holder(ctx context.Context, s *Session, k1, k2 int32) string {
 	var who string
-	s.Do(ctx, func(ctx context.Context, c *pgx.Conn) error {
+	s.Do(ctx, func(ctx context.Context, c *pgconn.PgConn) error {
 		var err error
-		who, err = lockHolder(ctx, c, k1, k2)
+		who, _, err = lockHolder(ctx, c, k1, k2)
 		return err
 	})
 	return who
 }
 
 // lockHolder is the application and backend holding the lock (k1, k2);
-// pgx.ErrNoRows when nobody does.
-func lockHolder(ctx context.Context, c *pgx.Conn, k1, k2 int32) (string, error) {
-	var who string
-	err := c.QueryRow(ctx, `SELECT coalesce(a.application_name, '') || ' (backend ' || l.pid || ')'
+// held is false when nobody does.
+func lockHolder(ctx context.Context, c *pgconn.PgConn, k1, k2 int32) (who string, held bool, err error) {
+	return pgtext.QueryValue(ctx, c, `SELECT coalesce(a.application_name, '') || ' (backend ' || l.pid || ')'
 		FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
 		WHERE l.locktype = 'advisory' AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 2 AND l.granted
 			AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-		int64(uint32(k1)), int64(uint32(k2))).Scan(&who)
-	return who, err
+		[][]byte{pgtext.Int(int64(uint32(k1))), pgtext.Int(int64(uint32(k2)))}, pgtext.String)
 }

@@ -3,10 +3,12 @@ package pgstate
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/auditfwd/auditfwd/internal/pgtext"
 	"github.com/auditfwd/auditfwd/internal/threads"
 )
 
@@ -23,27 +25,27 @@ var _ threads.Records = (*Threads)(nil)
 
 // NewThreads is the thread table of schema (Prepare made it ready).
 func NewThreads(s *Session, schema string) *Threads {
-	return &Threads{s: s, table: pgx.Identifier{schema, ThreadTable}.Sanitize()}
+	return &Threads{s: s, table: pgtext.Ident(schema, ThreadTable)}
 }
 
 // Load reads every thread. A row that cannot be decoded is skipped (its
 // next event starts a new thread).
 func (t *Threads) Load(ctx context.Context) ([]threads.Thread, error) {
 	var out []threads.Thread
-	err := t.s.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
-		rows, err := conn.Query(ctx, "SELECT thread FROM "+t.table)
-		if err != nil {
-			return err
-		}
-		var doc string
-		_, err = pgx.ForEachRow(rows, []any{&doc}, func() error {
+	err := t.s.Do(ctx, func(ctx context.Context, conn *pgconn.PgConn) error {
+		return pgtext.Query(ctx, conn, "SELECT thread FROM "+t.table, nil, func(v [][]byte) error {
+			if err := pgtext.Columns(v, 1); err != nil {
+				return err
+			}
+			if v[0] == nil {
+				return errors.New("thread is NULL") // the column is NOT NULL; pgx refused it too
+			}
 			var th threads.Thread
-			if json.Unmarshal([]byte(doc), &th) == nil && th.Channel != "" && th.Key != "" {
+			if json.Unmarshal(v[0], &th) == nil && th.Channel != "" && th.Key != "" {
 				out = append(out, th)
 			}
 			return nil
 		})
-		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read the thread table: %w", err)
@@ -58,10 +60,9 @@ func (t *Threads) Save(ctx context.Context, th threads.Thread) error {
 	if err != nil {
 		return fmt.Errorf("thread state: %w", err)
 	}
-	err = t.s.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
-		_, err := conn.Exec(ctx, "INSERT INTO "+t.table+` (channel, key, thread, updated_at) VALUES ($1, $2, $3, now())
-			ON CONFLICT (channel, key) DO UPDATE SET thread = EXCLUDED.thread, updated_at = now()`, th.Channel, th.Key, string(doc))
-		return err
+	err = t.s.Do(ctx, func(ctx context.Context, conn *pgconn.PgConn) error {
+		return pgtext.Exec(ctx, conn, "INSERT INTO "+t.table+` (channel, key, thread, updated_at) VALUES ($1, $2, $3, now())
+			ON CONFLICT (channel, key) DO UPDATE SET thread = EXCLUDED.thread, updated_at = now()`, pgtext.Text(th.Channel), pgtext.Text(th.Key), doc)
 	})
 	if err != nil {
 		return fmt.Errorf("save the thread in the database: %w", err)
@@ -71,8 +72,7 @@ func (t *Threads) Save(ctx context.Context, th threads.Thread) error {
 
 // Forget deletes the thread of channel and key.
 func (t *Threads) Forget(ctx context.Context, channel, key string) error {
-	return t.s.Do(ctx, func(ctx context.Context, conn *pgx.Conn) error {
-		_, err := conn.Exec(ctx, "DELETE FROM "+t.table+" WHERE channel = $1 AND key = $2", channel, key)
-		return err
+	return t.s.Do(ctx, func(ctx context.Context, conn *pgconn.PgConn) error {
+		return pgtext.Exec(ctx, conn, "DELETE FROM "+t.table+" WHERE channel = $1 AND key = $2", pgtext.Text(channel), pgtext.Text(key))
 	})
 }
