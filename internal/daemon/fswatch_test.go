@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -81,18 +80,9 @@ admin:
 	}
 	t.Setenv("SLACK_BOT_TOKEN", "")
 	before := strings.Count(goroutines(), "fsnotify.(*inotify).readEvents")
-	d, err := New(cfg, Options{Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- d.Run(ctx) }()
+	d, stop := runDaemon(t, cfg, Options{Version: "test"})
 	defer func() {
-		cancel()
-		if err := <-ran; err != nil {
-			t.Errorf("Run: %v", err)
-		}
+		stop()
 		if n := strings.Count(goroutines(), "fsnotify.(*inotify).readEvents"); n != before {
 			t.Errorf("%d fsnotify reading goroutines after Run returned, %d before", n, before)
 		}

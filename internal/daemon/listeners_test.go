@@ -44,19 +44,8 @@ admin:
 		t.Fatal(err)
 	}
 	t.Setenv("SLACK_BOT_TOKEN", "")
-	d, err := New(cfg, Options{Version: "test", IdleTimeout: idle})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-ran; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	_, stop := runDaemon(t, cfg, Options{Version: "test", IdleTimeout: idle})
+	defer stop()
 	testenv.Eventually(t, 20*time.Second, "/readyz", func() bool {
 		resp, err := http.Get("http://" + metricsAddr + "/readyz")
 		if err != nil {
@@ -102,4 +91,23 @@ func idleClose(addr string, bound time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("idle connection still open after %v: %v", bound, err)
 	}
 	return time.Since(start), nil
+}
+
+// runDaemon starts a daemon for cfg; stop cancels it and waits for Run to
+// return, failing the test on an error from it.
+func runDaemon(t *testing.T, cfg *config.Config, o Options) (d *Daemon, stop func()) {
+	t.Helper()
+	d, err := New(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- d.Run(ctx) }()
+	return d, func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
 }

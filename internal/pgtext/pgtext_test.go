@@ -17,6 +17,20 @@ var pg gatewaydb.Lazy
 
 func TestMain(m *testing.M) { pg.Main(m) }
 
+// connect opens a pgx connection to the suite's server for the test's
+// length: pgx scans the values the decoders must agree with.
+func connect(t *testing.T) (context.Context, *pgx.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	conn, err := pgx.Connect(ctx, pg.Get(t).AdminDSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	return ctx, conn
+}
+
 func TestIdent(t *testing.T) {
 	for _, parts := range [][]string{{"auditfwd"}, {"audit", "audit_event"}, {`we"ird`, "x.y"}, {"nul\x00led", ""}, {`""`}} {
 		if got, want := Ident(parts...), (pgx.Identifier(parts)).Sanitize(); got != want {
@@ -70,14 +84,7 @@ func TestDecodeOffline(t *testing.T) {
 // Each literal, read in the text format and decoded here, gives what pgx
 // gives when it scans the same value into the same Go type.
 func TestDecodeLikePgx(t *testing.T) {
-	c := pg.Get(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, c.AdminDSN("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	ctx, conn := connect(t)
 	pc := conn.PgConn()
 	check := func(lit string, dst any, decode func([]byte) (any, error)) {
 		t.Helper()
@@ -148,14 +155,7 @@ func TestDecodeLikePgx(t *testing.T) {
 
 // Parameters in the text format arrive as what they stand for, arrays too.
 func TestParams(t *testing.T) {
-	c := pg.Get(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, c.AdminDSN("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	ctx, conn := connect(t)
 	pc := conn.PgConn()
 	names := []string{"", "plain", `quo"te`, `back\slash`, "comma,brace}{", "NULL", " space ", "ü"}
 	got, _, err := QueryValue(ctx, pc, "SELECT array_to_json($1::text[])::text", [][]byte{TextArray(names)}, String)
